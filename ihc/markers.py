@@ -1,0 +1,194 @@
+"""The marker vocabulary: canonical names, synonyms as reports write them, value states.
+
+Every marker has one canonical name (DESIGN section 3). Synonyms are matched
+case-insensitively after normalisation (see :func:`normalise_name`).
+
+>>> canonical("c-kit")
+'CD117'
+>>> canonical("alpha-SMA")
+'SMA'
+>>> canonical("BCL2") is None
+True
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "CORE",
+    "EXTENDED",
+    "UNINFORMATIVE",
+    "MARKERS",
+    "BINARY_STATES",
+    "LOSS_MARKERS",
+    "MarkerInfo",
+    "canonical",
+    "normalise_name",
+    "vocabulary",
+]
+
+#: The product's core panel.
+CORE = ("SMA", "desmin", "CD117", "CD34", "S100", "DOG1", "Ki67")
+
+#: Accepted and used when present.
+EXTENDED = (
+    "h_caldesmon", "calponin", "SOX10", "STAT6", "beta_catenin", "ALK", "MDM2",
+    "CDK4", "keratin", "EMA", "TLE1", "HMB45", "melan_a", "PDGFRA", "H3K27me3",
+    "SDHB", "calretinin", "CD31", "ERG", "myogenin", "MyoD1", "ER", "PR",
+)
+
+#: Recognised but carrying no diagnostic weight in the model (echoed as ignored).
+UNINFORMATIVE = ("vimentin", "p53", "CD68", "GFAP")
+
+#: Every canonical marker, in display order.
+MARKERS = CORE + EXTENDED + UNINFORMATIVE
+
+#: Value states of an ordinary marker.
+BINARY_STATES = ("pos", "focal", "neg")
+
+#: Markers whose informative result is loss of expression: values ``lost``/``retained``.
+LOSS_MARKERS = ("H3K27me3", "SDHB")
+
+
+class MarkerInfo:
+    """One marker of the vocabulary (canonical name, display name, synonyms, states)."""
+
+    __slots__ = ("name", "display", "synonyms", "kind", "states", "description")
+
+    def __init__(self, name, display, synonyms, kind, states, description):
+        self.name = name
+        self.display = display
+        self.synonyms = tuple(synonyms)
+        self.kind = kind
+        self.states = tuple(states)
+        self.description = description
+
+    def to_dict(self):
+        return {
+            "name": self.name,
+            "display": self.display,
+            "synonyms": list(self.synonyms),
+            "kind": self.kind,
+            "states": list(self.states),
+            "description": self.description,
+        }
+
+
+# name: (display, synonyms, description)
+_DEFS = {
+    "SMA": ("SMA", ["smooth muscle actin", "alpha-SMA", "alpha SMA", "α-SMA", "αSMA", "a-SMA",
+                    "alpha smooth muscle actin", "α-smooth muscle actin", "actin (SMA)", "SM actin",
+                    "SMactin", "ASMA", "1A4", "smooth-muscle actin", "actin-SM", "sm-actin"],
+            "smooth muscle actin"),
+    "desmin": ("desmin", ["des", "DES", "desmine"], "intermediate filament of muscle"),
+    "CD117": ("CD117", ["c-kit", "ckit", "c kit", "KIT", "CD 117", "KIT (CD117)", "CD117 (c-kit)",
+                        "c-KIT protein"], "KIT receptor tyrosine kinase"),
+    "CD34": ("CD34", ["CD 34", "QBEnd10", "QBEND/10"], "haematopoietic progenitor / fibroblast antigen"),
+    "S100": ("S100", ["S-100", "S 100", "S100 protein", "S-100 protein", "S100p", "PS100"],
+             "S100 protein (neural crest, Schwann cells, melanocytes)"),
+    "DOG1": ("DOG1", ["DOG-1", "DOG 1", "ANO1", "anoctamin-1", "anoctamin 1", "anoctamin1",
+                      "discovered on GIST-1", "discovered on GIST 1", "TMEM16A"],
+             "anoctamin-1 chloride channel (GIST)"),
+    "Ki67": ("Ki-67", ["Ki-67", "Ki 67", "Ki67", "MIB-1", "MIB1", "MIB 1", "Ki-67 index",
+                       "Ki-67 labeling index", "Ki67 LI", "Ki-67/MIB-1", "MIB-1/Ki-67"],
+             "proliferation index (% of tumour nuclei)"),
+    "h_caldesmon": ("h-caldesmon", ["h-caldesmon", "caldesmon", "h caldesmon", "hcaldesmon",
+                                    "high molecular weight caldesmon", "CALD1"],
+                    "smooth-muscle contractile protein"),
+    "calponin": ("calponin", ["calponin", "h-calponin"], "smooth-muscle contractile protein"),
+    "SOX10": ("SOX10", ["SOX-10", "SOX 10"], "neural crest transcription factor (Schwann cells, melanocytes)"),
+    "STAT6": ("STAT6", ["STAT-6", "STAT 6"], "nuclear STAT6 (NAB2-STAT6 fusion of SFT)"),
+    "beta_catenin": ("β-catenin", ["beta-catenin", "beta catenin", "β-catenin", "β catenin", "b-catenin",
+                                   "ß-catenin", "CTNNB1", "nuclear beta-catenin", "nuclear β-catenin"],
+                     "nuclear beta-catenin (CTNNB1/APC pathway)"),
+    "ALK": ("ALK", ["ALK1", "ALK-1", "ALK 1", "ALK protein", "D5F3"], "anaplastic lymphoma kinase"),
+    "MDM2": ("MDM2", ["MDM-2", "MDM 2"], "MDM2 (12q15 amplification)"),
+    "CDK4": ("CDK4", ["CDK-4", "CDK 4"], "CDK4 (12q14 amplification)"),
+    "keratin": ("keratin", ["cytokeratin", "cytokeratins", "CK", "pan-CK", "panCK", "pan CK",
+                            "pan-cytokeratin", "pancytokeratin", "AE1/AE3", "AE1-AE3", "AE1/3",
+                            "CKAE1/AE3", "CK AE1/AE3", "CAM5.2", "CAM 5.2", "keratins",
+                            "CK-pan", "MNF116", "OSCAR", "keratin AE1/AE3"],
+                "epithelial keratins (pan-keratin)"),
+    "EMA": ("EMA", ["epithelial membrane antigen", "MUC1"], "epithelial membrane antigen"),
+    "TLE1": ("TLE1", ["TLE-1", "TLE 1"], "TLE1 (synovial sarcoma)"),
+    "HMB45": ("HMB45", ["HMB-45", "HMB 45", "PMEL", "gp100"], "melanosomal premelanosome protein"),
+    "melan_a": ("Melan-A", ["melan-A", "melan A", "melanA", "MART-1", "MART1", "Melan-A/MART-1",
+                            "melan-A (MART-1)", "A103"], "melanocytic differentiation antigen"),
+    "PDGFRA": ("PDGFRA", ["PDGFR-alpha", "PDGFRα", "PDGFR alpha", "PDGFR-α", "PDGFR-A"],
+               "platelet-derived growth factor receptor alpha"),
+    "H3K27me3": ("H3K27me3", ["H3K27me3", "H3 K27me3", "H3K27 trimethylation", "H3 K27 me3",
+                              "trimethylated H3K27"], "histone H3 K27 trimethylation (lost in MPNST)"),
+    "SDHB": ("SDHB", ["SDH-B", "SDH B", "succinate dehydrogenase B"], "succinate dehydrogenase subunit B"),
+    "calretinin": ("calretinin", ["calretinin", "CALB2"], "calcium-binding protein"),
+    "CD31": ("CD31", ["CD 31", "PECAM-1", "PECAM1", "PECAM"], "endothelial marker"),
+    "ERG": ("ERG", ["ERG protein"], "endothelial transcription factor"),
+    "myogenin": ("myogenin", ["myf-4", "myf4", "MYOG"], "skeletal-muscle transcription factor"),
+    "MyoD1": ("MyoD1", ["MyoD", "MYOD-1", "MyoD-1", "MYOD1"], "skeletal-muscle transcription factor"),
+    "ER": ("ER", ["estrogen receptor", "oestrogen receptor", "ER-alpha", "ERα", "ERalpha"],
+           "oestrogen receptor"),
+    "PR": ("PR", ["progesterone receptor", "PgR", "PGR"], "progesterone receptor"),
+    "vimentin": ("vimentin", ["vim", "vimentine"], "mesenchymal intermediate filament (uninformative)"),
+    "p53": ("p53", ["P53", "TP53", "p-53"], "p53 (not used by the model)"),
+    "CD68": ("CD68", ["CD 68", "KP1", "PGM1"], "histiocytic marker (not used by the model)"),
+    "GFAP": ("GFAP", ["glial fibrillary acidic protein"], "glial marker (not used by the model)"),
+}
+
+
+def normalise_name(text: str) -> str:
+    """Return the key a marker name is matched by: case-folded, Greek letters spelled out.
+
+    >>> normalise_name("α-SMA") == normalise_name("alpha SMA")
+    True
+    """
+    t = unicodedata.normalize("NFKC", text)
+    t = t.replace("α", "alpha").replace("β", "beta").replace("ß", "beta").replace("γ", "gamma")
+    t = t.casefold()
+    t = re.sub(r"[\s\-_./()\u2010-\u2015]+", "", t)
+    return t
+
+
+def _kind(name):
+    if name == "Ki67":
+        return "index"
+    if name in LOSS_MARKERS:
+        return "loss"
+    if name in UNINFORMATIVE:
+        return "uninformative"
+    return "binary"
+
+
+def _states(name):
+    kind = _kind(name)
+    if kind == "index":
+        return ("0-100",)
+    if kind == "loss":
+        return ("lost", "retained")
+    return BINARY_STATES
+
+
+_INFO = {}
+_LOOKUP = {}
+for _name, (_display, _syns, _desc) in _DEFS.items():
+    _INFO[_name] = MarkerInfo(_name, _display, _syns, _kind(_name), _states(_name), _desc)
+    for _s in (_name, _display, *_syns):
+        _LOOKUP.setdefault(normalise_name(_s), _name)
+del _name, _display, _syns, _desc, _s
+
+assert set(_INFO) == set(MARKERS), set(_INFO) ^ set(MARKERS)
+
+
+def canonical(name: str) -> str | None:
+    """Return the canonical marker name for ``name``, or ``None`` if it is not in the vocabulary."""
+    return _LOOKUP.get(normalise_name(name))
+
+
+def vocabulary():
+    """Return the list of :class:`MarkerInfo`, in display order."""
+    return [_INFO[m] for m in MARKERS]
+
+
+def info(name: str) -> MarkerInfo:
+    """Return the :class:`MarkerInfo` of a canonical marker name."""
+    return _INFO[name]

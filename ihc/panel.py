@@ -1,0 +1,76 @@
+"""The validated input object: a panel of canonical marker results plus context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .markers import UNINFORMATIVE
+
+__all__ = ["Panel"]
+
+
+@dataclass
+class Panel:
+    """A parsed immunohistochemistry panel.
+
+    Attributes
+    ----------
+    markers : dict
+        Canonical marker name -> value. Ordinary markers take ``"pos"``,
+        ``"neg"`` or ``"focal"``; ``H3K27me3`` and ``SDHB`` take ``"lost"`` or
+        ``"retained"``; ``Ki67`` takes a number 0-100, or ``"high"``/``"low"``
+        when the report gives no figure. Markers not done are absent.
+    site : str or None
+        Canonical site (see :mod:`ihc.sites`), or ``None``.
+    site_text : str or None
+        The site as given, before normalisation.
+    unknown : list of str
+        Marker-like names outside the vocabulary (e.g. ``BCL2``), as written.
+    unparsed : list of str
+        Fragments of the text that were not understood.
+    warnings : list of str
+        Parser warnings (e.g. a site that could not be placed).
+
+    Examples
+    --------
+    >>> p = Panel(markers={"SMA": "pos", "vimentin": "pos"})
+    >>> p.ignored
+    ['vimentin']
+    """
+
+    markers: dict = field(default_factory=dict)
+    site: str | None = None
+    site_text: str | None = None
+    unknown: list = field(default_factory=list)
+    unparsed: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def ignored(self):
+        """Recognised markers the model does not use."""
+        return [m for m in self.markers if m in UNINFORMATIVE]
+
+    def to_dict(self, ignored: bool = False) -> dict:
+        """Return the ``input`` object of the output contract (DESIGN section 6)."""
+        d = {
+            "markers": dict(self.markers),
+            "site": self.site,
+            "unknown": list(self.unknown),
+            "unparsed": list(self.unparsed),
+        }
+        if ignored:
+            d["ignored"] = self.ignored
+        return d
+
+    def to_text(self) -> str:
+        """Canonical text form, which :func:`ihc.parse` reads back to the same panel.
+
+        >>> Panel(markers={"SMA": "pos", "Ki67": 30, "CD34": "focal"}).to_text()
+        'SMA=pos; Ki67=30; CD34=focal'
+        """
+        parts = []
+        for name, value in self.markers.items():
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            parts.append(f"{name}={value}")
+        return "; ".join(parts)
