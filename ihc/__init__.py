@@ -12,6 +12,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-from .parse import parse  # noqa: E402
+try:
+    from .parse import parse  # noqa: E402
+except ImportError:  # pragma: no cover
+    pass
 
 __all__ = ["parse", "__version__"]

@@ -1,0 +1,508 @@
+"""The public library API: :func:`classify`, :func:`recommend`, :func:`classify_frame`.
+
+This module and what it imports use the standard library only (the classify
+path must start fast); :func:`classify_frame` imports pandas when called.
+
+>>> import ihc
+>>> r = ihc.classify("CD117+ DOG1+ CD34+ SMA- desmin- S100-", site="stomach")
+>>> r.diagnosis, r.status
+('gist', 'ok')
+>>> abs(sum(d["probability"] for d in r.differential) - 1) < 1e-9
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .engine import CompactModel, marker_states, panel_states, entropy_bits
+from .exceptions import InputError, ModelError, ModelIntegrityError
+from .knowledge import DISPLAY_NAMES
+from .markers import MARKERS, info
+from .panel import Panel
+
+__all__ = ["Result", "classify", "recommend", "classify_frame", "load_model", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = "1"
+
+#: Environment variable naming a model directory (or its model_card.json) to use instead of the shipped one.
+MODEL_ENV = "IHC_MODEL"
+
+_GI_SITES = ("stomach", "small_intestine", "colorectum", "esophagus", "mesentery_omentum")
+_BENIGN = ("leiomyoma", "schwannoma", "inflammatory_fibroid_polyp", "desmoid_fibromatosis")
+_SHORT = {
+    "leiomyosarcoma": "leiomyosarcoma", "leiomyoma": "leiomyoma", "gist": "GIST",
+    "schwannoma": "schwannoma", "solitary_fibrous_tumor": "SFT", "desmoid_fibromatosis": "desmoid",
+    "inflammatory_myofibroblastic_tumor": "IMT", "dedifferentiated_liposarcoma": "DDLPS",
+    "mpnst": "MPNST", "synovial_sarcoma": "synovial sarcoma", "pecoma": "PEComa",
+    "melanoma": "melanoma", "inflammatory_fibroid_polyp": "IFP",
+    "undifferentiated_pleomorphic_sarcoma": "UPS",
+}
+
+# ------------------------------------------------------------------ model loading
+
+_CACHE = {}
+
+
+def _shipped_dir():
+    here = Path(__file__).resolve().parent
+    for cand in (here / "models", here.parent / "models"):
+        if (cand / "model_card.json").is_file():
+            return cand
+    raise ModelError("the shipped model is missing (no models/model_card.json); run `ihc train` in a source checkout")
+
+
+def _resolve(path):
+    p = Path(path)
+    if p.is_dir():
+        return p / "model_card.json"
+    if p.name.endswith(".json") and p.name != "model_card.json":
+        return p.with_name("model_card.json")
+    if p.suffix == ".joblib":
+        return p.with_name("model_card.json")
+    return p
+
+
+def load_model(path=None) -> CompactModel:
+    """Load the compact model after checking it against its card.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A model directory, its ``model_card.json`` or its ``ihc_model.json``.
+        Default: ``$IHC_MODEL`` if set, else the shipped model.
+
+    Raises
+    ------
+    ModelIntegrityError
+        No card, a card of another format or marker list, or a file whose
+        sha256 differs from the card's.
+    """
+    from .engine import FORMAT_VERSION
+    from .knowledge import MODEL_MARKERS
+
+    if path is None:
+        path = os.environ.get(MODEL_ENV) or None
+    card_path = _resolve(path) if path else _shipped_dir() / "model_card.json"
+    key = str(card_path)
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"no model card at {card_path}: a model is used only with its card") from None
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise ModelIntegrityError(f"model card {card_path} cannot be read as JSON") from None
+    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
+        raise ModelIntegrityError(
+            f"model card {card_path.name} has format {card.get('format_version') if isinstance(card, dict) else None!r}; this ihc reads format {FORMAT_VERSION}")
+    if list(card.get("markers") or []) != list(MODEL_MARKERS):
+        raise ModelIntegrityError(f"model card {card_path.name} lists markers that differ from this ihc's vocabulary")
+    compact = card.get("compact") or {}
+    model = CompactModel.load(card_path.with_name(compact.get("file", "ihc_model.json")),
+                              expected_sha256=compact.get("sha256") or "missing")
+    if model.classes != card.get("classes"):
+        raise ModelIntegrityError("model classes differ from its card")
+    model.card = card
+    _CACHE[key] = model
+    return model
+
+
+# ------------------------------------------------------------------ results
+
+
+class Result:
+    """The answer for one panel: status, differential, evidence, next stains, warnings.
+
+    ``to_dict()`` gives the JSON object of the output contract (schema version 1).
+    """
+
+    def __init__(self, *, model, panel, status, differential, evidence, next_stains, warnings, settled):
+        self.model = model
+        self.panel = panel
+        self.status = status
+        self.differential = differential
+        self.evidence = evidence
+        self.next_stains = next_stains
+        self.warnings = warnings
+        self.settled = settled
+
+    @property
+    def diagnosis(self):
+        """The named diagnosis, or ``None`` unless the status is ``ok``."""
+        return self.differential[0]["diagnosis"] if self.status == "ok" else None
+
+    @property
+    def confidence(self):
+        return self.differential[0]["probability"]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "model": {"version": self.model.version, "sha256": self.model.sha256},
+            "input": self.panel.to_dict(ignored=True),
+            "status": self.status,
+            "diagnosis": self.diagnosis,
+            "confidence": self.confidence,
+            "differential": [dict(d) for d in self.differential],
+            "evidence": [dict(e) for e in self.evidence],
+            "next_stains": [dict(n) for n in self.next_stains],
+            "warnings": list(self.warnings),
+        }
+
+    def __repr__(self):
+        return f"<Result {self.status} {self.differential[0]['diagnosis']} {self.confidence:.2f}>"
+
+
+def _as_panel(panel_or_text, site, mode):
+    from .parse import panel_from_mapping, parse
+
+    if isinstance(panel_or_text, Panel):
+        panel = panel_or_text
+        if site is not None:
+            from .sites import normalise_site
+
+            panel.site, w = normalise_site(site)
+            panel.site_text = site
+            if w:
+                panel.warnings.append(w)
+        return panel
+    if isinstance(panel_or_text, dict):
+        return panel_from_mapping(panel_or_text, site=site, mode=mode)
+    if isinstance(panel_or_text, (list, tuple)):
+        panel_or_text = " ".join(str(t) for t in panel_or_text)
+    if not isinstance(panel_or_text, str):
+        raise InputError(f"a panel is text, a dict of marker -> value or a Panel, not {type(panel_or_text).__name__}")
+    return parse(panel_or_text, site=site, mode=mode)
+
+
+def _pct(x):
+    v = 100 * x
+    if v < 1:
+        return "<1%"
+    if v > 99:
+        return ">99%"
+    return f"{v:.0f}%"
+
+
+def _rate_phrase(model, dx, marker, state):
+    """('positive in ~93% of GIST', citation, source) for an observed state."""
+    r = model.rates[dx][marker]
+    name = _SHORT[dx]
+    if marker == "Ki67":
+        words = {"low": "<5%", "mid": "5-15%", "high": ">=15%"}
+        return f"Ki-67 {words[state]} in ~{_pct(r[state])} of {name}", r["citation"], r["source"]
+    p = r["p"]
+    if state in ("lost", "retained"):
+        return f"lost in ~{_pct(p)} of {name}", r["citation"], r["source"]
+    return f"positive in ~{_pct(p)} of {name}", r["citation"], r["source"]
+
+
+def _value_word(marker, value):
+    if marker == "Ki67":
+        return f"{value:g}%" if isinstance(value, (int, float)) else str(value)
+    return {"pos": "positive", "neg": "negative", "focal": "focal", "lost": "lost", "retained": "retained"}.get(value, str(value))
+
+
+def _display(marker):
+    try:
+        return info(marker).display
+    except KeyError:
+        return marker
+
+
+def _state_group_prob(model, dx, marker, state):
+    """Literature share of the observed result group (positive incl. focal / negative / Ki-67 bin)."""
+    r = model.rates[dx][marker]
+    if marker == "Ki67":
+        return r[state]
+    if state in ("pos", "focal", "lost"):
+        return r["p"]
+    return 1 - r["p"]
+
+
+def _evidence(model, states, panel, site, proba, n_dx=2):
+    base, prior, contrib = model.decompose(states, site)
+    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
+    out = []
+    for k in ranked[:n_dx]:
+        dx = model.classes[k]
+        items = []
+        for marker, c in contrib.items():
+            state = states[marker]
+            phrase, cit, src = _rate_phrase(model, dx, marker, state)
+            value = panel.markers.get(marker, state)
+            items.append({
+                "diagnosis": dx, "marker": marker, "value": _value_word(marker, value) if marker == "Ki67" else state,
+                "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
+                "note": f"{_display(marker)} {_value_word(marker, value)}: {phrase}",
+                "source": cit,
+            })
+        if site and any(prior):
+            items.append({
+                "diagnosis": dx, "marker": "site", "value": site,
+                "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
+                "note": f"site {site}: prior share of {_SHORT[dx]} among spindle-cell tumours there",
+                "source": "training_data/site_priors.csv",
+            })
+        items.sort(key=lambda e: -abs(e["weight"]))
+        out.extend(items)
+    return out
+
+
+def _why(model, marker, proba):
+    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
+    top = [k for k in ranked[:3] if proba[k] >= 0.05] or ranked[:1]
+    if len(top) < 2:
+        top = ranked[:2]
+    parts = []
+    for k in top:
+        dx = model.classes[k]
+        r = model.rates[dx][marker]
+        if marker == "Ki67":
+            parts.append(f">=15% in ~{_pct(r['high'])} of {_SHORT[dx]}")
+        elif marker in ("H3K27me3", "SDHB"):
+            parts.append(f"lost in ~{_pct(r['p'])} of {_SHORT[dx]}")
+        else:
+            parts.append(f"positive in ~{_pct(r['p'])} of {_SHORT[dx]}")
+    names = " vs ".join(_SHORT[model.classes[k]] for k in top)
+    return f"{_display(marker)}: separates {names} ({'; '.join(parts)})"
+
+
+#: Smallest expected information gain (bits) for a stain to be proposed.
+MIN_GAIN_BITS = 0.05
+
+
+def _next_stains(model, states, site, proba, top=5, available=None, settled=False):
+    if settled:
+        return []
+    cands = [m for m in model.markers if m not in states]
+    if available is not None:
+        allowed = set(available)
+        cands = [m for m in cands if m in allowed]
+    gains = []
+    for m in cands:
+        g, _ = model.information_gain(states, site, m, proba=proba)
+        if g >= MIN_GAIN_BITS:
+            gains.append((g, m))
+    gains.sort(key=lambda t: (-t[0], t[1]))
+    return [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba)}
+            for g, m in gains[:top]]
+
+
+def _discordant(model, states, typ):
+    k = max(range(len(model.classes)), key=lambda i: typ[i])
+    dx = model.classes[k]
+    bad = []
+    for m, s in states.items():
+        if _state_group_prob(model, dx, m, s) < 0.1:
+            bad.append(f"{_display(m)} {_value_word(m, s)}")
+    return dx, bad
+
+
+def _status(model, proba, typ, n_states):
+    th = model.thresholds
+    if n_states and max(typ) < th["atypical_percentile"]:
+        return "atypical"
+    if n_states and max(proba) >= th["ok_probability"]:
+        return "ok"
+    return "indeterminate"
+
+
+def _warnings(model, panel, states, proba, status, typ):
+    w = list(panel.warnings)
+    classes = model.classes
+    k0 = max(range(len(classes)), key=lambda k: proba[k])
+    top = classes[k0]
+    if not states:
+        w.append("no marker the model uses was given: the differential is the prior alone")
+    if status == "atypical":
+        dx, bad = _discordant(model, states, typ)
+        what = " and ".join(bad) if bad else "this combination of results"
+        w.append(f"{what}: no supported diagnosis shows this (closest: {_SHORT[dx]}); "
+                 "consider an entity outside the model, a technical artefact, or repeat stains")
+    if "CD117" not in states and "DOG1" not in states:
+        gi = classes.index("gist")
+        if proba[gi] >= 0.01 or panel.site in _GI_SITES:
+            w.append("no DOG1 or CD117: GIST not excluded")
+    if states and status != "atypical":
+        for m, s in states.items():
+            share = _state_group_prob(model, top, m, s)
+            if share < 0.15:
+                word = "negative" if s in ("neg", "retained") else ("Ki-67 " + s if m == "Ki67" else "positive")
+                if m == "Ki67":
+                    w.append(f"Ki-67 {_value_word(m, panel.markers.get(m, s))}: seen in ~{_pct(share)} of {_SHORT[top]}")
+                else:
+                    w.append(f"{_display(m)} {word}: seen in ~{_pct(share)} of {_SHORT[top]}")
+    ki = states.get("Ki67")
+    if ki == "high" and top in _BENIGN:
+        w.append(f"Ki-67 {_value_word('Ki67', panel.markers.get('Ki67'))} is high for a benign {_SHORT[top]}: "
+                 "consider a malignant counterpart")
+    if "Ki67" not in states and top in ("leiomyoma", "leiomyosarcoma") and max(proba) < 0.95:
+        w.append("no Ki-67: leiomyoma and leiomyosarcoma are told apart by morphology and proliferation")
+    if panel.unknown:
+        w.append("not used (outside the vocabulary): " + ", ".join(panel.unknown))
+    # keep order, drop repeats
+    return list(dict.fromkeys(w))
+
+
+def _classify_panel(model, panel, *, top=5, available=None):
+    states = panel_states(panel.markers, model.markers)
+    site = panel.site
+    proba = model.proba(states, site)
+    typ = model.typicality(states)
+    status = _status(model, proba, typ, len(states))
+    settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
+    order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
+    differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
+    return Result(
+        model=model, panel=panel, status=status, differential=differential,
+        evidence=_evidence(model, states, panel, site, proba),
+        next_stains=_next_stains(model, states, site, proba, top=top, available=available, settled=settled),
+        warnings=_warnings(model, panel, states, proba, status, typ),
+        settled=settled,
+    )
+
+
+def classify(panel_or_text, site=None, *, mode="default", model=None, top=5, available=None) -> Result:
+    """Rank the diagnoses a panel supports.
+
+    Parameters
+    ----------
+    panel_or_text : str, dict or Panel
+        Free text as reports write it, a mapping of marker -> value, or a parsed Panel.
+    site : str, optional
+        Free-text site ("gastric fundus", "retroperitoneum"...); shifts the prior.
+    mode : {"default", "strict", "lenient"}
+        Validation mode for unknown markers and unparsed text.
+    model : CompactModel or path, optional
+        Default: the shipped model (or ``$IHC_MODEL``).
+    top : int
+        How many next stains to propose.
+    available : iterable of str, optional
+        Restrict next stains to these canonical markers.
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    >>> r = classify("SMA+ desmin+ CD117- DOG1- CD34- S100- Ki-67 30%", site="retroperitoneum")
+    >>> r.differential[0]["diagnosis"]
+    'leiomyosarcoma'
+    """
+    if not isinstance(model, CompactModel):
+        model = load_model(model)
+    panel = _as_panel(panel_or_text, site, mode)
+    return _classify_panel(model, panel, top=top, available=available)
+
+
+def recommend(panel_or_text, site=None, *, top=5, available=None, mode="default", model=None):
+    """The stains not yet done, ranked by expected information gain (bits).
+
+    Returns a list of ``{"marker", "expected_information_gain", "why"}`` dicts;
+    empty when the differential is settled.
+
+    >>> [s["marker"] for s in recommend("CD34+")][:3]  # doctest: +SKIP
+    ['STAT6', ...]
+    """
+    return classify(panel_or_text, site, mode=mode, model=model, top=top, available=available).next_stains
+
+
+def classify_frame(df, *, panel_column=None, site_column="site", id_column="case_id", mode="default", model=None):
+    """Classify every row of a DataFrame; one output row per input row, in order.
+
+    Columns are marker columns (canonical names or synonyms) or one free-text
+    ``panel_column``. Returns a DataFrame with ``case_id``, ``status``,
+    ``diagnosis``, ``confidence``, ``dx1``, ``p1``, ``dx2``, ``p2``, ``dx3``,
+    ``p3``, ``error``; a row that cannot be read has ``status="error"``.
+    """
+    import pandas as pd
+
+    from .batch import classify_rows
+
+    rows = classify_rows(df.to_dict("records"), columns=list(df.columns), panel_column=panel_column,
+                         site_column=site_column, id_column=id_column, mode=mode, model=model)
+    return pd.DataFrame([r.csv_row() for r in rows])
+
+
+# ------------------------------------------------------------- training helpers
+
+
+def predict_case(model, case, naive_bayes=False):
+    """Prediction record for a labelled case (used by training and evaluation)."""
+    states = panel_states(case["markers"], model.markers)
+    if naive_bayes:
+        proba = naive_bayes_proba(model, states, case.get("site"))
+    else:
+        proba = model.proba(states, case.get("site"))
+    typ = model.typicality(states) if model.atypical.get("quantiles") else [1.0] * len(proba)
+    status = _status(model, proba, typ, len(states)) if model.thresholds else None
+    if naive_bayes and model.thresholds:
+        th = model.thresholds.get("nb_ok_probability", model.thresholds["ok_probability"])
+        status = "ok" if states and max(proba) >= th else "indeterminate"
+    k = max(range(len(proba)), key=lambda i: proba[i])
+    return {"id": case.get("id"), "truth": case["diagnosis"],
+            "proba": dict(zip(model.classes, proba)), "status": status,
+            "diagnosis": model.classes[k] if status == "ok" else None, "typicality": max(typ)}
+
+
+def naive_bayes_proba(model, states, site=None):
+    """The literature naive Bayes over the same table (the comparison)."""
+    import math
+
+    lp = model.site_log_prior.get(site) if site else None
+    z = []
+    for i, dx in enumerate(model.classes):
+        s = lp[i] if lp else 0.0
+        for m, st in states.items():
+            s += math.log(model.data["nb"][dx][m][st])
+        z.append(s)
+    mx = max(z)
+    e = [math.exp(v - mx) for v in z]
+    t = sum(e)
+    return [v / t for v in e]
+
+
+def _best_threshold(preds, classes, target=0.95, min_answered=5):
+    """Lowest top-probability threshold whose answers (and those of every higher one) are >= target accurate."""
+    grid = [round(0.5 + i / 100, 2) for i in range(0, 50)]
+    curve = []
+    for t in grid:
+        ans = [p for p in preds if p["answerable"] and max(p["proba"].values()) >= t]
+        right = sum(1 for p in ans if max(p["proba"], key=p["proba"].get) == p["truth"])
+        inset = [p for p in preds if p["truth"] in classes]
+        cov = sum(1 for p in ans if p["truth"] in classes) / len(inset) if inset else 0.0
+        curve.append({"threshold": t, "answered": len(ans), "coverage": round(cov, 4),
+                      "accuracy": round(right / len(ans), 4) if ans else None})
+    chosen = 0.95
+    for i, row in enumerate(curve):
+        if all((r["accuracy"] is None or r["answered"] < min_answered or r["accuracy"] >= target) for r in curve[i:]):
+            chosen = row["threshold"]
+            break
+    return chosen, curve
+
+
+def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95):
+    """Status thresholds from the real development cases' risk-coverage curve."""
+    th = {"atypical_percentile": atypical_level, "ok_probability": 0.9, "settled_probability": 0.97}
+    model.thresholds = th
+    preds = []
+    nb_preds = []
+    for c in cases:
+        p = predict_case(model, c)
+        p["answerable"] = p["typicality"] >= atypical_level and bool(panel_states(c["markers"], model.markers))
+        preds.append(p)
+        q = predict_case(model, c, naive_bayes=True)
+        q["answerable"] = bool(panel_states(c["markers"], model.markers))
+        nb_preds.append(q)
+    if cases:
+        th["ok_probability"], curve = _best_threshold(preds, model.classes, target)
+        th["nb_ok_probability"], nb_curve = _best_threshold(nb_preds, model.classes, target)
+    else:
+        curve, nb_curve = [], []
+    model.thresholds = th
+    return th, {"model": curve, "naive_bayes": nb_curve}

@@ -1,0 +1,89 @@
+"""Generate the training cohort from the knowledge base.
+
+Each generated case is a tumour of a known diagnosis (and subtype), whose true
+state for every marker is drawn from the pooled literature rates; a work-up of
+3-9 stains (sometimes fewer or more) is then chosen as real work-ups order them,
+independently of the diagnosis (so that a missing stain carries no information),
+a small rate of technical false results is applied, and Ki-67 is reported in
+some cases. Every choice is read from ``training_data/cohort_recipe.json``.
+
+>>> from ihc.knowledge import load_knowledge                  # doctest: +SKIP
+>>> panels, labels = generate_cohort(load_knowledge(), n_per_class=10)  # doctest: +SKIP
+>>> len(panels) == len(labels) == 140                         # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .markers import LOSS_MARKERS
+
+__all__ = ["generate_cohort"]
+
+_KI67_RANGES = {"low": (0.0, 5.0), "mid": (5.0, 15.0), "high": (15.0, 90.0)}
+
+
+def generate_cohort(kb, n_per_class=None, seed=None):
+    """Return ``(panels, labels)``: panels as dicts of canonical marker -> value.
+
+    Parameters
+    ----------
+    kb : ihc.knowledge.Knowledge
+    n_per_class : int, optional
+        Cases per diagnosis (default: the recipe's ``cases_per_diagnosis``).
+    seed : int, optional
+        Random seed (default: the recipe's ``seed``). Same seed, same cohort.
+    """
+    rec = kb.recipe
+    n_per_class = int(n_per_class or rec["cases_per_diagnosis"])
+    rng = np.random.default_rng(rec["seed"] if seed is None else seed)
+    stains = [m for m in kb.markers if m != "Ki67"]
+    w = np.array([float(rec["marker_order_weight"].get(m, 1.0)) for m in stains])
+    w = w / w.sum()
+    sizes = np.array(rec["panel_size"]["sizes"])
+    size_w = np.array(rec["panel_size"]["weights"], dtype=float)
+    size_w = size_w / size_w.sum()
+    eps = rec["technical_false_rate"]["value"]
+    ki67_rate = rec["ki67_rate"]["value"]
+
+    panels, labels = [], []
+    for dx in kb.diagnoses:
+        mix = kb.mixture(dx)
+        sub_names = [s for s, _ in mix]
+        sub_p = np.array([p for _, p in mix])
+        sub_p = sub_p / sub_p.sum()
+        # per-subtype tables
+        tables = {}
+        for sub in sub_names:
+            tables[sub] = (
+                np.array([kb.rate(dx, m, sub).p for m in stains]),
+                np.array([kb.rate(dx, m, sub).focal for m in stains]),
+                np.array(kb.ki67_shares(dx, sub)),
+            )
+        subs = rng.choice(len(sub_names), size=n_per_class, p=sub_p)
+        ks = rng.choice(sizes, size=n_per_class, p=size_w)
+        for i in range(n_per_class):
+            p_pos, p_focal, ki = tables[sub_names[subs[i]]]
+            k = int(min(ks[i], len(stains)))
+            chosen = rng.choice(len(stains), size=k, replace=False, p=w)
+            chosen.sort()
+            panel = {}
+            for j in chosen:
+                positive = rng.random() < p_pos[j]
+                if rng.random() < eps:
+                    positive = not positive
+                m = stains[j]
+                if m in LOSS_MARKERS:
+                    panel[m] = "lost" if positive else "retained"
+                elif positive:
+                    panel[m] = "focal" if rng.random() < p_focal[j] else "pos"
+                else:
+                    panel[m] = "neg"
+            if rng.random() < ki67_rate:
+                b = ("low", "mid", "high")[rng.choice(3, p=ki / ki.sum())]
+                lo, hi = _KI67_RANGES[b]
+                panel["Ki67"] = round(float(rng.uniform(lo, hi)), 1)
+            panels.append(panel)
+            labels.append(dx)
+    return panels, labels

@@ -1,0 +1,259 @@
+"""The classify path: the trained model in a compact form, evaluated with the standard library.
+
+``ihc train`` exports the fitted scikit-learn model (the model of record,
+``models/ihc_model.joblib``) to ``models/ihc_model.json``: its coefficients,
+the knowledge-base tables it was trained from, and the thresholds of the
+status rules. This module evaluates that form with plain Python floats, so that
+one ``ihc classify`` call does not pay for importing numpy, pandas or
+scikit-learn. A test proves it gives the scikit-learn probabilities to 1e-9.
+
+The model is a multinomial logistic regression over one-hot marker states
+(``SMA=pos``, ``SMA=focal``, ``SMA=neg``, ...; a stain not done has all its
+features at zero, so it is missing, never negative). Its score for diagnosis
+*k* is ``(b_k + sum_j w_kj x_j) / T + log prior_k(site)``; contributions are
+those terms centred over the diagnoses, so they add up exactly to the centred
+score whose softmax is the probability.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from .exceptions import ModelError, ModelIntegrityError
+from .markers import LOSS_MARKERS
+
+__all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "entropy_bits"]
+
+#: Version of the compact format and of the model card; bumped when either changes shape.
+FORMAT_VERSION = 1
+
+_KI67_STATES = ("low", "mid", "high")
+
+
+def marker_states(marker):
+    """The observable states of a marker as the model sees them."""
+    if marker == "Ki67":
+        return _KI67_STATES
+    if marker in LOSS_MARKERS:
+        return ("lost", "retained")
+    return ("pos", "focal", "neg")
+
+
+def feature_names(markers):
+    """One-hot feature names, ``marker=state``, in model order."""
+    return [f"{m}={s}" for m in markers for s in marker_states(m)]
+
+
+def ki67_state(value):
+    if isinstance(value, str):
+        return value if value in _KI67_STATES else None
+    v = float(value)
+    return "low" if v < 5 else ("mid" if v < 15 else "high")
+
+
+def panel_states(markers, model_markers):
+    """Map a panel's markers to the model's states; markers the model does not use are left out."""
+    out = {}
+    allowed = set(model_markers)
+    for m, v in markers.items():
+        if m not in allowed or v is None:
+            continue
+        if m == "Ki67":
+            s = ki67_state(v)
+        elif m in LOSS_MARKERS:
+            s = {"neg": "lost", "pos": "retained", "focal": "retained"}.get(v, v)
+        else:
+            s = v
+        if s in marker_states(m):
+            out[m] = s
+    return out
+
+
+def entropy_bits(p):
+    return -sum(x * math.log2(x) for x in p if x > 0)
+
+
+def _softmax(z):
+    mx = max(z)
+    e = [math.exp(v - mx) for v in z]
+    s = sum(e)
+    return [v / s for v in e]
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class CompactModel:
+    """The exported model, evaluated in pure Python.
+
+    Build it with :meth:`load` (checks the file against its card) or from a dict.
+    """
+
+    def __init__(self, data):
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ModelIntegrityError(
+                f"compact model format {data.get('format_version')!r} is not the format this ihc reads ({FORMAT_VERSION})")
+        self.data = data
+        self.version = data["model_version"]
+        self.classes = list(data["classes"])
+        self.markers = list(data["markers"])
+        self.features = list(data["features"])
+        if self.features != feature_names(self.markers):
+            raise ModelIntegrityError("compact model features do not match its marker list")
+        self.T = float(data["temperature"])
+        self.intercept = [float(b) for b in data["intercept"]]
+        # coef_by_feature[j] = [w_kj for k in classes]
+        self.coef_by_feature = {f: [float(row[j]) for row in data["coef"]] for j, f in enumerate(self.features)}
+        self.site_log_prior = data.get("site_log_prior", {})
+        self.generative = data["generative"]
+        self.rates = data["rates"]
+        self.thresholds = data["thresholds"]
+        self.atypical = data["atypical"]
+        self.sha256 = data.get("_sha256")
+
+    @classmethod
+    def load(cls, path, expected_sha256=None):
+        """Load a compact model JSON, refusing it if its sha256 differs from ``expected_sha256``."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+        digest = hashlib.sha256(raw).hexdigest()
+        if expected_sha256 is not None and digest != expected_sha256:
+            raise ModelIntegrityError(
+                f"model file {path.name} has sha256 {digest[:12]}..., its card says {expected_sha256[:12]}...: refusing to use it")
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ModelIntegrityError(f"model file {path.name} is not valid JSON") from None
+        data["_sha256"] = digest
+        return cls(data)
+
+    # ------------------------------------------------------------- scoring
+    def decompose(self, states, site=None):
+        """Per-class centred score terms.
+
+        Returns ``(base, prior, contrib)`` where ``base[k]`` is the centred
+        intercept, ``prior[k]`` the centred site log prior and
+        ``contrib[marker][k]`` the centred contribution of each marker; their
+        sum is the centred score whose softmax is the probability.
+        """
+        K = len(self.classes)
+        T = self.T
+        mb = sum(self.intercept) / K
+        base = [(b - mb) / T for b in self.intercept]
+        lp = self.site_log_prior.get(site) if site else None
+        if lp is None:
+            prior = [0.0] * K
+        else:
+            m = sum(lp) / K
+            prior = [v - m for v in lp]
+        contrib = {}
+        for marker, state in states.items():
+            w = self.coef_by_feature.get(f"{marker}={state}")
+            if w is None:
+                continue
+            mw = sum(w) / K
+            contrib[marker] = [(x - mw) / T for x in w]
+        return base, prior, contrib
+
+    def scores(self, states, site=None):
+        base, prior, contrib = self.decompose(states, site)
+        z = [base[k] + prior[k] for k in range(len(self.classes))]
+        for c in contrib.values():
+            for k, v in enumerate(c):
+                z[k] += v
+        return z
+
+    def raw_decision(self, states):
+        """Uncentred ``b + w.x`` (no temperature, no prior), as scikit-learn's decision_function."""
+        z = list(self.intercept)
+        for marker, state in states.items():
+            w = self.coef_by_feature.get(f"{marker}={state}")
+            if w is None:
+                continue
+            for k, v in enumerate(w):
+                z[k] += v
+        return z
+
+    def proba(self, states, site=None):
+        """Probability of each class (list in ``self.classes`` order)."""
+        return _softmax(self.scores(states, site))
+
+    # --------------------------------------------------------- generative
+    def state_prob(self, dx, marker, state, subtype_index=None):
+        mix = self.generative[dx]
+        if subtype_index is not None:
+            return mix[subtype_index][1][marker][state]
+        return sum(share * tab[marker][state] for share, tab in mix)
+
+    def loglik_of(self, states, dx):
+        """log P(observed states | dx), a mixture over the diagnosis's subtypes."""
+        terms = []
+        for share, tab in self.generative[dx]:
+            s = math.log(share) if share > 0 else -1e9
+            for m, st in states.items():
+                s += math.log(tab[m][st])
+            terms.append(s)
+        mx = max(terms)
+        return mx + math.log(sum(math.exp(t - mx) for t in terms))
+
+    def loglik(self, states):
+        """log P(observed states | dx) for every class."""
+        return [self.loglik_of(states, dx) for dx in self.classes]
+
+    def typicality(self, states):
+        """For each class, the share of its generated panels (same number of stains) less probable than this one."""
+        ll = self.loglik(states)
+        k = str(min(len(states), int(self.atypical["max_k"])))
+        levels = self.atypical["levels"]
+        out = []
+        for dx, v in zip(self.classes, ll):
+            qs = self.atypical["quantiles"][dx].get(k)
+            if not qs or not states:
+                out.append(1.0)
+                continue
+            i = bisect.bisect_right(qs, v)
+            if i == 0:
+                out.append(0.0)
+            elif i >= len(qs):
+                out.append(levels[-1])
+            else:
+                lo, hi = qs[i - 1], qs[i]
+                frac = (v - lo) / (hi - lo) if hi > lo else 0.0
+                out.append(levels[i - 1] + frac * (levels[i] - levels[i - 1]))
+        return out
+
+    # ------------------------------------------------------------ next stain
+    def information_gain(self, states, site, marker, proba=None):
+        """Expected reduction of the posterior entropy (bits) if ``marker`` were stained.
+
+        Outcome probabilities are the model's own predictive distribution:
+        ``P(s) = sum_k P(k | panel) P(s | k)``; the posterior after each
+        outcome is the model's probability with that result added.
+        """
+        if marker in states:
+            return 0.0, {}
+        p = proba if proba is not None else self.proba(states, site)
+        h0 = entropy_bits(p)
+        exp_h = 0.0
+        outcome_p = {}
+        for s in marker_states(marker):
+            ps = sum(pk * self.state_prob(dx, marker, s) for pk, dx in zip(p, self.classes))
+            if ps <= 0:
+                continue
+            new = dict(states)
+            new[marker] = s
+            exp_h += ps * entropy_bits(self.proba(new, site))
+            outcome_p[s] = ps
+        return max(0.0, h0 - exp_h), outcome_p

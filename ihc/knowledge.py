@@ -1,0 +1,359 @@
+"""The knowledge base: literature positivity rates, subtypes, Ki-67 and site priors.
+
+Reads the sourced tables in ``training_data/`` and pools them into the
+generative profile each diagnosis has (what share of its tumours stain
+positive, focal or negative for each marker). Every pooled figure keeps the
+sources it came from, so that an explanation can name them.
+
+Used at training time only (the classify path reads the compact model, which
+carries what it needs of this).
+
+>>> kb = load_knowledge()                                  # doctest: +SKIP
+>>> round(kb.rate("gist", "CD117").p, 2)                    # doctest: +SKIP
+0.93
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exceptions import InputError
+from .markers import EXTENDED, CORE, LOSS_MARKERS
+
+__all__ = [
+    "DIAGNOSES",
+    "DISPLAY_NAMES",
+    "DESCRIPTIONS",
+    "MODEL_MARKERS",
+    "KI67_BINS",
+    "Rate",
+    "Knowledge",
+    "load_knowledge",
+    "default_training_dir",
+    "training_data_digest",
+    "ki67_bin",
+]
+
+DIAGNOSES = (
+    "leiomyosarcoma", "leiomyoma", "gist", "schwannoma", "solitary_fibrous_tumor",
+    "desmoid_fibromatosis", "inflammatory_myofibroblastic_tumor",
+    "dedifferentiated_liposarcoma", "mpnst", "synovial_sarcoma", "pecoma", "melanoma",
+    "inflammatory_fibroid_polyp", "undifferentiated_pleomorphic_sarcoma",
+)
+
+DISPLAY_NAMES = {
+    "leiomyosarcoma": "Leiomyosarcoma",
+    "leiomyoma": "Leiomyoma",
+    "gist": "Gastrointestinal stromal tumour (GIST)",
+    "schwannoma": "Schwannoma",
+    "solitary_fibrous_tumor": "Solitary fibrous tumour",
+    "desmoid_fibromatosis": "Desmoid fibromatosis",
+    "inflammatory_myofibroblastic_tumor": "Inflammatory myofibroblastic tumour",
+    "dedifferentiated_liposarcoma": "Dedifferentiated liposarcoma",
+    "mpnst": "Malignant peripheral nerve sheath tumour (MPNST)",
+    "synovial_sarcoma": "Synovial sarcoma",
+    "pecoma": "PEComa",
+    "melanoma": "Melanoma (spindle-cell / metastatic)",
+    "inflammatory_fibroid_polyp": "Inflammatory fibroid polyp",
+    "undifferentiated_pleomorphic_sarcoma": "Undifferentiated pleomorphic sarcoma",
+}
+
+DESCRIPTIONS = {
+    "leiomyosarcoma": "Malignant smooth-muscle tumour: SMA, desmin, h-caldesmon positive; KIT/DOG1 negative; atypia, mitoses, necrosis.",
+    "leiomyoma": "Benign smooth-muscle tumour: diffuse SMA, desmin, h-caldesmon; very low Ki-67.",
+    "gist": "Interstitial-cell tumour of the GI tract: KIT (CD117) and/or DOG1 positive, often CD34; KIT or PDGFRA (or SDH) driven.",
+    "schwannoma": "Benign nerve-sheath tumour: diffuse S100 and SOX10; KIT, DOG1 and muscle markers negative.",
+    "solitary_fibrous_tumor": "Fibroblastic tumour with NAB2-STAT6 fusion: nuclear STAT6 and CD34 positive.",
+    "desmoid_fibromatosis": "Locally aggressive myofibroblastic proliferation: nuclear beta-catenin; SMA variable; KIT/DOG1 negative.",
+    "inflammatory_myofibroblastic_tumor": "Myofibroblastic tumour with inflammatory cells: SMA positive, ALK positive in about half (ALK/ROS1 fusions).",
+    "dedifferentiated_liposarcoma": "Non-lipogenic sarcoma with MDM2/CDK4 amplification: nuclear MDM2 and CDK4; often retroperitoneal.",
+    "mpnst": "Malignant nerve-sheath tumour: S100/SOX10 focal or lost, H3K27me3 loss in many; high Ki-67.",
+    "synovial_sarcoma": "Translocation sarcoma (SS18-SSX): TLE1, focal keratin/EMA; CD34 negative.",
+    "pecoma": "Perivascular epithelioid cell tumour: melanocytic (HMB45, melan-A) and smooth-muscle markers together.",
+    "melanoma": "Melanocytic malignancy (primary spindle-cell or metastatic): S100, SOX10; HMB45/melan-A variable in spindle forms.",
+    "inflammatory_fibroid_polyp": "Benign PDGFRA-driven GI polyp: CD34 positive, KIT/DOG1 negative, PDGFRA positive; eosinophils.",
+    "undifferentiated_pleomorphic_sarcoma": "Sarcoma with no line of differentiation: a diagnosis of exclusion, specific markers negative.",
+}
+
+#: Markers the model uses (core then extended, without the uninformative ones).
+MODEL_MARKERS = tuple(m for m in CORE if m != "Ki67") + tuple(EXTENDED) + ("Ki67",)
+
+#: Ki-67 bins (percent): low < 5 <= mid < 15 <= high.
+KI67_BINS = ("low", "mid", "high")
+
+
+def ki67_bin(value) -> str:
+    """Return the Ki-67 bin of a value (a percentage, or ``"high"``/``"low"``).
+
+    >>> ki67_bin(3), ki67_bin(8), ki67_bin(30), ki67_bin("high")
+    ('low', 'mid', 'high', 'high')
+    """
+    if isinstance(value, str):
+        if value in ("high", "low", "mid"):
+            return value
+        raise InputError(f"Ki-67 value {value!r} is not a number, 'high' or 'low'")
+    v = float(value)
+    if v < 5:
+        return "low"
+    if v < 15:
+        return "mid"
+    return "high"
+
+
+def default_training_dir() -> Path:
+    """The ``training_data/`` folder of the source tree."""
+    return Path(__file__).resolve().parents[1] / "training_data"
+
+
+def training_data_digest(directory=None) -> str:
+    """sha256 over every file of ``training_data/`` (names and bytes, sorted by name)."""
+    directory = Path(directory or default_training_dir())
+    h = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory).as_posix()
+        if "__pycache__" in rel:
+            continue
+        h.update(rel.encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+@dataclass
+class Rate:
+    """The pooled share of a diagnosis's tumours positive for a marker.
+
+    ``p`` is the probability of any positive result (for H3K27me3/SDHB: of
+    loss); ``focal`` the share of positives read as focal/weak.
+    """
+
+    p: float
+    focal: float
+    n: float
+    basis: str  # "pooled", "assumed", "default"
+    sources: list = field(default_factory=list)   # (source, citation) pairs
+
+    def citation(self) -> str:
+        """Short citation text: up to three sources."""
+        cits = []
+        for src, cit in self.sources:
+            label = cit or src
+            if label and label not in cits:
+                cits.append(label)
+        more = "" if len(cits) <= 3 else f" +{len(cits) - 3} more"
+        return "; ".join(cits[:3]) + more
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _float(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+class Knowledge:
+    """Pooled literature knowledge, built from ``training_data/``."""
+
+    def __init__(self, directory=None):
+        self.directory = Path(directory or default_training_dir())
+        if not (self.directory / "marker_frequencies.csv").is_file():
+            raise InputError(f"no marker_frequencies.csv in {self.directory}")
+        self.recipe = json.loads((self.directory / "cohort_recipe.json").read_text(encoding="utf-8"))
+        self.diagnoses = DIAGNOSES
+        self.markers = MODEL_MARKERS
+        self._load_rates()
+        self._load_ki67()
+        self._load_site_priors()
+
+    # ------------------------------------------------------------------ rates
+    def _load_rates(self):
+        rec = self.recipe
+        weight_ref = rec["reference_row_weight"]["value"]
+        a, b = rec["pooling_prior"]["alpha"], rec["pooling_prior"]["beta"]
+        lo, hi = rec["rate_clip"]["low"], rec["rate_clip"]["high"]
+        focal_by = rec["focal_share_by_pattern"]
+        acc = {}  # (dx, subtype, marker) -> [pos, n, focal_weighted, sources]
+        for row in _read_csv(self.directory / "marker_frequencies.csv"):
+            dx, marker = row["diagnosis"].strip(), row["marker"].strip()
+            if dx not in DIAGNOSES or marker not in MODEL_MARKERS or marker == "Ki67":
+                continue
+            if row.get("use", "yes").strip().lower() not in ("yes", "y", "true", "1"):
+                continue
+            pct = _float(row.get("percent_pos"))
+            n_total = _float(row.get("n_total"))
+            n_pos = _float(row.get("n_pos"))
+            if n_total and n_total > 0:
+                n = n_total
+                pos = n_pos if n_pos is not None else (pct / 100 * n if pct is not None else None)
+            else:
+                if pct is None:
+                    continue
+                n = weight_ref
+                pos = pct / 100 * n
+            if pos is None:
+                continue
+            pos = min(max(pos, 0.0), n)
+            sub = (row.get("subtype") or "").strip()
+            fshare = focal_by.get((row.get("pattern") or "").strip().lower(), focal_by[""])
+            slot = acc.setdefault((dx, sub, marker), [0.0, 0.0, 0.0, []])
+            slot[0] += pos
+            slot[1] += n
+            slot[2] += fshare * n
+            slot[3].append((row.get("source", "").strip(), row.get("citation", "").strip()))
+        self.rates = {}  # (dx, subtype) -> marker -> Rate
+        for (dx, sub, marker), (pos, n, fw, sources) in acc.items():
+            p = (pos + a) / (n + a + b)
+            p = min(max(p, lo), hi)
+            self.rates.setdefault((dx, sub), {})[marker] = Rate(p, fw / n, n, "pooled", sources)
+        # assumptions fill the gaps of the main entity and of subtypes
+        assumptions = self.directory / "assumptions.csv"
+        self.assumed = []
+        if assumptions.is_file():
+            for row in _read_csv(assumptions):
+                dx, marker = row["diagnosis"].strip(), row["marker"].strip()
+                sub = (row.get("subtype") or "").strip()
+                pct = _float(row.get("percent_pos"))
+                if dx not in DIAGNOSES or marker not in MODEL_MARKERS or pct is None:
+                    continue
+                table = self.rates.setdefault((dx, sub), {})
+                if marker in table:
+                    continue
+                p = min(max(pct / 100, lo), hi)
+                reason = (row.get("reason") or "").strip()
+                table[marker] = Rate(p, focal_by[""], 0, "assumed",
+                                     [("training_data/assumptions.csv", f"assumed: {reason}" if reason else "assumed")])
+                self.assumed.append((dx, marker))
+        # whatever is still missing gets the declared default, and is listed
+        self.defaulted = []
+        for dx in DIAGNOSES:
+            table = self.rates.setdefault((dx, ""), {})
+            for marker in MODEL_MARKERS:
+                if marker == "Ki67" or marker in table:
+                    continue
+                table[marker] = Rate(0.05, focal_by[""], 0, "default",
+                                     [("training_data/cohort_recipe.json", "no figure found; default 5%")])
+                self.defaulted.append((dx, marker))
+        # subtypes
+        self.subtypes = {dx: [] for dx in DIAGNOSES}
+        sub_file = self.directory / "subtypes.csv"
+        if sub_file.is_file():
+            for row in _read_csv(sub_file):
+                dx, sub = row["diagnosis"].strip(), row["subtype"].strip()
+                share = _float(row.get("share_percent"))
+                if dx in DIAGNOSES and sub and share and (dx, sub) in self.rates:
+                    self.subtypes[dx].append((sub, share / 100))
+
+    def rate(self, dx: str, marker: str, subtype: str = "") -> Rate:
+        """The pooled rate of ``marker`` in ``dx`` (a subtype falls back to the main entity)."""
+        if subtype and marker in self.rates.get((dx, subtype), {}):
+            return self.rates[(dx, subtype)][marker]
+        return self.rates[(dx, "")][marker]
+
+    def mixture(self, dx: str):
+        """``[(subtype, share), ...]`` with the main entity first as ``""``."""
+        subs = self.subtypes.get(dx, [])
+        total = sum(s for _, s in subs)
+        if total >= 0.95:  # shares from different studies may not add up; keep the main entity
+            subs = [(name, s * 0.9 / total) for name, s in subs]
+            total = 0.9
+        return [("", 1.0 - total)] + list(subs)
+
+    # ------------------------------------------------------------------ Ki-67
+    def _load_ki67(self):
+        self.ki67 = {}
+        self.ki67_sources = {}
+        path = self.directory / "ki67.csv"
+        if path.is_file():
+            for row in _read_csv(path):
+                dx = row["diagnosis"].strip()
+                if dx not in DIAGNOSES or (row.get("basis") or "").strip() == "supporting":
+                    continue
+                sub = (row.get("subtype") or "").strip()
+                shares = [_float(row.get(f"share_{b}")) for b in KI67_BINS]
+                if any(s is None for s in shares) or sum(shares) <= 0:
+                    continue
+                tot = sum(shares)
+                self.ki67[(dx, sub)] = tuple(s / tot for s in shares)
+                self.ki67_sources[(dx, sub)] = (row.get("source", "").strip(), row.get("citation", "").strip())
+        for dx in DIAGNOSES:
+            if (dx, "") not in self.ki67:
+                self.ki67[(dx, "")] = (1 / 3, 1 / 3, 1 / 3)
+                self.ki67_sources[(dx, "")] = ("training_data/cohort_recipe.json", "no Ki-67 distribution found; uniform")
+
+    def ki67_shares(self, dx, subtype=""):
+        """(low, mid, high) shares of Ki-67 for a diagnosis (or subtype)."""
+        return self.ki67.get((dx, subtype), self.ki67[(dx, "")])
+
+    # ------------------------------------------------------------ site priors
+    def _load_site_priors(self):
+        self.site_priors = {}
+        self.site_sources = {}
+        floor = self.recipe["site_prior_floor_percent"]["value"]
+        path = self.directory / "site_priors.csv"
+        chosen = {}
+        if path.is_file():
+            rows = _read_csv(path)
+            has_chosen = rows and "chosen" in rows[0]
+            for row in rows:
+                if not has_chosen or (row.get("chosen") or "").strip().lower() not in ("yes", "y", "true", "1"):
+                    continue
+                site, dx = row["site"].strip(), row["diagnosis"].strip()
+                share = _float(row.get("share_percent"))
+                if dx in DIAGNOSES and share is not None:
+                    chosen.setdefault(site, {})[dx] = share
+                    self.site_sources.setdefault(site, []).append(
+                        (row.get("source", "").strip(), row.get("citation", "").strip()))
+        for site, shares in chosen.items():
+            full = {dx: max(shares.get(dx, 0.0), floor) for dx in DIAGNOSES}
+            tot = sum(full.values())
+            self.site_priors[site] = {dx: v / tot for dx, v in full.items()}
+
+    def site_log_prior(self, site):
+        """Centered log prior per diagnosis at ``site`` (tempered), or zeros when neutral."""
+        if not site or site not in self.site_priors:
+            return {dx: 0.0 for dx in DIAGNOSES}
+        k = self.recipe["site_prior_strength"]["value"]
+        logs = {dx: k * math.log(p) for dx, p in self.site_priors[site].items()}
+        mean = sum(logs.values()) / len(logs)
+        return {dx: v - mean for dx, v in logs.items()}
+
+    # ----------------------------------------------------- generative tables
+    def state_probs(self, dx, marker, subtype="", noise=None):
+        """Probability of each observed state of ``marker`` in ``dx`` after technical noise."""
+        eps = self.recipe["technical_false_rate"]["value"] if noise is None else noise
+        if marker == "Ki67":
+            shares = self.ki67_shares(dx, subtype)
+            s = [0.98 * x + 0.02 / 3 for x in shares]
+            return dict(zip(KI67_BINS, s))
+        r = self.rate(dx, marker, subtype)
+        p_obs = r.p * (1 - eps) + (1 - r.p) * eps
+        if marker in LOSS_MARKERS:
+            return {"lost": p_obs, "retained": 1 - p_obs}
+        return {"pos": p_obs * (1 - r.focal), "focal": p_obs * r.focal, "neg": 1 - p_obs}
+
+    def profile(self, dx):
+        """Typical profile: markers with their pooled rate, most telling first."""
+        table = self.rates[(dx, "")]
+        out = []
+        for marker in MODEL_MARKERS:
+            if marker == "Ki67":
+                continue
+            r = table[marker]
+            out.append((marker, r))
+        return out
+
+
+def load_knowledge(directory=None) -> Knowledge:
+    """Load and pool the knowledge base of ``training_data/``."""
+    return Knowledge(directory)

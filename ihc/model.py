@@ -1,0 +1,436 @@
+"""The scikit-learn model: estimator, training from ``training_data/``, export and persistence.
+
+Training (``ihc train``) generates the cohort from the knowledge base, fits a
+multinomial logistic regression on one-hot marker states, chooses its
+regularisation and temperature on the real development cases, sets the status
+thresholds from their risk-coverage curve, and writes:
+
+- ``models/ihc_model.joblib``: the fitted :class:`~sklearn.pipeline.Pipeline`
+  (the model of record; a pickle: load only a trusted file);
+- ``models/ihc_model.json``: the compact form the classify path evaluates
+  with the standard library (:mod:`ihc.engine`);
+- ``models/model_card.json``: version, classes, markers, training-data
+  digest, metrics, thresholds, date and the sha256 of both files;
+- ``models/ihc_model.joblib.sha256``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .engine import FORMAT_VERSION, CompactModel, feature_names, marker_states, panel_states
+from .exceptions import ModelError, ModelIntegrityError
+
+__all__ = ["PanelEncoder", "IHCClassifier", "train", "load_joblib"]
+
+
+class PanelEncoder(TransformerMixin, BaseEstimator):
+    """One-hot encode panels (dicts of canonical marker -> value) as ``marker=state`` features.
+
+    A stain not done has all its features at 0: missing, never negative.
+
+    Parameters
+    ----------
+    markers : sequence of str
+        The markers the model uses, in order.
+
+    Examples
+    --------
+    >>> enc = PanelEncoder(markers=("SMA", "Ki67")).fit([{}])
+    >>> enc.transform([{"SMA": "pos", "Ki67": 30}]).tolist()
+    [[1.0, 0.0, 0.0, 0.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, *, markers=("SMA", "desmin", "CD117", "CD34", "S100", "DOG1", "Ki67")):
+        self.markers = markers
+
+    def fit(self, X, y=None):
+        self.markers_ = tuple(self.markers)
+        self.feature_names_out_ = np.array(feature_names(self.markers_), dtype=object)
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "feature_names_out_")
+        index = {f: j for j, f in enumerate(self.feature_names_out_)}
+        out = np.zeros((len(X), len(index)))
+        for i, panel in enumerate(X):
+            for m, s in panel_states(panel, self.markers_).items():
+                out[i, index[f"{m}={s}"]] = 1.0
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "feature_names_out_")
+        return self.feature_names_out_
+
+
+class IHCClassifier(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression with a temperature on its scores.
+
+    Parameters
+    ----------
+    C : float, default=0.3
+        Inverse L2 regularisation strength.
+    temperature : float, default=1.0
+        Scores are divided by it before the softmax (>1 softens).
+    max_iter : int, default=2000
+    tol : float, default=1e-8
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    coef_ : ndarray of shape (n_classes, n_features), or (1, n_features) for two classes
+    intercept_ : ndarray
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1, 0], [0, 1], [1, 0], [0, 1]]); y = ["a", "b", "a", "b"]
+    >>> IHCClassifier(C=1.0).fit(X, y).predict([[1, 0]]).tolist()
+    ['a']
+    """
+
+    def __init__(self, *, C=0.3, temperature=1.0, max_iter=2000, tol=1e-8):
+        self.C = C
+        self.temperature = temperature
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y, sample_weight=None):
+        X, y = validate_data(self, X, y)
+        if not (self.temperature > 0):
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        self.classes_ = unique_labels(y)
+        if len(self.classes_) < 2:
+            raise ValueError("IHCClassifier needs at least two classes in y")
+        lr = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol)
+        lr.fit(X, y, sample_weight=sample_weight)
+        self.coef_ = lr.coef_
+        self.intercept_ = lr.intercept_
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False)
+        d = (X @ self.coef_.T + self.intercept_) / self.temperature
+        return d.ravel() if d.shape[1] == 1 else d
+
+    def predict_proba(self, X):
+        d = self.decision_function(X)
+        if d.ndim == 1:
+            p1 = 1.0 / (1.0 + np.exp(-d))
+            return np.column_stack([1 - p1, p1])
+        d = d - d.max(axis=1, keepdims=True)
+        e = np.exp(d)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_cases(path):
+    """Read labelled real cases (JSON Lines, the ``real_cases_*.jsonl`` schema).
+
+    Returns dicts with ``id``, ``diagnosis``, ``markers`` (canonical, model-ready),
+    ``site`` (canonical or None) and ``source``.
+    """
+    from .sites import normalise_site
+
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            c = json.loads(line)
+            markers = {}
+            for k, v in (c.get("markers") or {}).items():
+                if k.startswith("other:"):
+                    continue
+                if k in ("H3K27me3", "SDHB"):
+                    v = {"neg": "lost", "pos": "retained", "focal": "retained"}.get(v, v)
+                markers[k] = v
+            site, _ = normalise_site(c.get("site"))
+            out.append({"id": c["id"], "diagnosis": c["diagnosis"], "markers": markers,
+                        "site": site, "source": c.get("source"), "ihc_text": c.get("ihc_text")})
+    return out
+
+
+def _nb_tables(kb):
+    """The plain literature naive Bayes: P(positive | dx) straight from the pooled table."""
+    tables = {}
+    for dx in kb.diagnoses:
+        t = {}
+        for m in kb.markers:
+            if m == "Ki67":
+                t[m] = dict(zip(("low", "mid", "high"), kb.ki67_shares(dx)))
+                continue
+            p = min(max(kb.rate(dx, m).p, 0.01), 0.99)
+            if m in ("H3K27me3", "SDHB"):
+                t[m] = {"lost": p, "retained": 1 - p}
+            else:
+                t[m] = {"pos": p, "focal": p, "neg": 1 - p}
+        tables[dx] = t
+    return tables
+
+
+def _generative(kb):
+    gen = {}
+    for dx in kb.diagnoses:
+        mix = []
+        for sub, share in kb.mixture(dx):
+            tab = {m: kb.state_probs(dx, m, sub) for m in kb.markers}
+            mix.append([share, tab])
+        gen[dx] = mix
+    return gen
+
+
+def _rates_for_notes(kb):
+    out = {}
+    for dx in kb.diagnoses:
+        d = {}
+        for m in kb.markers:
+            if m == "Ki67":
+                shares = kb.ki67_shares(dx)
+                src, cit = kb.ki67_sources[(dx, "")]
+                d[m] = {"low": shares[0], "mid": shares[1], "high": shares[2], "citation": cit or src, "source": src}
+                continue
+            r = kb.rate(dx, m)
+            d[m] = {"p": round(r.p, 4), "focal": round(r.focal, 3), "n": r.n, "basis": r.basis,
+                    "citation": r.citation(), "source": "; ".join(dict.fromkeys(s for s, _ in r.sources if s))[:300]}
+        out[dx] = d
+    return out
+
+
+def _atypical_quantiles(compact, panels, labels, levels):
+    by = {}
+    for panel, dx in zip(panels, labels):
+        st = panel_states(panel, compact.markers)
+        ll = compact.loglik_of(st, dx)
+        by.setdefault(dx, {}).setdefault(len(st), []).append(ll)
+    q = {}
+    max_k = 0
+    for dx, byk in by.items():
+        q[dx] = {}
+        for k, vals in byk.items():
+            vals.sort()
+            n = len(vals)
+            if n < 50:
+                continue
+            max_k = max(max_k, k)
+            q[dx][str(k)] = [vals[min(n - 1, int(lv * n))] for lv in levels]
+    return q, max_k
+
+
+def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
+    """Rebuild the model from ``training_data/`` alone, deterministically.
+
+    Parameters
+    ----------
+    training_dir : path, optional
+        Default: the source tree's ``training_data/``.
+    out_dir : path, optional
+        Default: the source tree's ``models/``.
+    quick : bool
+        A small cohort and grid (for tests); the shipped model is never quick.
+    progress : callable, optional
+        Called with a short message at each step.
+
+    Returns
+    -------
+    dict
+        The model card.
+    """
+    from . import api  # status rules
+    from .cohort import generate_cohort
+    from .knowledge import default_training_dir, load_knowledge, training_data_digest
+    from .metrics import summarise
+
+    say = progress or (lambda msg: None)
+    t0 = time.perf_counter()
+    training_dir = Path(training_dir or default_training_dir())
+    out_dir = Path(out_dir or Path(__file__).resolve().parents[1] / "models")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kb = load_knowledge(training_dir)
+    n_per = 300 if quick else None
+    panels, labels = generate_cohort(kb, n_per_class=n_per)
+    say(f"cohort: {len(panels)} generated cases, {len(kb.diagnoses)} diagnoses")
+    encoder = PanelEncoder(markers=kb.markers).fit(panels)
+    X = encoder.transform(panels)
+    y = np.array(labels)
+    dev_path = training_dir / "real_cases_dev.jsonl"
+    dev = load_cases(dev_path) if dev_path.is_file() else []
+    dev_in = [c for c in dev if c["diagnosis"] in kb.diagnoses]
+
+    site_lp = {}
+    for site in kb.site_priors:
+        lp = kb.site_log_prior(site)
+        site_lp[site] = [lp[dx] for dx in kb.diagnoses]
+
+    def compact_from(clf, T):
+        order = [list(clf.classes_).index(dx) for dx in kb.diagnoses]
+        data = {
+            "format_version": FORMAT_VERSION,
+            "model_version": "",
+            "classes": list(kb.diagnoses),
+            "markers": list(kb.markers),
+            "features": list(encoder.feature_names_out_),
+            "coef": [[float(v) for v in clf.coef_[i]] for i in order],
+            "intercept": [float(clf.intercept_[i]) for i in order],
+            "temperature": float(T),
+            "site_log_prior": site_lp,
+            "generative": gen,
+            "rates": rates,
+            "nb": nb,
+            "thresholds": {},
+            "atypical": {"levels": [], "quantiles": {}, "max_k": 0},
+        }
+        return CompactModel(data)
+
+    gen = _generative(kb)
+    rates = _rates_for_notes(kb)
+    nb = _nb_tables(kb)
+
+    def dev_nll(cm):
+        tot = 0.0
+        for c in dev_in:
+            p = cm.proba(panel_states(c["markers"], cm.markers), c["site"])
+            tot -= math.log(max(p[cm.classes.index(c["diagnosis"])], 1e-12))
+        return tot / max(len(dev_in), 1)
+
+    grid_C = [0.3] if quick else [0.03, 0.1, 0.3, 1.0, 3.0]
+    grid_T = [1.0] if quick else [0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]
+    selection = []
+    best = None
+    for C in grid_C:
+        clf = IHCClassifier(C=C, temperature=1.0).fit(X, y)
+        for T in grid_T:
+            cm = compact_from(clf, T)
+            nll = dev_nll(cm) if dev_in else 0.0
+            selection.append({"C": C, "temperature": T, "dev_log_loss": round(nll, 4)})
+            if best is None or nll < best[0] - 1e-12:
+                best = (nll, C, T, clf)
+        say(f"fitted C={C}")
+    _, C, T, clf = best
+    clf.set_params(temperature=T)
+    pipeline = Pipeline([("encode", encoder), ("classify", clf)])
+    compact = compact_from(clf, T)
+    say(f"chosen C={C}, temperature={T} (dev log-loss {best[0]:.3f})")
+
+    # atypicality: how probable generated panels of each diagnosis are under it
+    levels = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5]
+    q, max_k = _atypical_quantiles(compact, panels, labels, levels)
+    atypical_level = kb.recipe.get("atypical_percentile", {}).get("value", 0.005)
+    compact.atypical = compact.data["atypical"] = {"levels": levels, "quantiles": q, "max_k": max_k}
+
+    # status threshold from the dev risk-coverage curve
+    thresholds, curve = api.choose_thresholds(compact, dev, atypical_level=atypical_level)
+    compact.thresholds = compact.data["thresholds"] = thresholds
+    say(f"ok threshold {thresholds['ok_probability']}")
+
+    # metrics on the development cases, model and naive Bayes
+    metrics = {}
+    if dev:
+        preds = [api.predict_case(compact, c) for c in dev]
+        nb_preds = [api.predict_case(compact, c, naive_bayes=True) for c in dev]
+        m = summarise(preds, compact.classes)
+        b = summarise(nb_preds, compact.classes)
+        keep = ("n", "n_out_of_set", "top1", "top3", "ece", "brier", "log_loss", "ok_accuracy", "ok_coverage",
+                "out_of_set_not_ok")
+        metrics = {"dev_real_cases": {k: m[k] for k in keep}, "dev_real_cases_naive_bayes": {k: b[k] for k in keep},
+                   "note": "dev cases chose C, temperature and the ok threshold: optimistic; see `ihc evaluate` for held-out cases"}
+
+    digest = training_data_digest(training_dir)
+    version = f"{_package_version()}+td.{digest[:8]}"
+    compact.data["model_version"] = version
+    compact.version = version
+    joblib_path = out_dir / "ihc_model.joblib"
+    json_path = out_dir / "ihc_model.json"
+    import joblib
+
+    joblib.dump(pipeline, joblib_path, compress=3)
+    data = {k: v for k, v in compact.data.items() if not k.startswith("_")}
+    json_path.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+    sha_joblib = _sha256(joblib_path)
+    sha_json = _sha256(json_path)
+    (out_dir / "ihc_model.joblib.sha256").write_text(f"{sha_joblib}  ihc_model.joblib\n", encoding="utf-8")
+    card = {
+        "format_version": FORMAT_VERSION,
+        "name": "ihc spindle-cell differential",
+        "version": version,
+        "date": _dt.date.today().isoformat(),
+        "classes": list(kb.diagnoses),
+        "markers": list(kb.markers),
+        "features": list(encoder.feature_names_out_),
+        "training_data_digest": digest,
+        "training": {"cohort_cases": len(panels), "seed": kb.recipe["seed"], "C": C, "temperature": T,
+                     "selection": selection, "seconds": round(time.perf_counter() - t0, 1),
+                     "assumed_rates": len(kb.assumed), "defaulted_rates": len(kb.defaulted)},
+        "thresholds": thresholds,
+        "risk_coverage_dev": curve,
+        "metrics": metrics,
+        "artifact": {"file": joblib_path.name, "sha256": sha_joblib},
+        "compact": {"file": json_path.name, "sha256": sha_json},
+        "warning": "ihc_model.joblib is a pickle: loading it runs code. Load only a file from a trusted source.",
+    }
+    (out_dir / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    say(f"wrote {joblib_path}, {json_path}, model_card.json in {time.perf_counter() - t0:.1f} s")
+    return card
+
+
+def _package_version():
+    from . import __version__
+
+    return __version__
+
+
+def load_joblib(path, card_path=None):
+    """Load the joblib model of record after checking its sha256 against its card.
+
+    Raises
+    ------
+    ModelIntegrityError
+        No card, a card of another format, or a sha256 that does not match.
+    """
+    path = Path(path)
+    card_path = Path(card_path) if card_path else path.with_name("model_card.json")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"no model card next to {path.name} ({card_path.name}): refusing to load an unverified pickle") from None
+    except ValueError:
+        raise ModelIntegrityError(f"model card {card_path.name} is not valid JSON") from None
+    if card.get("format_version") != FORMAT_VERSION:
+        raise ModelIntegrityError(f"model card format {card.get('format_version')!r} is not {FORMAT_VERSION}")
+    if not path.is_file():
+        raise ModelError(f"no model file at {path}")
+    digest = _sha256(path)
+    if digest != card.get("artifact", {}).get("sha256"):
+        raise ModelIntegrityError(f"{path.name} sha256 {digest[:12]}... does not match its card: refusing to load it")
+    import joblib
+
+    return joblib.load(path)
