@@ -27,6 +27,8 @@ __all__ = [
     "canonical",
     "normalise_name",
     "vocabulary",
+    "info",
+    "lookup_table",
 ]
 
 #: The product's core panel.
@@ -80,11 +82,14 @@ class MarkerInfo:
 _DEFS = {
     "SMA": ("SMA", ["smooth muscle actin", "alpha-SMA", "alpha SMA", "α-SMA", "αSMA", "a-SMA",
                     "alpha smooth muscle actin", "α-smooth muscle actin", "actin (SMA)", "SM actin",
-                    "SMactin", "ASMA", "1A4", "smooth-muscle actin", "actin-SM", "sm-actin"],
+                    "SMactin", "ASMA", "1A4", "smooth-muscle actin", "actin-SM", "sm-actin",
+                    # reports write plain "actin" for SMA; "muscle actin" (HHF35/MSA) is NOT SMA
+                    "actin"],
             "smooth muscle actin"),
     "desmin": ("desmin", ["des", "DES", "desmine"], "intermediate filament of muscle"),
     "CD117": ("CD117", ["c-kit", "ckit", "c kit", "KIT", "CD 117", "KIT (CD117)", "CD117 (c-kit)",
-                        "c-KIT protein"], "KIT receptor tyrosine kinase"),
+                        "c-KIT protein", "CD117/KIT", "KIT/CD117", "c-kit/CD117", "CD117/c-kit"],
+            "KIT receptor tyrosine kinase"),
     "CD34": ("CD34", ["CD 34", "QBEnd10", "QBEND/10"], "haematopoietic progenitor / fibroblast antigen"),
     "S100": ("S100", ["S-100", "S 100", "S100 protein", "S-100 protein", "S100p", "PS100"],
              "S100 protein (neural crest, Schwann cells, melanocytes)"),
@@ -95,7 +100,9 @@ _DEFS = {
                        "Ki-67 labeling index", "Ki67 LI", "Ki-67/MIB-1", "MIB-1/Ki-67"],
              "proliferation index (% of tumour nuclei)"),
     "h_caldesmon": ("h-caldesmon", ["h-caldesmon", "caldesmon", "h caldesmon", "hcaldesmon",
-                                    "high molecular weight caldesmon", "CALD1"],
+                                    "high molecular weight caldesmon", "CALD1", "h-cald",
+                                    # common misspelling in reports
+                                    "caldesmin", "h-caldesmin"],
                     "smooth-muscle contractile protein"),
     "calponin": ("calponin", ["calponin", "h-calponin"], "smooth-muscle contractile protein"),
     "SOX10": ("SOX10", ["SOX-10", "SOX 10"], "neural crest transcription factor (Schwann cells, melanocytes)"),
@@ -103,13 +110,15 @@ _DEFS = {
     "beta_catenin": ("β-catenin", ["beta-catenin", "beta catenin", "β-catenin", "β catenin", "b-catenin",
                                    "ß-catenin", "CTNNB1", "nuclear beta-catenin", "nuclear β-catenin"],
                      "nuclear beta-catenin (CTNNB1/APC pathway)"),
-    "ALK": ("ALK", ["ALK1", "ALK-1", "ALK 1", "ALK protein", "D5F3"], "anaplastic lymphoma kinase"),
+    "ALK": ("ALK", ["ALK1", "ALK-1", "ALK 1", "ALK protein", "D5F3", "anaplastic lymphoma kinase",
+                     "anaplastic lymphoma kinase 1", "anaplastic lymphoma kinase-1"], "anaplastic lymphoma kinase"),
     "MDM2": ("MDM2", ["MDM-2", "MDM 2"], "MDM2 (12q15 amplification)"),
-    "CDK4": ("CDK4", ["CDK-4", "CDK 4"], "CDK4 (12q14 amplification)"),
+    "CDK4": ("CDK4", ["CDK-4", "CDK 4", "cyclin-dependent kinase 4", "cyclin dependent kinase 4"], "CDK4 (12q14 amplification)"),
     "keratin": ("keratin", ["cytokeratin", "cytokeratins", "CK", "pan-CK", "panCK", "pan CK",
                             "pan-cytokeratin", "pancytokeratin", "AE1/AE3", "AE1-AE3", "AE1/3",
                             "CKAE1/AE3", "CK AE1/AE3", "CAM5.2", "CAM 5.2", "keratins",
-                            "CK-pan", "MNF116", "OSCAR", "keratin AE1/AE3"],
+                            "CK-pan", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
+                            "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)"],
                 "epithelial keratins (pan-keratin)"),
     "EMA": ("EMA", ["epithelial membrane antigen", "MUC1"], "epithelial membrane antigen"),
     "TLE1": ("TLE1", ["TLE-1", "TLE 1"], "TLE1 (synovial sarcoma)"),
@@ -182,6 +191,15 @@ assert set(_INFO) == set(MARKERS), set(_INFO) ^ set(MARKERS)
 def canonical(name: str) -> str | None:
     """Return the canonical marker name for ``name``, or ``None`` if it is not in the vocabulary."""
     return _LOOKUP.get(normalise_name(name))
+
+
+def lookup_table():
+    """Return the normalised-synonym -> canonical-name table (read-only use).
+
+    >>> lookup_table()[normalise_name("S-100")]
+    'S100'
+    """
+    return _LOOKUP
 
 
 def vocabulary():

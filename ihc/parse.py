@@ -1,0 +1,1512 @@
+"""Read an IHC panel as pathology reports write it into a validated :class:`~ihc.panel.Panel`.
+
+Three entry points:
+
+- :func:`parse` reads free text: compact LIS lists (``SMA(+), Des(+), CD34(-)``,
+  ``SMA=pos desmin=pos``, ``CD117: diffuse strong; MIB-1 index 8%``) and the
+  prose of papers and reports (``strongly positive for h-caldesmon, alpha-SMA and
+  desmin, and negative for CD117 and DOG1; the Ki-67 index was about 40%``).
+- :func:`parse_value` reads one cell of a structured export for one marker.
+- :func:`panel_from_mapping` reads a ``{column: cell}`` mapping (a CSV row).
+
+How free text is read
+---------------------
+The text is cut into sentences (``.``, ``!``, ``?``) and clauses (``;``, new
+lines, and words such as *but*, *whereas*, *while*). Inside a clause:
+
+- a value written on the marker wins: ``SMA(+)``, ``SMA+``, ``SMA: positive``,
+  ``SMA=pos``, ``CD34 (focal +)``, ``SOX10 (weak)``, ``HMB-45-positive``;
+- a polarity phrase followed by *for*/*to*/*of*/*with* or ``:`` (``positive
+  for``, ``negativity for``, ``lacked expression of``, ``Negative:``) or
+  directly by a marker (``expressed CD117``, ``retained H3K27me3``) carries
+  over the list of markers that follows, until the list ends (a word that is
+  not a marker, a connector or a filler), the next polarity phrase or the end
+  of the clause;
+- a polarity phrase after markers (``CD117 and S100 were negative``,
+  ``CD34 positive``) applies to the markers named since the last reading;
+- qualifiers grade a positive reading: *focal, weak, patchy, scattered,
+  partial, variable, some, subpopulation, +/-* give ``focal``; *diffuse,
+  strong, uniform, 1+ to 3+* keep ``pos``.
+
+Ki-67 takes the first percentage after it in the same clause (``Ki-67(+,30%)``,
+``MIB-1 index 8%``, ``Ki-67 labeling index was about 40%``, ``Ki67=30``); a
+range gives its midpoint (``5-10%`` -> 7.5); a bound gives the bound as
+written (``<1%`` -> 1, ``>50%`` -> 50); without a figure, words such as *high*,
+*considerable*, *low* give ``"high"``/``"low"``, and a negative reading gives
+``"low"``.
+
+A percentage on another marker grades it: 0% -> ``neg``, 1-49% -> ``focal``,
+50% or more -> ``pos``. ``H3K27me3``/``SDHB`` read negative/loss as ``lost`` and
+positive/retained as ``retained``. Beta-catenin described as cytoplasmic or
+membranous without nuclear staining is ``neg`` (nuclear staining is what counts).
+
+A marker named next to a molecular word (*mutation, amplification, FISH,
+rearrangement, fusion, exon*...) is not an IHC result and is skipped.
+
+The same marker read twice with different values is an error
+(:class:`~ihc.exceptions.ConflictingValueError`), except inside one sentence that
+says the tumour is heterogeneous (``some ... positive, whereas others ...
+negative``): that is read as ``focal``, with a warning.
+
+Only the standard library is imported: this module is on the fast path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from .exceptions import (
+    ConflictingValueError,
+    EmptyInputError,
+    InputError,
+    InvalidValueError,
+    NoKnownMarkerError,
+    UnknownMarkerError,
+)
+from .markers import LOSS_MARKERS, info, lookup_table, normalise_name
+from .panel import Panel
+from .sites import normalise_site
+
+__all__ = ["parse", "parse_value", "panel_from_mapping", "MODES", "KNOWN_OTHER_MARKERS",
+           "other_marker_key"]
+
+#: Validation modes accepted by :func:`parse` and :func:`panel_from_mapping`.
+MODES = ("strict", "default", "lenient")
+
+# --------------------------------------------------------------------------- lexicon
+
+# IHC markers outside the vocabulary that reports often name: reported in
+# ``Panel.unknown`` (never used by the model). normalised synonym -> display key.
+_OTHER_DEFS = {
+    "CD99": ["CD99", "CD 99", "MIC2", "O13"],
+    "BCL2": ["BCL2", "BCL-2", "bcl 2"],
+    "WT1": ["WT1", "WT-1"],
+    "CD10": ["CD10", "CD 10"],
+    "p63": ["p63"], "p40": ["p40"], "p16": ["p16"],
+    "synaptophysin": ["synaptophysin", "SYN"],
+    "chromogranin": ["chromogranin", "chromogranin A", "chromogranin-A", "CgA"],
+    "MUC4": ["MUC4", "MUC-4"], "CD56": ["CD56", "NCAM"], "MITF": ["MITF"],
+    "PAX8": ["PAX8", "PAX-8"], "GATA3": ["GATA3", "GATA-3"], "NSE": ["NSE", "neuron specific enolase",
+                                                                     "neuron-specific enolase"],
+    "CD57": ["CD57", "CD 57", "Leu7", "Leu-7"],
+    "MSA": ["MSA", "HHF35", "HHF-35", "muscle specific actin", "muscle-specific actin",
+            "muscle actin", "pan-muscle actin", "pan muscle actin"],
+    "claudin-1": ["claudin-1", "claudin 1", "claudin1"],
+    "factor XIIIa": ["factor XIIIa", "factor XIII a", "FXIIIa", "factor 13a"],
+    "collagen IV": ["collagen IV", "collagen type IV", "type IV collagen", "collagen 4"],
+    "CD21": ["CD21"], "CD23": ["CD23"], "CD35": ["CD35"], "TFE3": ["TFE3"],
+    "INI1": ["INI1", "INI-1", "SMARCB1", "BAF47"], "PAX7": ["PAX7"], "TTF1": ["TTF1", "TTF-1"],
+    "CK7": ["CK7", "CK 7", "cytokeratin 7"], "CK20": ["CK20", "CK 20", "cytokeratin 20"],
+    "CK5/6": ["CK5/6", "CK 5/6"], "HMWK": ["HMWK", "34betaE12", "34BE12"],
+    "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
+    "HLA-DR": ["HLA-DR", "HLA DR"], "FLI1": ["FLI1", "FLI-1"], "NKX2.2": ["NKX2.2"],
+    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"], "podoplanin": ["podoplanin", "D2-40"],
+    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"], "CD45": ["CD45", "LCA"],
+    "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
+    "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
+    "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
+    "GLUT1": ["GLUT1", "GLUT-1"], "SMMHC": ["SMMHC", "smooth muscle myosin heavy chain",
+                                             "smooth muscle myosin"],
+    "neurofilament": ["neurofilament", "NF"], "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
+    "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
+    "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
+                    "von Willebrand factor", "vWF"],
+    "CAMTA1": ["CAMTA1"], "NUT": ["NUT"], "BCOR": ["BCOR"], "SSX": ["SSX", "SS18-SSX"],
+    "NY-ESO-1": ["NY-ESO-1"], "PRAME": ["PRAME"], "SOX2": ["SOX2"], "SOX9": ["SOX9"],
+    "pan-TRK": ["pan-TRK", "panTRK"], "ROS1": ["ROS1"], "SMARCA4": ["SMARCA4", "BRG1"],
+    "cyclin D1": ["cyclin D1", "cyclin-D1"], "PHH3": ["PHH3"], "CD163L": ["CD163L"],
+    "EGFR": ["EGFR"], "HER2": ["HER2"], "calponin-h1": ["calponin h1"], "PGP9.5": ["PGP9.5"],
+    "p75": ["p75"], "CD138": ["CD138"], "kappa": ["kappa"], "lambda": ["lambda"],
+    "CD31/CD34": [],
+}
+
+
+def other_marker_key(name):
+    """Return the display key of a known IHC marker outside the vocabulary, else ``None``.
+
+    >>> other_marker_key("muscle specific actin"), other_marker_key("HHF-35")
+    ('MSA', 'MSA')
+    """
+    return _OTHER.get(normalise_name(name))
+
+
+_OTHER = {}
+for _k, _syns in _OTHER_DEFS.items():
+    for _s in (_k, *_syns):
+        _OTHER.setdefault(normalise_name(_s), _k)
+
+#: Known IHC markers outside the vocabulary (reported as ``unknown``).
+KNOWN_OTHER_MARKERS = tuple(k for k in _OTHER_DEFS if _OTHER_DEFS[k])
+
+_VOCAB = lookup_table()
+_MAX_NGRAM = 6
+_MAX_WORD = 40
+
+# Word classes
+POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND, F, CONN, BRK, FILL, HIGH, LOW, MOLEC = (
+    "POS", "NEG", "RET", "EXPR", "NEGATOR", "QF", "QP", "PAT", "ND", "F", "CONN", "BRK",
+    "FILL", "HIGH", "LOW", "MOLEC")
+
+_WORDS = {}
+
+
+def _w(cls, words):
+    for w in words.split():
+        _WORDS[w] = cls
+
+
+_w(POS, "positive positivity positively pos posit positiv positve postive immunopositive "
+        "immunopositivity immunoreactive reactive")
+_w(NEG, "negative negativity negatively neg negativ immunonegative nonreactive unreactive "
+        "lost loss deficient deficiency")
+_w(RET, "retained retention intact preserved")
+_w(EXPR, "expressed express expresses expressing expression expressions coexpressed coexpress "
+         "coexpresses coexpression coexpressing overexpressed overexpression overexpressing "
+         "stained stain stains staining stainings immunostaining immunostained immunostain "
+         "immunoreactivity immunoreactivities reactivity reactivities reaction reactions "
+         "immunoexpression immunolabeling immunolabelling labelled labeled decorated "
+         "highlighted highlights highlight contained immunohistochemically_positive")
+_w(NEGATOR, "no not lack lacked lacking lacks absence absent without non nonspecific neither "
+            "never devoid negated")
+_w(QF, "focal focally weak weakly patchy patchily scattered partial partially variable variably "
+       "heterogeneous heterogeneously rare rarely occasional occasionally few some subset "
+       "subpopulation subpopulations interspersed entrapped isolated faint faintly mild mildly "
+       "minority sporadic sporadically single individual focus foci equivocal")
+_w(QP, "diffuse diffusely strong strongly intense intensely uniform uniformly moderate "
+       "moderately extensive extensively widespread most majority global globally intermediate "
+       "bright brightly marked markedly consistent consistently homogeneous homogeneously "
+       "robust definite definitely")
+_w(PAT, "nuclear nuclei nucleus cytoplasmic cytoplasm membranous membrane membranes "
+        "paranuclear perinuclear granular golgi dotlike")
+_w(ND, "done performed nd na pending unavailable ordered requested attempted inconclusive "
+       "noncontributory indeterminate failed")
+_w(F, "for to with against of")
+_w(CONN, "and or plus nor as well along together including both either also")
+_w(BRK, "but whereas while whilst however although though except yet unlike contrast "
+        "conversely")
+_w(FILL, "protein proteins antigen antigens antibody antibodies marker markers the a an all "
+         "immunohistochemical immunohistochemistry immunostains clone monoclonal polyclonal "
+         "melanocytic myogenic smooth muscle epithelial neural endothelial vascular "
+         "neuroendocrine lymphoid histiocytic other cells cell tumor tumour tumors tumours "
+         "spindle neoplastic lesional was were is are be been being appeared appear appears "
+         "showed show shows showing revealed revealing demonstrated demonstrating displayed "
+         "exhibited had has have did does do in areas only specific that which these they it "
+         "its their same nearly almost virtually completely entirely totally found seen "
+         "observed noted detected identified by ihc")
+_w(HIGH, "high higher increased elevated considerable brisk raised")
+_w(LOW, "low lower minimal scant negligible")
+_w(MOLEC, "mutation mutations mutated mutant amplification amplifications amplified "
+          "rearrangement rearrangements rearranged fusion fusions gene genes exon exons "
+          "translocation translocations deletion deletions fish pcr sequencing transcript "
+          "transcripts mrna ngs methylation hybridization hybridisation copy")
+
+# Words that may sit inside a polarity phrase between its words.
+_PHRASE_CLASSES = {POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND}
+_POLAR_CLASSES = {POS, NEG, RET, EXPR, NEGATOR}
+# Words that keep a forward list open ("positive for X, Y and the Z protein").
+_LIST_CLASSES = {CONN, F, FILL, PAT}
+
+# Sentence-level words that say a tumour is heterogeneous (pos + neg -> focal).
+_CUES = {"some", "others", "subset", "subpopulation", "subpopulations", "areas", "foci",
+         "regions", "portions", "parts", "part"}
+
+# All-caps abbreviations that are not IHC markers.
+_STOP = {
+    "GIST", "IHC", "FISH", "PCR", "RT", "DNA", "RNA", "MRNA", "NGS", "HPF", "HE", "CT", "MRI",
+    "PET", "WHO", "LMS", "MPNST", "SFT", "IMT", "IFP", "DDLPS", "DDL", "WDLPS", "UPS", "MFH",
+    "ICC", "NOS", "FNCLCC", "AJCC", "TNM", "USA", "UK", "SMT", "EUS", "FNA", "FNAB", "GI",
+    "GE", "GEJ", "CNS", "PEC", "PECOMA", "II", "III", "IV", "VI", "NB", "AND", "OR", "THE",
+    "FOR", "LI", "ID", "NA", "ND", "CASE", "MM", "CM", "HPFS", "LPF", "EM", "TEM", "OK",
+    "NEG", "POS", "IHC", "PS", "VS", "ER", "PR", "SD", "HES", "EBV", "HIV", "HPV", "ISH",
+    "CISH", "SISH", "WT", "MDT", "IV", "COPD", "DM", "HTN", "AB", "CK", "ALT",
+}
+
+_TRANS = {
+    0x2010: "-", 0x2011: "-", 0x2012: "-", 0x2013: "-", 0x2014: "-", 0x2015: "-",
+    0x2212: "-", 0xFE63: "-", 0xFF0D: "-", 0x00B1: "+/-", 0x2213: "-/+",
+    0x2264: "<", 0x2265: ">", 0x201C: '"', 0x201D: '"', 0x2018: "'", 0x2019: "'",
+    0x2026: "...", 0x00A0: " ", 0x0D: "\n", 0x2028: "\n", 0x2029: "\n",
+}
+for _c in range(32):
+    if _c != 10:
+        _TRANS.setdefault(_c, " ")
+_TRANS[0x7F] = " "
+
+_TOKEN = re.compile(r"[^\W_]+(?:\.\d+)*|\n|\S")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
+
+_MAX_UNPARSED = 50
+_FRAG = 60
+
+
+def _clip(s, n=_FRAG):
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 3].rstrip() + "..."
+
+
+# --------------------------------------------------------------------------- items
+
+
+class _It:
+    """One lexical item: a marker, a word, a number, a sign or a punctuation mark."""
+
+    __slots__ = ("k", "t", "n", "s", "e", "sp", "c", "v", "cls", "skip", "hy", "pct",
+                 "inten", "known", "nl_hard")
+
+    def __init__(self, k, t, s, e, sp):
+        self.k = k        # M marker, U other marker, W word, N number, S sign, P punct,
+        #                   B sentence break, C clause break
+        self.t = t        # text as written
+        self.n = ""       # normalised
+        self.s = s
+        self.e = e
+        self.sp = sp      # whitespace before
+        self.c = None     # canonical marker / other key
+        self.v = None     # sign value / number value
+        self.cls = None   # word class
+        self.skip = False
+        self.hy = False   # joined to the previous item by a hyphen ("HMB-45-positive")
+        self.pct = False  # number followed by %
+        self.inten = False  # number followed by + (intensity grade)
+        self.known = False  # U: a known name (not a guess)
+        self.nl_hard = False
+
+    def __repr__(self):  # pragma: no cover - debugging aid
+        return f"<{self.k}:{self.t}{'/' + str(self.c) if self.c else ''}{'/' + self.cls if self.cls else ''}>"
+
+
+def _clean(text):
+    text = unicodedata.normalize("NFKC", text)
+    return text.translate(_TRANS)
+
+
+def _tokens(text):
+    """(text, start, end) of words, newlines and single punctuation characters."""
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _marker_like(t):
+    """Heuristic: does a written name look like an IHC marker outside the vocabulary?"""
+    if len(t) > 15 or not _LETTER.match(t):
+        return False
+    bare = t.upper().replace("-", "").replace(".", "")
+    if bare in _STOP or (bare.endswith("S") and bare[:-1] in _STOP):
+        return False
+    if _DIGIT.search(t):
+        return True
+    upper = sum(1 for ch in t if ch.isupper())
+    return upper >= 2 and len(t) <= 8
+
+
+def _build(text):
+    """Turn cleaned text into items (linear time: bounded look-ahead per token)."""
+    toks = _tokens(text)
+    n = len(toks)
+    norms = [None] * n
+
+    def norm(j):
+        v = norms[j]
+        if v is None:
+            t = toks[j][0]
+            v = normalise_name(t) if len(t) <= _MAX_WORD else ""
+            norms[j] = v
+        return v
+
+    def is_word(j):
+        t = toks[j][0]
+        return t[0].isalnum() and t != "\n"
+
+    items = []
+    j = 0
+    while j < n:
+        t, s, e = toks[j]
+        sp = j == 0 or toks[j - 1][2] < s
+        if t == "\n":
+            if items and items[-1].k == "C" and items[-1].t == "\n":
+                items[-1].nl_hard = True
+            else:
+                items.append(_It("C", "\n", s, e, sp))
+            j += 1
+            continue
+        if not is_word(j):
+            j = _punct(toks, j, items, text)
+            continue
+        # number
+        if _NUMBER.fullmatch(t):
+            it = _It("N", t, s, e, sp)
+            try:
+                it.v = float(t)
+            except ValueError:  # pragma: no cover
+                it.v = None
+            items.append(it)
+            j += 1
+            continue
+        # marker names, longest match first (words joined by spaces or - / . _)
+        span = [j]
+        k = j
+        while len(span) < _MAX_NGRAM:
+            if k + 1 < n and is_word(k + 1) and toks[k + 1][1] > toks[k][2] and \
+                    "\n" not in text[toks[k][2]:toks[k + 1][1]]:
+                k += 1
+            elif k + 2 < n and toks[k + 1][0] in "-/._" and toks[k + 1][1] == toks[k][2] and \
+                    toks[k + 2][1] == toks[k + 1][2] and is_word(k + 2):
+                k += 2
+            else:
+                break
+            span.append(k)
+        hit = None
+        if len(t) <= _MAX_WORD:
+            key = ""
+            keys = []
+            for idx in span:
+                part = norm(idx)
+                if not part:
+                    break
+                key += part
+                keys.append(key)
+            for L in range(len(keys), 0, -1):
+                key = keys[L - 1]
+                if key in _VOCAB:
+                    if L == 1 and key in ("kit", "er", "pr", "ck", "des", "vim") and t.islower() \
+                            and key not in ("des", "vim"):
+                        continue
+                    hit = ("M", _VOCAB[key], span[L - 1])
+                    break
+                if key in _OTHER:
+                    if L == 1 and t.islower() and len(key) <= 3:
+                        continue
+                    hit = ("U", _OTHER[key], span[L - 1])
+                    break
+        if hit:
+            kind, c, last = hit
+            e2 = toks[last][2]
+            it = _It(kind, text[s:e2], s, e2, sp)
+            it.c = c
+            it.known = True
+            items.append(it)
+            j = last + 1
+            continue
+        wcls = _WORDS.get(t.lower()) if len(t) <= _MAX_WORD else None
+        if wcls is not None and not (t.isupper() and len(t) > 1 and wcls in (FILL, CONN, F)
+                                     and _marker_like(t)):
+            it = _It("W", t, s, e, sp)
+            it.n = t.lower()
+            it.cls = wcls
+            it.hy = bool(items) and items[-1].k == "HY"
+            if it.hy:
+                items.pop()
+            items.append(it)
+            j += 1
+            continue
+        # unknown marker-like compound: Bcl-2, MUC-4, NKX3.1, Fli1
+        k = j
+        while k + 2 < n and toks[k + 1][0] in "-." and toks[k + 1][1] == toks[k][2] and \
+                toks[k + 2][1] == toks[k + 1][2] and is_word(k + 2) and \
+                (len(toks[k + 2][0]) <= 4 or toks[k + 2][0].isdigit()) and \
+                toks[k + 2][0].lower() not in _WORDS and k - j < 6:
+            k += 2
+        e2 = toks[k][2]
+        cand = text[s:e2]
+        if _marker_like(cand):
+            it = _It("U", cand, s, e2, sp)
+            it.c = cand
+            items.append(it)
+            j = k + 1
+            continue
+        it = _It("W", t, s, e, sp)
+        it.n = t.lower()
+        it.cls = None
+        it.hy = bool(items) and items[-1].k == "HY"
+        if it.hy:
+            items.pop()
+        items.append(it)
+        j += 1
+    # drop dangling hyphen markers
+    return [it for it in items if it.k != "HY"]
+
+
+def _punct(toks, j, items, text):
+    """Read punctuation at token j; return the next token index."""
+    n = len(toks)
+    t, s, e = toks[j]
+    sp = j == 0 or toks[j - 1][2] < s
+    if t in ".!?":
+        # a run of stops ("...") followed by space or the end is a sentence break
+        k = j
+        while k + 1 < n and toks[k + 1][0] in ".!?" and toks[k + 1][1] == toks[k][2]:
+            k += 1
+        end = toks[k][2]
+        if end >= len(text) or text[end].isspace() or k > j or t != ".":
+            if not (items and items[-1].k == "B"):
+                items.append(_It("B", t, s, end, sp))
+            return k + 1
+        items.append(_It("P", t, s, e, sp))
+        return j + 1
+    if t == ";":
+        items.append(_It("C", t, s, e, sp))
+        return j + 1
+    if t in "+-":
+        # a sign run: + ++ +++ - +/- -/+
+        k = j
+        run = t
+        while k + 1 < n and toks[k + 1][1] == toks[k][2]:
+            nt = toks[k + 1][0]
+            if nt in "+-":
+                run += nt
+                k += 1
+            elif nt == "/" and k + 2 < n and toks[k + 2][0] in "+-" and \
+                    toks[k + 2][1] == toks[k + 1][2]:
+                run += "/" + toks[k + 2][0]
+                k += 2
+            else:
+                break
+        end = toks[k][2]
+        nxt = toks[k + 1] if k + 1 < n else None
+        if run == "-" and nxt is not None and nxt[1] == end and nxt[0][0].isalnum() \
+                and nxt[0] != "\n":
+            # joining hyphen: "-positive", "5-10"
+            if items and items[-1].k == "N" and _NUMBER.fullmatch(nxt[0]):
+                items.append(_It("P", "-", s, e, sp))
+            else:
+                items.append(_It("HY", "-", s, e, sp))
+            return j + 1
+        if run == "-" and items and items[-1].k == "N" and nxt is not None and \
+                _NUMBER.fullmatch(nxt[0]):
+            items.append(_It("P", "-", s, e, sp))  # "5 - 10%"
+            return j + 1
+        if run == "+" and items and items[-1].k == "N" and items[-1].e == s:
+            items[-1].inten = True  # 1+ 2+ 3+
+            return k + 1
+        it = _It("S", run, s, end, sp)
+        if run in ("+/-", "-/+", "+-", "-+"):
+            it.v = "focal"
+        elif "-" in run:
+            it.v = "neg"
+        else:
+            it.v = "pos"
+        items.append(it)
+        return k + 1
+    if t == "%":
+        if items and items[-1].k == "N":
+            items[-1].pct = True
+            items[-1].e = e
+            return j + 1
+    items.append(_It("P", t, s, e, sp))
+    return j + 1
+
+
+# --------------------------------------------------------------------------- phrases
+
+
+class _Phrase:
+    __slots__ = ("value", "strong", "polar", "qf", "qp", "pats", "nd", "start", "end", "negs")
+
+    def __init__(self):
+        self.value = None
+        self.strong = False
+        self.polar = False
+        self.qf = False
+        self.qp = False
+        self.pats = set()
+        self.nd = False
+        self.start = 0
+        self.end = 0
+        self.negs = 0
+
+
+def _paren_end(its, i, limit=16):
+    """Index of the ')' closing the '(' at i (no nesting), or -1."""
+    n = len(its)
+    j = i + 1
+    while j < n and j - i <= limit:
+        it = its[j]
+        if it.k == "P" and it.t == ")":
+            return j
+        if it.k in "BC" or (it.k == "P" and it.t == "("):
+            return -1
+        j += 1
+    return -1
+
+
+def _read_phrase(its, i, allow_paren=True):
+    """Read a polarity phrase starting at i: '(focally) positive', 'lack of staining', '+/-'."""
+    ph = _Phrase()
+    ph.start = i
+    n = len(its)
+    j = i
+    count = 0
+    while j < n and count < 14:
+        it = its[j]
+        if it.skip:
+            break
+        k = it.k
+        if k == "W":
+            c = it.cls
+            if c in (POS, RET):
+                ph.polar = ph.strong = True
+            elif c == NEG:
+                ph.polar = ph.strong = True
+                ph.negs += 1
+            elif c == NEGATOR:
+                ph.polar = ph.strong = True
+                ph.negs += 1
+            elif c == EXPR:
+                ph.polar = True
+            elif c == QF:
+                ph.qf = True
+            elif c == QP:
+                ph.qp = True
+            elif c == PAT:
+                ph.pats.add(it.n)
+            elif c == ND:
+                ph.nd = True
+            elif it.n in ("and", "of", "in", "only", "specific", "with") and j > i and j + 1 < n \
+                    and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES:
+                pass  # "strongly and diffusely", "loss of nuclear expression"
+            else:
+                break
+        elif k == "S":
+            ph.polar = ph.strong = True
+            if it.v == "neg":
+                ph.negs += 1
+            elif it.v == "focal":
+                ph.qf = True
+        elif k == "N" and it.inten:
+            ph.polar = ph.strong = True
+            if it.v == 0:
+                ph.negs += 1
+        elif k == "P" and it.t == "(" and allow_paren and j > i:
+            pe = _paren_end(its, j)
+            if pe < 0:
+                break
+            inner = _read_phrase(its, j + 1, allow_paren=False)
+            if inner.end != pe or not (inner.polar or inner.qf or inner.qp or inner.pats):
+                break
+            ph.polar |= inner.polar
+            ph.strong |= inner.strong
+            ph.qf |= inner.qf
+            ph.qp |= inner.qp
+            ph.negs += inner.negs
+            ph.pats |= inner.pats
+            ph.nd |= inner.nd
+            j = pe + 1
+            count += 1
+            continue
+        elif k == "P" and it.t == "," and j > i and j + 1 < n and its[j + 1].k == "W" and \
+                its[j + 1].cls in (QF, QP) and not ph.polar:
+            pass  # "diffuse, strong"
+        else:
+            break
+        j += 1
+        count += 1
+    ph.end = j
+    if ph.nd:
+        ph.value = None
+    elif ph.negs % 2 == 1:
+        ph.value = "neg"
+    elif ph.polar or ph.qf or ph.qp:
+        ph.value = "focal" if ph.qf else "pos"
+    return ph
+
+
+def _grade(value, quals):
+    """Apply pending qualifiers ('QF'/'QP') to a value."""
+    if value == "pos" and "QF" in quals:
+        return "focal"
+    return value
+
+
+def _pct_state(x):
+    if x <= 0:
+        return "neg"
+    if x < 50:
+        return "focal"
+    return "pos"
+
+
+def _num(x):
+    x = round(float(x), 3)
+    return int(x) if x.is_integer() else x
+
+
+# --------------------------------------------------------------------------- reader
+
+
+class _Reader:
+    def __init__(self, text):
+        self.text = text
+        self.readings = []      # (canon, value, sentence, written, pos)
+        self.unknown = {}       # normalised -> written
+        self.unparsed = []
+        self.cue = set()        # sentences with heterogeneity cues
+        self.named = []         # known markers named without a value
+        self.any_known = False
+
+    # -- output helpers
+    def frag(self, its, i, j=None):
+        """Short fragment around items i..j (stopping at commas and clause ends)."""
+        a = i
+        steps = 0
+        while a > 0 and steps < 12:
+            p = its[a - 1]
+            if p.k in "BC" or (p.k == "P" and p.t == ",") or (p.k == "W" and p.cls == BRK):
+                break
+            a -= 1
+            steps += 1
+        b = i if j is None else max(i, j - 1)
+        steps = 0
+        while b + 1 < len(its) and steps < 12:
+            q = its[b + 1]
+            if q.k in "BC" or (q.k == "P" and q.t == ","):
+                break
+            b += 1
+            steps += 1
+        return _clip(self.text[its[a].s:its[b].e])
+
+    def add_unparsed(self, s):
+        s = s.strip(" ,;:")
+        if s and s not in self.unparsed and len(self.unparsed) < _MAX_UNPARSED:
+            self.unparsed.append(s)
+
+    def add_unknown(self, it):
+        key = normalise_name(it.t) or it.t
+        if key not in self.unknown:
+            self.unknown[key] = _clip(it.t, 40)
+
+    def assign(self, its, i, value, sent, pats):
+        it = its[i]
+        if value is None:
+            return
+        if it.k == "U":
+            self.add_unknown(it)
+            return
+        name = it.c
+        if name == "Ki67":
+            if value == "neg":
+                value = "low"
+            elif value in ("pos", "focal"):
+                self.add_unparsed(self.frag(its, i) + " (Ki-67 without an index)")
+                return
+        elif name in LOSS_MARKERS:
+            value = "lost" if value == "neg" else "retained"
+        elif name == "beta_catenin" and value in ("pos", "focal"):
+            nuclear = pats & {"nuclear", "nuclei", "nucleus"}
+            other = pats & {"cytoplasmic", "cytoplasm", "membranous", "membrane", "membranes"}
+            if other and not nuclear:
+                value = "neg"
+        self.readings.append((name, value, sent, it.t, it.s))
+
+    # -- the driver
+    def run(self, items):
+        sent = 0
+        start = 0
+        carry = None
+        n = len(items)
+        for idx in range(n + 1):
+            if idx == n or items[idx].k in "BC":
+                seg = items[start:idx]
+                if seg:
+                    carry = self.clause(seg, sent, carry)
+                if idx < n:
+                    it = items[idx]
+                    if it.k == "B" or it.nl_hard or it.t == ";":
+                        carry = None
+                    if it.k == "B":
+                        sent += 1
+                start = idx + 1
+
+    def clause(self, its, sent, carry):
+        """Read one clause; return a header polarity to carry over a single new line."""
+        n = len(its)
+        pats = set()
+        for it in its:
+            if it.k == "W":
+                if it.cls == PAT:
+                    pats.add(it.n)
+                if it.n in _CUES:
+                    self.cue.add(sent)
+        fwd = carry          # [value, weak, header, used, start]
+        pending = []         # [index, quals, tentative]
+        quals = []
+        molecular = False
+        last_end = -1        # item index just after the last pending marker
+        header_out = None
+        i = 0
+
+        def close_fwd():
+            nonlocal fwd
+            if fwd is not None and not fwd[3]:
+                if pending and fwd[1] is False:
+                    resolve(fwd[0], fwd[5])
+                elif not fwd[1] and not molecular:
+                    self.add_unparsed(self.frag(its, fwd[4]))
+            fwd = None
+
+        def resolve(value, q, weak=False):
+            nonlocal pending
+            for p in pending:
+                v = _grade(value, p[1] + q) if value else None
+                if weak:
+                    p[2] = v
+                else:
+                    self.assign(its, p[0], v, sent, pats)
+                    p[2] = "done"
+            pending = [p for p in pending if p[2] != "done"] if weak else []
+
+        def flush():
+            nonlocal pending, quals
+            for p in pending:
+                if p[2] not in (None, "done"):
+                    self.assign(its, p[0], p[2], sent, pats)
+                elif p[2] is None:
+                    v = "focal" if "QF" in p[1] else ("pos" if "QP" in p[1] else None)
+                    if v:
+                        self.assign(its, p[0], v, sent, pats)
+                    else:
+                        it = its[p[0]]
+                        if it.k == "M":
+                            self.named.append(it.t)
+                            if not molecular:
+                                self.add_unparsed(self.frag(its, p[0]))
+                        elif it.known:
+                            self.add_unknown(it)
+            pending = []
+            quals = []
+
+        while i < n:
+            it = its[i]
+            if it.skip:
+                i += 1
+                continue
+            k = it.k
+            if k in "MU":
+                if k == "M":
+                    self.any_known = True
+                j = self.skip_synonyms(its, i)
+                if self.is_molecular(its, i, j):
+                    molecular = True
+                    i = j
+                    continue
+                if k == "M" and it.c == "Ki67":
+                    r = self.ki67(its, i, j, sent)
+                    if r:
+                        i = r
+                        continue
+                att, j2 = self.attached(its, i, j)
+                if att is not None:
+                    if att != "ND":
+                        self.assign(its, i, _grade(att, quals), sent, pats)
+                    quals = []
+                    i = j2
+                    continue
+                # suspended hyphen: "CD117- and DOG1-positive"
+                if j < n and its[j].k == "S" and its[j].t == "-" and self.suspended(its, j):
+                    its[j].skip = True
+                    pending.append([i, list(quals), None])
+                    last_end = j + 1
+                    i = j + 1
+                    continue
+                direct = j < n and its[j].k == "W" and its[j].cls in _POLAR_CLASSES | {QF, QP} \
+                    and not self.is_forward(its, _read_phrase(its, j).end)
+                if fwd is not None and not direct:
+                    fwd[3] = True
+                    v = _grade(fwd[0], quals)
+                    if fwd[1]:
+                        pending.append([i, list(quals), v])
+                    else:
+                        self.assign(its, i, v, sent, pats)
+                else:
+                    pending.append([i, list(quals), None])
+                    last_end = j
+                i = j
+                continue
+            if k == "W":
+                c = it.cls
+                if c in _PHRASE_CLASSES or (c == NEGATOR):
+                    ph = _read_phrase(its, i)
+                    j = ph.end
+                    if not ph.polar:
+                        # qualifiers alone: grade what follows (or precedes, at the end)
+                        if ph.nd and pending:
+                            pending = []
+                        if ph.qf:
+                            quals.append("QF")
+                        if ph.qp:
+                            quals.append("QP")
+                        i = max(j, i + 1)
+                        continue
+                    value = ph.value
+                    q = list(quals)
+                    quals = []
+                    nxt = self.next_index(its, j)
+                    adjacent = pending and self.only_fill(its, last_end, i)
+                    if nxt < n and ((its[nxt].k == "W" and its[nxt].cls == F) or
+                                    (its[nxt].k == "P" and its[nxt].t == ":")):
+                        close_fwd()
+                        header = its[nxt].k == "P"
+                        fwd = [_grade(value, q) if value else value, not ph.strong and not header,
+                               header, False, i, q]
+                        if header:
+                            header_out = fwd
+                        i = nxt + 1
+                        continue
+                    if adjacent:
+                        if ph.nd:
+                            pending = []
+                        else:
+                            resolve(value, q, weak=not ph.strong)
+                        i = j
+                        continue
+                    nm = nxt
+                    while nm < n and nm - nxt < 3 and its[nm].k == "W" and (
+                            its[nm].cls == FILL or its[nm].n in ("both", "either")):
+                        nm += 1
+                    if nm < n and its[nm].k in "MU":
+                        close_fwd()
+                        fwd = [_grade(value, q) if value else value, not ph.strong, False, False,
+                               i, q]
+                        i = j
+                        continue
+                    # backward
+                    close_fwd()
+                    if pending:
+                        if ph.nd:
+                            pending = []
+                        else:
+                            resolve(value, q, weak=not ph.strong)
+                    elif ph.strong and not molecular:
+                        self.add_unparsed(self.frag(its, i, j))
+                    i = j
+                    continue
+                if c == BRK:
+                    close_fwd()
+                    flush()
+                elif c in _LIST_CLASSES:
+                    pass
+                elif c in (HIGH, LOW):
+                    quals = []
+                    if fwd is not None:
+                        close_fwd()
+                elif c == MOLEC:
+                    molecular = True
+                    close_fwd()
+                else:
+                    if fwd is not None:
+                        close_fwd()
+                    quals = []
+                i += 1
+                continue
+            if k == "S":
+                ph = _read_phrase(its, i)
+                close_fwd()
+                if pending and self.only_fill(its, last_end, i):
+                    resolve(ph.value, quals)
+                elif not molecular:
+                    self.add_unparsed(self.frag(its, i, ph.end))
+                quals = []
+                i = max(ph.end, i + 1)
+                continue
+            if k == "N":
+                if fwd is not None:
+                    close_fwd()
+                quals = []
+                i += 1
+                continue
+            # punctuation: transparent
+            i += 1
+        close_fwd()
+        flush()
+        if header_out is not None and header_out is fwd:
+            return None
+        return header_out if header_out is not None and header_out[3] else None
+
+    # -- helpers
+    @staticmethod
+    def next_index(its, j):
+        n = len(its)
+        while j < n and its[j].skip:
+            j += 1
+        return j
+
+    @staticmethod
+    def is_forward(its, j):
+        return j < len(its) and ((its[j].k == "W" and its[j].cls == F) or
+                                 (its[j].k == "P" and its[j].t == ":"))
+
+    @staticmethod
+    def only_fill(its, a, b):
+        if a < 0 or b - a > 8:
+            return False
+        for x in range(a, b):
+            it = its[x]
+            if it.skip:
+                continue
+            if it.k == "W" and it.cls in (FILL, PAT, QF, QP):
+                continue
+            if it.k == "P" and it.t in "()":
+                continue
+            return False
+        return True
+
+    @staticmethod
+    def skip_synonyms(its, i):
+        """Skip '(c-kit)' after CD117, '(SMA)' after smooth muscle actin; return next index."""
+        j = i + 1
+        n = len(its)
+        if j < n and its[j].k == "P" and its[j].t == "(":
+            pe = _paren_end(its, j, 8)
+            if pe > j + 1 and all(x.k in "MU" and x.c == its[i].c or
+                                  (x.k == "P" and x.t in ",/") or
+                                  (x.k == "W" and x.n in ("clone", "antibody"))
+                                  for x in its[j + 1:pe]) and its[j + 1].k in "MU":
+                return pe + 1
+            # "ALK (D5F3)" style clone names written as unknown tokens
+            if pe == j + 2 and its[j + 1].k == "U" and not its[j + 1].known and its[i].k == "M" \
+                    and _DIGIT.search(its[j + 1].t) and len(its[j + 1].t) <= 6:
+                return pe + 1
+        return j
+
+    @staticmethod
+    def is_molecular(its, i, j):
+        n = len(its)
+        if j < n and its[j].k == "W" and its[j].cls == MOLEC:
+            return True
+        steps = 0
+        a = i - 1
+        while a >= 0 and steps < 3:
+            p = its[a]
+            if p.k == "W":
+                if p.cls == MOLEC:
+                    return True
+                if p.n not in ("of", "in", "the", "for", "a", "showed", "no", "by"):
+                    return False
+            else:
+                return False
+            a -= 1
+            steps += 1
+        return False
+
+    @staticmethod
+    def suspended(its, j):
+        n = len(its)
+        if j + 2 < n and its[j + 1].k == "W" and its[j + 1].n in ("and", "or") and \
+                its[j + 2].k in "MU":
+            x = j + 3
+            if x < n and its[x].k == "S" and its[x].t == "-" and x + 1 < n:
+                x += 1
+            if x < n and its[x].k == "W" and its[x].hy and its[x].cls in _POLAR_CLASSES:
+                return True
+        return False
+
+    def attached(self, its, i, j):
+        """Value written on the marker itself. Returns (value or 'ND' or None, next index)."""
+        n = len(its)
+        if j >= n:
+            return None, j
+        it = its[j]
+        if it.k == "S" and (it.t != "-" or not self.suspended(its, j)):
+            ph = _read_phrase(its, j)
+            return ph.value, ph.end
+        if it.k == "N" and (it.inten or it.pct) and not its[i].k == "U" or \
+                (it.k == "N" and it.pct):
+            if it.inten:
+                return ("neg" if it.v == 0 else "pos"), j + 1
+            return _pct_state(it.v), j + 1
+        if it.k == "P" and it.t == "(":
+            pe = _paren_end(its, j)
+            if pe > j:
+                inner = [x for x in its[j + 1:pe]]
+                if len(inner) == 1 and inner[0].k == "N" and inner[0].pct:
+                    return _pct_state(inner[0].v), pe + 1
+                ph = _read_phrase(its, j + 1, allow_paren=False)
+                if ph.end == pe and (ph.polar or ph.qf or ph.qp or ph.pats or ph.nd):
+                    if ph.nd:
+                        return "ND", pe + 1
+                    return (ph.value or "pos"), pe + 1
+            return None, j
+        if it.k == "P" and it.t in ":=":
+            x = j + 1
+            if x < n and its[x].k == "N":
+                nx = its[x]
+                if nx.inten:
+                    return ("neg" if nx.v == 0 else "pos"), x + 1
+                if nx.pct:
+                    return _pct_state(nx.v), x + 1
+            ph = _read_phrase(its, x)
+            if ph.nd:
+                return "ND", ph.end
+            if ph.value is not None and (ph.end >= n or not self.is_forward(its, ph.end)
+                                         or ph.end == x + 1):
+                return ph.value, ph.end
+            if x < n and its[x].k == "W" and its[x].n in ("na",):
+                return "ND", x + 1
+        return None, j
+
+    def ki67(self, its, i, j, sent):
+        """Read the Ki-67 index after the mention at i; return the next index or None."""
+        n = len(its)
+        x = j
+        steps = 0
+        word = None
+        word_at = None
+        bare_ok = True
+        while x < n and steps < 14:
+            it = its[x]
+            if it.k in "MU" or it.k in "BC":
+                break
+            if it.k == "W" and it.cls == BRK:
+                break
+            if it.k == "N" and not it.inten:
+                # range "5-10%" / "5 to 10%"
+                lo = it.v
+                end = x
+                val = lo
+                if x + 2 < n and its[x + 2].k == "N" and (
+                        (its[x + 1].k == "P" and its[x + 1].t == "-") or
+                        (its[x + 1].k == "W" and its[x + 1].n == "to")):
+                    hi = its[x + 2]
+                    val = (lo + hi.v) / 2
+                    end = x + 2
+                    pct = hi.pct or it.pct
+                else:
+                    pct = it.pct
+                if pct or bare_ok:
+                    neg = x > 0 and its[x - 1].k == "S" and its[x - 1].t == "-" and \
+                        x - 1 > i and its[x - 2].k == "P" and its[x - 2].t in ":=("
+                    if neg or val < 0 or val > 100:
+                        shown = self.text[its[i].s:its[end].e]
+                        raise InvalidValueError(
+                            f"Ki-67 value out of range in '{_clip(shown)}': "
+                            f"the index is a percentage from 0 to 100 (e.g. 'Ki-67 30%')")
+                    self.readings.append(("Ki67", _num(val), sent, its[i].t, its[i].s))
+                    self.any_known = True
+                    # consume through the number (and a closing parenthesis)
+                    for y in range(i, end + 1):
+                        its[y].skip = True
+                    if end + 1 < n and its[end + 1].k == "P" and its[end + 1].t == ")":
+                        its[end + 1].skip = True
+                    return end + 1
+                bare_ok = False
+            elif it.k == "W":
+                if it.cls in (HIGH, LOW) and word is None:
+                    word, word_at = ("high" if it.cls == HIGH else "low"), x
+                elif it.cls not in (FILL, EXPR, PAT, QP, QF, F) and it.n not in (
+                        "index", "li", "labeling", "labelling", "labelling", "rate",
+                        "proliferative", "proliferation", "about", "approximately", "approx",
+                        "around", "ca", "circa", "estimated", "at", "less", "than", "up",
+                        "fraction", "activity", "mib", "ki", "value", "count", "score",
+                        "hotspot", "hot", "spot", "nearly", "under", "over", "below", "above",
+                        "maximum", "max", "focally", "stain", "immunostain", "very"):
+                    bare_ok = False
+                    if word is None and steps > 3:
+                        break
+            elif it.k == "S":
+                pass
+            steps += 1
+            x += 1
+        if word is None:
+            # "high Ki-67", "low Ki67 index"
+            a = i - 1
+            if a >= 0 and its[a].k == "W" and its[a].cls in (HIGH, LOW):
+                word, word_at = ("high" if its[a].cls == HIGH else "low"), i
+        if word is not None:
+            self.readings.append(("Ki67", word, sent, its[i].t, its[i].s))
+            self.any_known = True
+            for y in range(i, max(word_at, i) + 1):
+                its[y].skip = True
+            return max(word_at, i) + 1
+        return None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _check_mode(mode):
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+
+
+def _examples():
+    return "SMA, desmin (Des), CD117 (c-kit), CD34, S100, DOG1, Ki-67 (MIB-1)"
+
+
+def _finish(markers, unknown, unparsed, warnings, site, mode):
+    """Apply the validation mode and the site; build the Panel."""
+    panel = Panel(markers=markers, unknown=list(unknown), unparsed=list(unparsed))
+    if mode == "strict" and (panel.unknown or panel.unparsed):
+        parts = []
+        if panel.unknown:
+            parts.append("unknown marker(s) " + ", ".join(panel.unknown[:8]))
+        if panel.unparsed:
+            parts.append("text not understood " + "; ".join(repr(u) for u in panel.unparsed[:3]))
+        raise UnknownMarkerError(
+            "strict mode: " + " and ".join(parts)
+            + "; use marker names from `ihc markers` with values such as +, -, focal")
+    if mode == "default":
+        if panel.unknown:
+            warnings.append("marker(s) outside the vocabulary, reported but not used: "
+                            + ", ".join(panel.unknown[:12])
+                            + (" ..." if len(panel.unknown) > 12 else ""))
+        if panel.unparsed:
+            warnings.append("text not understood: "
+                            + "; ".join(repr(u) for u in panel.unparsed[:5])
+                            + (" ..." if len(panel.unparsed) > 5 else ""))
+    else:
+        warnings = [w for w in warnings if not w.startswith("CONFLICT-OK")]
+    if site is not None:
+        canon, warn = normalise_site(site)
+        panel.site = canon
+        panel.site_text = site if isinstance(site, str) else str(site)
+        if warn:
+            warnings.append(warn)
+    panel.warnings = warnings if mode != "lenient" else [
+        w for w in warnings if w.startswith("site ")]
+    return panel
+
+
+def parse(text, site=None, *, mode="default"):
+    """Read a free-text IHC panel into a :class:`~ihc.panel.Panel`.
+
+    Parameters
+    ----------
+    text : str
+        The panel as a report or a paper writes it, e.g.
+        ``"SMA(+), Des(+), CD34(-), CD117(-), Ki-67(+,30%)"`` or
+        ``"strongly positive for desmin and h-caldesmon, negative for CD117"``.
+    site : str, optional
+        Tumour site as free text (``"gastric fundus"``, ``"thigh"``); normalised
+        with :func:`ihc.sites.normalise_site`. A site that cannot be placed adds
+        a warning, never an error.
+    mode : {"default", "strict", "lenient"}
+        ``"strict"`` raises :class:`~ihc.exceptions.UnknownMarkerError` when the
+        text names markers outside the vocabulary or has fragments that were not
+        understood; ``"default"`` reports them in ``unknown``/``unparsed`` and
+        adds a warning; ``"lenient"`` reports them without a warning.
+
+    Returns
+    -------
+    Panel
+        ``markers`` maps canonical names to ``"pos"``/``"neg"``/``"focal"``,
+        ``"lost"``/``"retained"`` (H3K27me3, SDHB) or a Ki-67 figure 0-100 (or
+        ``"high"``/``"low"``), in the order the text names them.
+
+    Raises
+    ------
+    EmptyInputError
+        The text is empty or whitespace.
+    NoKnownMarkerError
+        No marker of the vocabulary with a readable result.
+    ConflictingValueError
+        The same marker given two different values.
+    InvalidValueError
+        A Ki-67 index outside 0-100.
+    UnknownMarkerError
+        Strict mode only (see ``mode``).
+    InputError
+        An unknown ``mode``.
+
+    Examples
+    --------
+    >>> p = parse("SMA(+), Des(+), CD34(-), CD117(-), Ki-67(+,30%)")
+    >>> p.markers
+    {'SMA': 'pos', 'desmin': 'pos', 'CD34': 'neg', 'CD117': 'neg', 'Ki67': 30}
+    >>> parse("positive for CD99 but negative for desmin").unknown
+    ['CD99']
+    >>> parse("H3K27me3 showed loss of nuclear expression; S100 focal").markers
+    {'H3K27me3': 'lost', 'S100': 'focal'}
+    """
+    _check_mode(mode)
+    if text is None:
+        raise EmptyInputError("empty panel: give marker results such as 'SMA+, desmin+, CD117-'")
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        raise InputError(f"panel text must be a string, not {type(text).__name__}")
+    if not text.strip():
+        raise EmptyInputError("empty panel: give marker results such as 'SMA+, desmin+, CD117-'")
+    clean = _clean(text)
+    items = _build(clean)
+    reader = _Reader(clean)
+    reader.run(items)
+    markers, warnings = _combine(reader)
+    if not markers:
+        if reader.any_known or reader.named:
+            named = ", ".join(dict.fromkeys(reader.named)) or "markers"
+            raise NoKnownMarkerError(
+                f"no marker result could be read ({_clip(named, 40)} named without a readable "
+                f"value); write results such as 'SMA+', 'CD117: negative', 'Ki-67 30%'")
+        raise NoKnownMarkerError(
+            f"no known marker found in the text; accepted names include {_examples()} "
+            f"(`ihc markers` lists all)")
+    unknown = list(reader.unknown.values())
+    return _finish(markers, unknown, reader.unparsed, warnings, site, mode)
+
+
+def _combine(reader):
+    """Merge readings per marker (order of first mention); resolve or report conflicts."""
+    by = {}
+    for name, value, sent, written, pos in reader.readings:
+        by.setdefault(name, []).append((value, sent, written, pos))
+    markers = {}
+    warnings = []
+    for name, rs in by.items():
+        values = list(dict.fromkeys(r[0] for r in rs))
+        if len(values) == 1:
+            markers[name] = values[0]
+            continue
+        sents = {r[1] for r in rs}
+        if len(sents) == 1 and rs[0][1] in reader.cue and set(values) <= {"pos", "focal", "neg"}:
+            markers[name] = "focal"
+            warnings.append(f"{info(name).display} read as both positive and negative in one "
+                            f"sentence describing parts of the tumour; taken as focal")
+            continue
+        first = rs[0]
+        other = next(r for r in rs if r[0] != first[0])
+        raise ConflictingValueError(
+            f"{info(name).display} is given two different values: {first[0]} (as "
+            f"'{_clip(first[2], 30)}') and {other[0]} (as '{_clip(other[2], 30)}'); "
+            f"give each marker once")
+    return markers, warnings
+
+
+# --------------------------------------------------------------------------- cells
+
+_ND_CELLS = {"", "nd", "n/d", "n.d.", "n.d", "not done", "na", "n/a", "n.a.", "not performed",
+             "not tested", "none", "null", "nan", "pending", "-/-/-", ".", "?", "not available",
+             "unknown", "not assessed"}
+
+_ACCEPTED = {
+    "binary": "+, -, pos, neg, positive, negative, focal, weak, patchy, +/-, 1+ to 3+, "
+              "diffuse, strong, a percentage, or empty/'not done'",
+    "uninformative": "+, -, pos, neg, positive, negative, focal, weak, +/-, 1+ to 3+, "
+                     "or empty/'not done'",
+    "loss": "lost, loss, retained, intact, -, +, negative, positive, or empty/'not done'",
+    "index": "a percentage 0-100 (30, 30%, 5-10%, <1%), high, low, or empty/'not done'",
+}
+
+
+def _bad(name, text):
+    kind = info(name).kind
+    raise InvalidValueError(
+        f"invalid value {_clip(str(text), 40)!r} for {info(name).display}: "
+        f"accepted {_ACCEPTED[kind]}")
+
+
+def parse_value(marker, text):
+    """Read one cell value for a marker, as LIS CSV exports write it.
+
+    Parameters
+    ----------
+    marker : str
+        A marker name of the vocabulary (canonical name or synonym).
+    text : str, int, float or None
+        The cell: ``"+"``, ``"neg"``, ``"focal +"``, ``"3+"``, ``"diffuse
+        strong"``, ``"30%"``, ``"5-10%"``, ``"lost"``, ``"not done"``...
+
+    Returns
+    -------
+    str, int, float or None
+        ``"pos"``/``"neg"``/``"focal"``; ``"lost"``/``"retained"`` for H3K27me3
+        and SDHB; a number 0-100 (int when integral) or ``"high"``/``"low"``
+        for Ki67; ``None`` when the stain was not done (empty, ``nd``, ``not
+        done``, ``n/a``).
+
+    Raises
+    ------
+    InvalidValueError
+        The value cannot be read for this marker (the message names the marker,
+        the value and what is accepted), the Ki-67 index is outside 0-100, or
+        the marker is not in the vocabulary.
+
+    Examples
+    --------
+    >>> parse_value("SMA", "focal +"), parse_value("Ki67", "5-10%"), parse_value("CD34", "")
+    ('focal', 7.5, None)
+    >>> parse_value("H3K27me3", "negative")
+    'lost'
+    """
+    try:
+        name = _VOCAB.get(normalise_name(str(marker))) if marker is not None else None
+    except Exception:  # pragma: no cover - defensive: str() of odd objects
+        name = None
+    if name is None:
+        raise InvalidValueError(
+            f"unknown marker {_clip(str(marker), 40)!r}: a value can only be read for a "
+            f"marker of the vocabulary (`ihc markers` lists them)")
+    if text is None:
+        return None
+    if isinstance(text, bool):
+        _bad(name, text)
+    if isinstance(text, (int, float)):
+        x = float(text)
+        if math.isnan(x):
+            return None
+        if math.isinf(x) or x < 0 or x > 100:
+            if name == "Ki67":
+                raise InvalidValueError(
+                    f"Ki-67 value {text!r} out of range: the index is a percentage from 0 to 100")
+            _bad(name, text)
+        if name == "Ki67":
+            return _num(x)
+        return _finalise_cell(name, _pct_state(x))
+    s = " ".join(_clean(str(text)).split())
+    if s.lower() in _ND_CELLS:
+        return None
+    if len(s) > 200:
+        _bad(name, s)
+    items = _build(s)
+    items = [it for it in items if not (it.k == "P" and it.t in "(),") and it.k not in "BC"]
+    if not items:
+        _bad(name, s)
+    if name == "Ki67":
+        return _ki67_cell(s, items)
+    if len(items) == 1 and items[0].k == "N" and not items[0].inten:
+        x = items[0].v
+        if x is None or x > 100:
+            _bad(name, s)
+        return _finalise_cell(name, _pct_state(x))
+    # drop fillers that say nothing ("staining", "in tumour cells", "only")
+    core = [it for it in items if not (it.k == "W" and it.cls in (FILL, F, CONN))]
+    if not core:
+        _bad(name, s)
+    if len(core) == 1 and core[0].k == "N" and core[0].pct:
+        return _finalise_cell(name, _pct_state(core[0].v))
+    ph = _read_phrase(core, 0)
+    if ph.end != len(core):
+        _bad(name, s)
+    if ph.nd:
+        return None
+    value = ph.value
+    if value is None and ph.pats:
+        value = "pos"
+    if value is None:
+        _bad(name, s)
+    if name == "beta_catenin" and value in ("pos", "focal"):
+        if ph.pats & {"cytoplasmic", "cytoplasm", "membranous", "membrane"} and not \
+                ph.pats & {"nuclear", "nuclei", "nucleus"}:
+            value = "neg"
+    return _finalise_cell(name, value)
+
+
+def _finalise_cell(name, value):
+    if name in LOSS_MARKERS:
+        return "lost" if value == "neg" else "retained"
+    return value
+
+
+def _ki67_cell(s, items):
+    words = [it for it in items if it.k == "W" and it.cls not in (FILL, F, CONN)]
+    nums = [it for it in items if it.k == "N"]
+    if nums:
+        lo = nums[0]
+        if lo.inten:
+            _bad("Ki67", s)
+        val = lo.v
+        rest = [it for it in items if it is not lo]
+        if len(nums) == 2:
+            val = (lo.v + nums[1].v) / 2
+            rest = [it for it in rest if it is not nums[1] and not (it.k == "P" and it.t == "-")
+                    and not (it.k == "W" and it.n == "to")]
+        elif len(nums) > 2:
+            _bad("Ki67", s)
+        if any(it.k == "S" and it.t == "-" for it in rest) or val is None:
+            raise InvalidValueError(
+                f"Ki-67 value {s!r} out of range: the index is a percentage from 0 to 100")
+        rest = [it for it in rest if not (it.k == "P" and it.t in "<>~=")
+                and not (it.k == "W" and (it.cls in (FILL, F, CONN, EXPR) or it.n in (
+                    "index", "li", "about", "approximately", "approx", "around", "ca", "less",
+                    "than", "up", "to", "under", "over", "below", "above")))
+                and not (it.k == "S" and it.t == "+")]
+        if rest:
+            _bad("Ki67", s)
+        if val < 0 or val > 100:
+            raise InvalidValueError(
+                f"Ki-67 value {s!r} out of range: the index is a percentage from 0 to 100")
+        return _num(val)
+    if len(words) == 1 and words[0].cls in (HIGH, LOW):
+        return "high" if words[0].cls == HIGH else "low"
+    ph = _read_phrase(items, 0)
+    if ph.end == len(items) and ph.value == "neg":
+        return "low"
+    if ph.end == len(items) and ph.nd:
+        return None
+    _bad("Ki67", s)
+
+
+def panel_from_mapping(mapping, site=None, *, mode="default"):
+    """Build a Panel from structured input: ``{marker name or synonym: cell value}``.
+
+    Parameters
+    ----------
+    mapping : mapping
+        One row of a structured export, e.g. ``{"SMA": "+", "c-kit": "neg",
+        "Ki-67": "30%"}``. Cells are read with :func:`parse_value`; empty or
+        ``not done`` cells are skipped. Columns that name no marker of the
+        vocabulary are reported in ``unknown`` (an error in strict mode), except
+        the context columns ``case_id``, ``id``, ``site``, ``age``, ``sex`` and
+        ``panel``; a ``site`` column is used when ``site`` is not given.
+    site : str, optional
+        Tumour site as free text.
+    mode : {"default", "strict", "lenient"}
+        As for :func:`parse`.
+
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    EmptyInputError, NoKnownMarkerError, ConflictingValueError, InvalidValueError,
+    UnknownMarkerError
+        As for :func:`parse`.
+
+    Examples
+    --------
+    >>> p = panel_from_mapping({"SMA": "+", "c-kit": "neg", "Ki-67": "5-10%", "BCL2": "pos"})
+    >>> p.markers, p.unknown
+    ({'SMA': 'pos', 'CD117': 'neg', 'Ki67': 7.5}, ['BCL2'])
+    """
+    _check_mode(mode)
+    if mapping is None or not hasattr(mapping, "items"):
+        raise InputError("structured input must be a mapping of marker name -> value")
+    if not mapping:
+        raise EmptyInputError("empty panel: no marker columns were given")
+    markers = {}
+    unknown = []
+    context = {"case_id", "id", "site", "age", "sex", "panel"}
+    for key, cell in mapping.items():
+        k = "" if key is None else str(key).strip()
+        if not k:
+            continue
+        if k.lower() in context:
+            if k.lower() == "site" and site is None and cell is not None and str(cell).strip():
+                if not (isinstance(cell, float) and math.isnan(cell)):
+                    site = str(cell)
+            continue
+        name = _VOCAB.get(normalise_name(k))
+        if name is None:
+            try:
+                empty = cell is None or (isinstance(cell, float) and math.isnan(cell)) or \
+                    str(cell).strip().lower() in _ND_CELLS
+            except Exception:  # pragma: no cover
+                empty = False
+            if not empty and k not in unknown:
+                unknown.append(_clip(k, 40))
+            continue
+        value = parse_value(name, cell)
+        if value is None:
+            continue
+        if name in markers and markers[name] != value:
+            raise ConflictingValueError(
+                f"{info(name).display} is given two different values: {markers[name]} and "
+                f"{value} (column '{_clip(k, 30)}'); give each marker once")
+        markers[name] = value
+    if not markers:
+        raise NoKnownMarkerError(
+            f"no marker result in the row; columns must name markers such as {_examples()} "
+            f"(`ihc markers` lists all) with values such as +, -, focal, 30%")
+    return _finish(markers, unknown, [], [], site, mode)
