@@ -506,3 +506,33 @@ def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95):
         curve, nb_curve = [], []
     model.thresholds = th
     return th, {"model": curve, "naive_bayes": nb_curve}
+
+
+def diagnoses(model=None):
+    """The supported diagnoses with a description and their typical profile (from the knowledge base).
+
+    Each profile lists the markers positive in at least 50% of the diagnosis, then the
+    telling negatives of the core panel, with the pooled literature rate.
+
+    >>> [d["diagnosis"] for d in diagnoses()][:2]
+    ['leiomyosarcoma', 'leiomyoma']
+    """
+    from .knowledge import DESCRIPTIONS
+
+    if not isinstance(model, CompactModel):
+        model = load_model(model)
+    core = ("SMA", "desmin", "CD117", "DOG1", "CD34", "S100")
+    out = []
+    for dx in model.classes:
+        rates = model.rates[dx]
+        prof = [(m, r) for m, r in rates.items() if m != "Ki67" and r["p"] >= 0.5]
+        prof.sort(key=lambda t: -t[1]["p"])
+        negs = [(m, rates[m]) for m in core if rates[m]["p"] < 0.15]
+        out.append({
+            "diagnosis": dx,
+            "name": DISPLAY_NAMES[dx],
+            "description": DESCRIPTIONS[dx],
+            "profile": [{"marker": m, "percent_positive": round(100 * r["p"], 1), "basis": r["basis"],
+                         "source": r["citation"]} for m, r in prof + negs],
+        })
+    return out

@@ -319,11 +319,11 @@ class Knowledge:
             tot = sum(full.values())
             self.site_priors[site] = {dx: v / tot for dx, v in full.items()}
 
-    def site_log_prior(self, site):
+    def site_log_prior(self, site, strength=None):
         """Centered log prior per diagnosis at ``site`` (tempered), or zeros when neutral."""
         if not site or site not in self.site_priors:
             return {dx: 0.0 for dx in DIAGNOSES}
-        k = self.recipe["site_prior_strength"]["value"]
+        k = self.recipe["site_prior_strength"]["value"] if strength is None else strength
         logs = {dx: k * math.log(p) for dx, p in self.site_priors[site].items()}
         mean = sum(logs.values()) / len(logs)
         return {dx: v - mean for dx, v in logs.items()}

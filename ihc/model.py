@@ -286,12 +286,14 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     dev = load_cases(dev_path) if dev_path.is_file() else []
     dev_in = [c for c in dev if c["diagnosis"] in kb.diagnoses]
 
-    site_lp = {}
-    for site in kb.site_priors:
-        lp = kb.site_log_prior(site)
-        site_lp[site] = [lp[dx] for dx in kb.diagnoses]
+    def site_lp_for(strength):
+        out = {}
+        for site in kb.site_priors:
+            lp = kb.site_log_prior(site, strength=strength)
+            out[site] = [lp[dx] for dx in kb.diagnoses]
+        return out
 
-    def compact_from(clf, T):
+    def compact_from(clf, T, strength):
         order = [list(clf.classes_).index(dx) for dx in kb.diagnoses]
         data = {
             "format_version": FORMAT_VERSION,
@@ -302,7 +304,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
             "coef": [[float(v) for v in clf.coef_[i]] for i in order],
             "intercept": [float(clf.intercept_[i]) for i in order],
             "temperature": float(T),
-            "site_log_prior": site_lp,
+            "site_log_prior": site_lp_for(strength),
             "generative": gen,
             "rates": rates,
             "nb": nb,
@@ -322,24 +324,26 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
             tot -= math.log(max(p[cm.classes.index(c["diagnosis"])], 1e-12))
         return tot / max(len(dev_in), 1)
 
-    grid_C = [0.3] if quick else [0.03, 0.1, 0.3, 1.0, 3.0]
-    grid_T = [1.0] if quick else [0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]
+    grid_C = [0.3] if quick else [0.1, 0.3, 1.0]
+    grid_T = [1.0] if quick else [0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5, 2.0]
+    grid_S = [kb.recipe["site_prior_strength"]["value"]] if quick else kb.recipe["site_prior_strength"]["grid"]
     selection = []
     best = None
     for C in grid_C:
         clf = IHCClassifier(C=C, temperature=1.0).fit(X, y)
         for T in grid_T:
-            cm = compact_from(clf, T)
-            nll = dev_nll(cm) if dev_in else 0.0
-            selection.append({"C": C, "temperature": T, "dev_log_loss": round(nll, 4)})
-            if best is None or nll < best[0] - 1e-12:
-                best = (nll, C, T, clf)
+            for S in grid_S:
+                cm = compact_from(clf, T, S)
+                nll = dev_nll(cm) if dev_in else 0.0
+                selection.append({"C": C, "temperature": T, "site_prior_strength": S, "dev_log_loss": round(nll, 4)})
+                if best is None or nll < best[0] - 1e-9:
+                    best = (nll, C, T, S, clf)
         say(f"fitted C={C}")
-    _, C, T, clf = best
+    _, C, T, S, clf = best
     clf.set_params(temperature=T)
     pipeline = Pipeline([("encode", encoder), ("classify", clf)])
-    compact = compact_from(clf, T)
-    say(f"chosen C={C}, temperature={T} (dev log-loss {best[0]:.3f})")
+    compact = compact_from(clf, T, S)
+    say(f"chosen C={C}, temperature={T}, site prior strength={S} (dev log-loss {best[0]:.3f})")
 
     # atypicality: how probable generated panels of each diagnosis are under it
     levels = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5]
@@ -387,7 +391,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
         "markers": list(kb.markers),
         "features": list(encoder.feature_names_out_),
         "training_data_digest": digest,
-        "training": {"cohort_cases": len(panels), "seed": kb.recipe["seed"], "C": C, "temperature": T,
+        "training": {"cohort_cases": len(panels), "seed": kb.recipe["seed"], "C": C, "temperature": T, "site_prior_strength": S,
                      "selection": selection, "seconds": round(time.perf_counter() - t0, 1),
                      "assumed_rates": len(kb.assumed), "defaulted_rates": len(kb.defaulted)},
         "thresholds": thresholds,
