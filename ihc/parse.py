@@ -564,7 +564,9 @@ def _read_phrase(its, i, allow_paren=True):
                 ph.pats.add(it.n)
             elif c == ND:
                 ph.nd = True
-            elif it.n in ("and", "of", "in", "only", "specific", "with") and j > i and j + 1 < n \
+            elif it.n == "only" and j > i:
+                pass  # "cytoplasmic only"
+            elif it.n in ("and", "of", "in", "specific", "with") and j > i and j + 1 < n \
                     and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES:
                 pass  # "strongly and diffusely", "loss of nuclear expression"
             else:
@@ -653,7 +655,7 @@ class _Reader:
         steps = 0
         while a > 0 and steps < 12:
             p = its[a - 1]
-            if p.k in "BC" or (p.k == "P" and p.t == ",") or (p.k == "W" and p.cls == BRK):
+            if p.k in "BCMUS" or (p.k == "P" and p.t in ",)") or (p.k == "W" and p.cls == BRK):
                 break
             a -= 1
             steps += 1
@@ -661,7 +663,7 @@ class _Reader:
         steps = 0
         while b + 1 < len(its) and steps < 12:
             q = its[b + 1]
-            if q.k in "BC" or (q.k == "P" and q.t == ","):
+            if q.k in "BCMU" or (q.k == "P" and q.t == ","):
                 break
             b += 1
             steps += 1
@@ -729,12 +731,13 @@ class _Reader:
                     pats.add(it.n)
                 if it.n in _CUES:
                     self.cue.add(sent)
-        fwd = carry          # [value, weak, header, used, start]
-        pending = []         # [index, quals, tentative]
+        fwd = carry          # [value, weak, header, used, start, quals]
+        pending = []         # markers waiting for a value: [index, quals]
+        tent_f = []          # tentative values from a weak forward phrase: [index, value, quals]
+        tent_b = []          # tentative values from a weak backward phrase: [index, value, quals]
         quals = []
         molecular = False
-        last_end = -1        # item index just after the last pending marker
-        header_out = None
+        last_end = -1        # item index just after the last marker waiting for a value
         i = 0
 
         def close_fwd():
@@ -747,33 +750,49 @@ class _Reader:
             fwd = None
 
         def resolve(value, q, weak=False):
-            nonlocal pending
+            """A backward phrase: give its value to the markers waiting for one."""
+            nonlocal pending, tent_f, tent_b
+            if weak:
+                for p in pending:
+                    tent_b.append([p[0], _grade(value, p[1] + q) if value else None, p[1]])
+                pending = []
+                return
             for p in pending:
-                v = _grade(value, p[1] + q) if value else None
-                if weak:
-                    p[2] = v
-                else:
-                    self.assign(its, p[0], v, sent, pats)
-                    p[2] = "done"
-            pending = [p for p in pending if p[2] != "done"] if weak else []
+                self.assign(its, p[0], _grade(value, p[1] + q) if value else None, sent, pats)
+            for t in tent_f:
+                self.assign(its, t[0], _grade(value, t[2] + q) if value else None, sent, pats)
+            for t in tent_b:
+                self.assign(its, t[0], _grade(value, t[2] + q) if value else None, sent, pats)
+            pending, tent_f, tent_b = [], [], []
+
+        def drop_waiting():
+            nonlocal pending, tent_b
+            pending, tent_b = [], []
+
+        def settle_backward():
+            nonlocal tent_b
+            for t in tent_b:
+                self.assign(its, t[0], t[1], sent, pats)
+            tent_b = []
 
         def flush():
-            nonlocal pending, quals
+            nonlocal pending, quals, tent_f
+            settle_backward()
+            for t in tent_f:
+                self.assign(its, t[0], t[1], sent, pats)
+            tent_f = []
             for p in pending:
-                if p[2] not in (None, "done"):
-                    self.assign(its, p[0], p[2], sent, pats)
-                elif p[2] is None:
-                    v = "focal" if "QF" in p[1] else ("pos" if "QP" in p[1] else None)
-                    if v:
-                        self.assign(its, p[0], v, sent, pats)
-                    else:
-                        it = its[p[0]]
-                        if it.k == "M":
-                            self.named.append(it.t)
-                            if not molecular:
-                                self.add_unparsed(self.frag(its, p[0]))
-                        elif it.known:
-                            self.add_unknown(it)
+                v = "focal" if "QF" in p[1] else ("pos" if "QP" in p[1] else None)
+                if v:
+                    self.assign(its, p[0], v, sent, pats)
+                else:
+                    it = its[p[0]]
+                    if it.k == "M":
+                        self.named.append(it.t)
+                        if not molecular:
+                            self.add_unparsed(self.frag(its, p[0]))
+                    elif it.known:
+                        self.add_unknown(it)
             pending = []
             quals = []
 
@@ -798,6 +817,8 @@ class _Reader:
                         continue
                 att, j2 = self.attached(its, i, j)
                 if att is not None:
+                    if fwd is not None:
+                        fwd[3] = True
                     if att != "ND":
                         self.assign(its, i, _grade(att, quals), sent, pats)
                     quals = []
@@ -806,7 +827,7 @@ class _Reader:
                 # suspended hyphen: "CD117- and DOG1-positive"
                 if j < n and its[j].k == "S" and its[j].t == "-" and self.suspended(its, j):
                     its[j].skip = True
-                    pending.append([i, list(quals), None])
+                    pending.append([i, list(quals)])
                     last_end = j + 1
                     i = j + 1
                     continue
@@ -816,11 +837,12 @@ class _Reader:
                     fwd[3] = True
                     v = _grade(fwd[0], quals)
                     if fwd[1]:
-                        pending.append([i, list(quals), v])
+                        tent_f.append([i, v, list(quals)])
+                        last_end = j
                     else:
                         self.assign(its, i, v, sent, pats)
                 else:
-                    pending.append([i, list(quals), None])
+                    pending.append([i, list(quals)])
                     last_end = j
                 i = j
                 continue
@@ -830,9 +852,20 @@ class _Reader:
                     ph = _read_phrase(its, i)
                     j = ph.end
                     if not ph.polar:
-                        # qualifiers alone: grade what follows (or precedes, at the end)
-                        if ph.nd and pending:
-                            pending = []
+                        # qualifiers alone: grade what follows ("focal CD34 positive") or,
+                        # right after markers and before no other marker, give their value
+                        # ("SMA weak", "CD34 patchy")
+                        if ph.nd:
+                            drop_waiting()
+                            i = max(j, i + 1)
+                            continue
+                        nm = self.next_index(its, j)
+                        if pending and self.only_fill(its, last_end, i) and not (
+                                nm < n and its[nm].k in "MU") and ph.value:
+                            resolve(ph.value, quals)
+                            quals = []
+                            i = max(j, i + 1)
+                            continue
                         if ph.qf:
                             quals.append("QF")
                         if ph.qp:
@@ -843,20 +876,19 @@ class _Reader:
                     q = list(quals)
                     quals = []
                     nxt = self.next_index(its, j)
-                    adjacent = pending and self.only_fill(its, last_end, i)
+                    waiting = pending or tent_f or tent_b
+                    adjacent = waiting and self.only_fill(its, last_end, i)
                     if nxt < n and ((its[nxt].k == "W" and its[nxt].cls == F) or
                                     (its[nxt].k == "P" and its[nxt].t == ":")):
                         close_fwd()
                         header = its[nxt].k == "P"
                         fwd = [_grade(value, q) if value else value, not ph.strong and not header,
                                header, False, i, q]
-                        if header:
-                            header_out = fwd
                         i = nxt + 1
                         continue
                     if adjacent:
                         if ph.nd:
-                            pending = []
+                            drop_waiting()
                         else:
                             resolve(value, q, weak=not ph.strong)
                         i = j
@@ -873,9 +905,9 @@ class _Reader:
                         continue
                     # backward
                     close_fwd()
-                    if pending:
+                    if waiting:
                         if ph.nd:
-                            pending = []
+                            drop_waiting()
                         else:
                             resolve(value, q, weak=not ph.strong)
                     elif ph.strong and not molecular:
@@ -903,7 +935,7 @@ class _Reader:
             if k == "S":
                 ph = _read_phrase(its, i)
                 close_fwd()
-                if pending and self.only_fill(its, last_end, i):
+                if (pending or tent_b) and self.only_fill(its, last_end, i):
                     resolve(ph.value, quals)
                 elif not molecular:
                     self.add_unparsed(self.frag(its, i, ph.end))
@@ -916,13 +948,19 @@ class _Reader:
                 quals = []
                 i += 1
                 continue
-            # punctuation: transparent
+            # punctuation: transparent; a comma settles weak backward readings
+            if it.t == ",":
+                settle_backward()
             i += 1
-        close_fwd()
+        if fwd is not None and fwd[2]:
+            # "Positive:" at the end of a line carries over the next lines
+            carry_out = fwd
+            fwd = None
+        else:
+            carry_out = None
+            close_fwd()
         flush()
-        if header_out is not None and header_out is fwd:
-            return None
-        return header_out if header_out is not None and header_out[3] else None
+        return carry_out
 
     # -- helpers
     @staticmethod
@@ -1011,8 +1049,10 @@ class _Reader:
         if it.k == "S" and (it.t != "-" or not self.suspended(its, j)):
             ph = _read_phrase(its, j)
             return ph.value, ph.end
-        if it.k == "N" and (it.inten or it.pct) and not its[i].k == "U" or \
-                (it.k == "N" and it.pct):
+        if it.k == "N" and it.v == 0 and not it.pct and not it.inten and (
+                j + 1 >= n or its[j + 1].k in "BCMU" or (its[j + 1].k == "P" and its[j + 1].t in ",/")):
+            return "neg", j + 1  # "CD117 0": intensity 0
+        if it.k == "N" and (it.inten or it.pct):
             if it.inten:
                 return ("neg" if it.v == 0 else "pos"), j + 1
             return _pct_state(it.v), j + 1
@@ -1039,6 +1079,8 @@ class _Reader:
             ph = _read_phrase(its, x)
             if ph.nd:
                 return "ND", ph.end
+            if ph.value is None and ph.pats:
+                ph.value = "pos"
             if ph.value is not None and (ph.end >= n or not self.is_forward(its, ph.end)
                                          or ph.end == x + 1):
                 return ph.value, ph.end
