@@ -468,7 +468,13 @@ def _punct(toks, j, items, text):
         nxt = toks[k + 1] if k + 1 < n else None
         if run == "-" and nxt is not None and nxt[1] == end and nxt[0][0].isalnum() \
                 and nxt[0] != "\n":
-            # joining hyphen: "-positive", "5-10"
+            # joining hyphen: "-positive", "5-10"; a minus before a number after '=' is a sign
+            if _NUMBER.fullmatch(nxt[0]) and (not items or (items[-1].k == "P" and
+                                                            items[-1].t in ":=(")):
+                it = _It("S", "-", s, e, sp)
+                it.v = "neg"
+                items.append(it)
+                return j + 1
             if items and items[-1].k == "N" and _NUMBER.fullmatch(nxt[0]):
                 items.append(_It("P", "-", s, e, sp))
             else:
@@ -1401,7 +1407,8 @@ def parse_value(marker, text):
     if len(s) > 200:
         _bad(name, s)
     items = _build(s)
-    items = [it for it in items if not (it.k == "P" and it.t in "(),") and it.k not in "BC"]
+    items = [it for it in items if not (it.k == "P" and it.t in "(),/;:=") and it.k not in "BC"
+             and not (it.k == "M" and it.c == name)]  # "Ki-67 30%" in a Ki-67 column
     if not items:
         _bad(name, s)
     if name == "Ki67":
@@ -1441,6 +1448,9 @@ def _finalise_cell(name, value):
 
 
 def _ki67_cell(s, items):
+    if re.match(r"\s*-\s*\d", s):
+        raise InvalidValueError(
+            f"Ki-67 value {s!r} out of range: the index is a percentage from 0 to 100")
     words = [it for it in items if it.k == "W" and it.cls not in (FILL, F, CONN)]
     nums = [it for it in items if it.k == "N"]
     if nums:
