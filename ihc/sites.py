@@ -41,6 +41,12 @@ _PHRASES = {
     "head and neck": "soft_tissue",
     "urinary bladder": "other", "spermatic cord": "other", "gall bladder": "other",
     "mesentery omentum": "mesentery_omentum",
+    # the organ names the mesentery: the site is the mesentery
+    "small bowel mesentery": "mesentery_omentum", "small intestinal mesentery": "mesentery_omentum",
+    "small intestine mesentery": "mesentery_omentum", "colon mesentery": "mesentery_omentum",
+    "colonic mesentery": "mesentery_omentum", "sigmoid mesentery": "mesentery_omentum",
+    "jejunal mesentery": "mesentery_omentum", "ileal mesentery": "mesentery_omentum",
+    "gastric wall": "stomach",
 }
 _MAX_PHRASE = max(len(p.split()) for p in _PHRASES)
 
@@ -86,7 +92,7 @@ _add("other", "pancreas", "pancreatic", "liver", "hepatic", "kidney", "renal", "
      "meninges", "meningeal", "spinal", "trachea", "vessel", "vein", "artery",
      "ovaries", "fallopian", "placenta")
 
-_TOKEN = re.compile(r"[^\W_]+")
+_TOKEN = re.compile(r"[^\W_]+|[/,;:()+&|]")
 
 
 def site_names():
@@ -145,7 +151,7 @@ def normalise_site(text):
     words = _words(stripped[:2000])
     for i, w in enumerate(words):
         for n in range(min(_MAX_PHRASE, len(words) - i), 1, -1):
-            site = _PHRASES.get(" ".join(words[i:i + n]))
+            site = _PHRASES.get(" ".join(words[i:i + n]))  # separators never match
             if site:
                 return site, None
         site = _WORDS.get(w)

@@ -1,0 +1,68 @@
+"""Tests of site normalisation (ihc.sites)."""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ihc.sites import CANONICAL_SITES, normalise_site
+
+MAPPED = {
+    "stomach": ["gastric fundus", "stomach (antrum/pylorus)", "gastroesophageal junction",
+                "Stomach", "GI: stomach", "gastric antrum", "cardia"],
+    "small_intestine": ["jejunum", "ileum", "duodenum", "small bowel", "small intestine",
+                        "small_intestine", "terminal ileum", "duodenal wall"],
+    "colorectum": ["rectal wall", "rectum", "anorectum", "colon (cecum)", "rectosigmoid junction",
+                   "sigmoid", "recto-sigmoid", "sigmoid colon", "transverse colon"],
+    "esophagus": ["oesophagus", "esophageal", "esophagus", "distal oesophagus"],
+    "retroperitoneum": ["pelvic retroperitoneum", "retroperitoneal", "paraspinal retroperitoneum",
+                        "retroperitoneum", "Retroperitoneal mass"],
+    "mesentery_omentum": ["mesentery", "transverse mesocolon", "omentum", "greater omentum",
+                          "peritoneum", "mesentery_omentum", "small bowel mesentery"],
+    "uterus": ["uterine", "myometrium", "uterine corpus", "uterus"],
+    "soft_tissue": ["thigh", "arm", "abdominal wall", "subcutis hip", "trunk", "extremity",
+                    "buttock", "soft tissue", "soft_tissue", "left thigh, deep",
+                    "lower extremity"],
+    "skin": ["skin", "dermis", "cutaneous", "skin of the back"],
+    "bone": ["femur", "bone (distal femur)", "tibia", "bone"],
+    "other": ["pancreas", "liver", "kidney", "urinary bladder", "prostate", "heart",
+              "vaginal wall", "lung", "pleura", "other"],
+}
+
+
+@pytest.mark.parametrize("site,text", [(s, t) for s, ts in MAPPED.items() for t in ts])
+def test_site_examples(site, text):
+    assert normalise_site(text) == (site, None)
+
+
+def test_every_canonical_name_maps_to_itself():
+    for site in CANONICAL_SITES:
+        assert normalise_site(site) == (site, None)
+        assert normalise_site(site.upper().replace("_", " ")) == (site, None)
+
+
+def test_first_recognised_site_wins():
+    assert normalise_site("mesentery/small intestine")[0] == "mesentery_omentum"
+    assert normalise_site("small intestine/mesentery")[0] == "small_intestine"
+    assert normalise_site("small bowel mesentery")[0] == "mesentery_omentum"
+    assert normalise_site("hepatic flexure of colon")[0] == "colorectum"
+
+
+@pytest.mark.parametrize("text", [None, "", "   "])
+def test_empty_site(text):
+    assert normalise_site(text) == (None, None)
+
+
+@pytest.mark.parametrize("text", ["xyz", "abdominal cavity", "pelvis", "left side"])
+def test_unplaceable_site_warns(text):
+    site, warning = normalise_site(text)
+    assert site is None
+    assert warning.startswith(f"site '{text}' not recognised; using the neutral prior")
+    assert "Accepted: " + ", ".join(CANONICAL_SITES) in warning
+    assert "\n" not in warning
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_never_raises(text):
+    site, warning = normalise_site(text)
+    assert site in CANONICAL_SITES + (None,)
+    assert (site is None) or warning is None
