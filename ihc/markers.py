@@ -152,8 +152,10 @@ def normalise_name(text: str) -> str:
     True
     """
     t = unicodedata.normalize("NFKC", text)
-    t = t.replace("α", "alpha").replace("β", "beta").replace("ß", "beta").replace("γ", "gamma")
-    t = t.casefold()
+    # "ß" (often typed for beta) must go before casefold, which turns it into "ss";
+    # Greek capitals (Α, Β) are handled by replacing after casefold.
+    t = t.replace("ß", "beta").casefold()
+    t = t.replace("α", "alpha").replace("β", "beta").replace("γ", "gamma")
     t = re.sub(r"[\s\-_./()\u2010-\u2015]+", "", t)
     return t
 
