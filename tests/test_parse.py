@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -504,7 +505,8 @@ def panels(draw):
     return Panel(markers={n: draw(_value(n)) for n in names})
 
 
-FAST = settings(max_examples=200, deadline=None,
+# IHC_HYPOTHESIS_EXAMPLES raises the budget for a longer local run (default keeps CI fast).
+FAST = settings(max_examples=int(os.environ.get("IHC_HYPOTHESIS_EXAMPLES", "200")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
