@@ -653,6 +653,7 @@ class _Reader:
         self.cue = set()        # sentences with heterogeneity cues
         self.named = []         # known markers named without a value
         self.any_known = False
+        self.last_pats = None
 
     # -- output helpers
     def frag(self, its, i, j=None):
@@ -821,12 +822,19 @@ class _Reader:
                     if r:
                         i = r
                         continue
+                self.last_pats = None
                 att, j2 = self.attached(its, i, j)
                 if att is not None:
                     if fwd is not None:
                         fwd[3] = True
+                    ppats = self.last_pats or pats
                     if att != "ND":
-                        self.assign(its, i, _grade(att, quals), sent, pats)
+                        # "Desmin and SMA: positive" - a written value also serves the
+                        # markers listed just before it
+                        if pending and its[j].k == "P" and its[j].t in ":=" and \
+                                self.only_conn(its, last_end, i):
+                            resolve(att, [])
+                        self.assign(its, i, _grade(att, quals), sent, ppats)
                     quals = []
                     i = j2
                     continue
@@ -837,8 +845,11 @@ class _Reader:
                     last_end = j + 1
                     i = j + 1
                     continue
-                direct = j < n and its[j].k == "W" and its[j].cls in _POLAR_CLASSES | {QF, QP} \
-                    and not self.is_forward(its, _read_phrase(its, j).end)
+                direct = False
+                if j < n and its[j].k == "W" and its[j].cls in _POLAR_CLASSES | {QF, QP}:
+                    dph = _read_phrase(its, j)
+                    # "SMA positivity" overrides a list's polarity; "SDHB expression" does not
+                    direct = dph.strong and not self.is_forward(its, dph.end)
                 if fwd is not None and not direct:
                     fwd[3] = True
                     v = _grade(fwd[0], quals)
@@ -997,6 +1008,17 @@ class _Reader:
         return True
 
     @staticmethod
+    def only_conn(its, a, b):
+        if a < 0 or b - a > 4:
+            return False
+        for x in range(a, b):
+            it = its[x]
+            if it.k == "W" and it.cls == CONN or it.k == "P" and it.t in ",/&":
+                continue
+            return False
+        return True
+
+    @staticmethod
     def skip_synonyms(its, i):
         """Skip '(c-kit)' after CD117, '(SMA)' after smooth muscle actin; return next index."""
         j = i + 1
@@ -1069,6 +1091,7 @@ class _Reader:
                 if len(inner) == 1 and inner[0].k == "N" and inner[0].pct:
                     return _pct_state(inner[0].v), pe + 1
                 ph = _read_phrase(its, j + 1, allow_paren=False)
+                self.last_pats = ph.pats
                 if ph.end == pe and (ph.polar or ph.qf or ph.qp or ph.pats or ph.nd):
                     if ph.nd:
                         return "ND", pe + 1
@@ -1083,6 +1106,7 @@ class _Reader:
                 if nx.pct:
                     return _pct_state(nx.v), x + 1
             ph = _read_phrase(its, x)
+            self.last_pats = ph.pats
             if ph.nd:
                 return "ND", ph.end
             if ph.value is None and ph.pats:
