@@ -1325,7 +1325,8 @@ def _combine(reader):
         by.setdefault(name, []).append((value, sent, written, pos))
     markers = {}
     warnings = []
-    for name, rs in by.items():
+    # text order: a marker resolved late (a list's polarity after it) keeps its place
+    for name, rs in sorted(by.items(), key=lambda kv: min(r[3] for r in kv[1])):
         values = list(dict.fromkeys(r[0] for r in rs))
         if len(values) == 1:
             markers[name] = values[0]
