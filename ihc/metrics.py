@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["summarise", "risk_coverage", "expected_calibration_error", "brier_score"]
+__all__ = ["summarise", "risk_coverage", "reliability_bins", "expected_calibration_error", "brier_score"]
+
+#: Statuses under which no diagnosis can be named, whatever the probability threshold.
+NEVER_ANSWERED = ("atypical", "error")
 
 
 def _ranked(proba):
@@ -67,13 +70,21 @@ def risk_coverage(preds, classes, thresholds=None):
     """Accuracy and coverage of the answers whose top probability reaches each threshold.
 
     Coverage is the share of in-set cases answered; accuracy counts an answer
-    on an out-of-set case as wrong.
+    on an out-of-set case as wrong. A case whose status is ``atypical`` (or
+    ``error``: an unreadable panel) is never answered, as the status rules
+    never name a diagnosis for it.
+
+    >>> preds = [{"truth": "a", "proba": {"a": 0.9, "b": 0.1}, "status": "ok"},
+    ...          {"truth": "b", "proba": {"a": 0.7, "b": 0.3}, "status": "indeterminate"},
+    ...          {"truth": "x", "proba": {"a": 0.95, "b": 0.05}, "status": "atypical"}]
+    >>> [(r["threshold"], r["answered"], r["coverage"], r["accuracy"]) for r in risk_coverage(preds, ["a", "b"], [0.5, 0.8])]
+    [(0.5, 2, 1.0, 0.5), (0.8, 1, 0.5, 1.0)]
     """
     thresholds = thresholds or [i / 20 for i in range(0, 20)] + [0.975, 0.99]
     inset = [p for p in preds if p["truth"] in classes]
     rows = []
     for t in thresholds:
-        answered = [p for p in preds if max(p["proba"].values()) >= t]
+        answered = [p for p in preds if p.get("status") not in NEVER_ANSWERED and max(p["proba"].values()) >= t]
         ans_in = [p for p in answered if p["truth"] in classes]
         right = sum(_ranked(p["proba"])[0] == p["truth"] for p in answered)
         rows.append({
@@ -89,7 +100,11 @@ def summarise(preds, classes):
     """Top-1/top-3 accuracy, per-diagnosis sensitivity and PPV, confusion, ECE, Brier, status counts.
 
     Figures over in-set cases (truth among ``classes``); out-of-set cases are
-    reported by how they were handled.
+    reported by how they were handled. Sensitivity counts in-set cases only;
+    PPV counts every case whose top-1 is the diagnosis, so an out-of-set case
+    ranked first as a diagnosis is a false positive for it. ``confusion`` is
+    truth (rows) by top-1 (columns) over in-set cases; ``confusion_out_of_set``
+    counts the top-1 of the out-of-set cases.
     """
     inset = [p for p in preds if p["truth"] in classes]
     outset = [p for p in preds if p["truth"] not in classes]
@@ -113,6 +128,10 @@ def summarise(preds, classes):
                 "sensitivity": tp / n_true if n_true else None,
                 "ppv": tp / n_pred if n_pred else None,
             }
+    confusion_out = {}
+    for p in outset:
+        c = _ranked(p["proba"])[0]
+        confusion_out[c] = confusion_out.get(c, 0) + 1
     ok = [p for p in preds if p.get("status") == "ok"]
     ok_in = [p for p in ok if p["truth"] in classes]
     ok_right = sum(1 for p in ok if p.get("diagnosis") == p["truth"])
@@ -126,14 +145,18 @@ def summarise(preds, classes):
         "n": n,
         "n_out_of_set": len(outset),
         "top1": sum(top1) / n if n else float("nan"),
+        "top1_right": sum(top1),
         "top3": sum(top3) / n if n else float("nan"),
         "ece": expected_calibration_error(conf, top1),
         "brier": brier_score([p["proba"] for p in inset], [p["truth"] for p in inset], classes),
         "log_loss": (sum(-math.log(max(p["proba"].get(p["truth"], 0.0), 1e-12)) for p in inset) / n) if n else float("nan"),
         "per_diagnosis": per_dx,
         "confusion": confusion,
+        "confusion_out_of_set": confusion_out,
         "ok_accuracy": ok_right / len(ok) if ok else float("nan"),
         "ok_coverage": len(ok_in) / n if n else float("nan"),
+        "ok_answered": len(ok),
+        "ok_right": ok_right,
         "status_in_set": status_counts,
         "status_out_of_set": out_status,
         "out_of_set_not_ok": (sum(1 for p in outset if p.get("status") != "ok") / len(outset)) if outset else float("nan"),
