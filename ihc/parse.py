@@ -677,7 +677,7 @@ class _Reader:
         return _clip(self.text[its[a].s:its[b].e])
 
     def add_unparsed(self, s):
-        s = s.strip(" ,;:")
+        s = _clip(s.strip(" ,;:"))
         if s and s not in self.unparsed and len(self.unparsed) < _MAX_UNPARSED:
             self.unparsed.append(s)
 
@@ -698,7 +698,7 @@ class _Reader:
             if value == "neg":
                 value = "low"
             elif value in ("pos", "focal"):
-                self.add_unparsed(self.frag(its, i) + " (Ki-67 without an index)")
+                self.add_unparsed("Ki-67 " + value + " without an index")
                 return
         elif name in LOSS_MARKERS:
             value = "lost" if value == "neg" else "retained"
