@@ -1,0 +1,800 @@
+"""Batch classification: a CSV export of many cases in, one result row per case out.
+
+Two entry points:
+
+- :func:`run_batch` streams a CSV file (or standard input) to a CSV or JSON
+  Lines file (or standard output): one output row per input row, in input
+  order, ``case_id`` passed through; a row that cannot be read becomes an
+  ``error`` row and the run goes on. It is what ``ihc batch`` calls.
+- :func:`classify_rows` classifies in-memory records (``dict`` rows, e.g. a
+  DataFrame's ``to_dict("records")``); :func:`ihc.classify_frame` wraps it.
+
+Input
+-----
+A header row, then one case per row. Either marker columns named by canonical
+names or synonyms (``SMA``, ``Des``, ``c-kit``, ``Ki-67``...; cells read with
+:func:`ihc.parse.parse_value`), or one free-text panel column (``panel`` by
+default; read with :func:`ihc.parse.parse`). Optional ``case_id`` (else the
+1-based row number is the id) and ``site`` columns. The delimiter (comma,
+semicolon or tab) is taken from the header. Encodings: UTF-8 with or without
+a BOM, UTF-16 (BOM or not), and cp1252/latin-1 line by line where a line is not
+UTF-8. Blank lines are not rows. A row whose cell count differs from the header
+(ragged, or a stray quote that swallowed a delimiter) is an ``error`` row: it is
+never merged with its neighbours nor dropped.
+
+Speed and memory
+----------------
+Rows are streamed (the csv module on one line at a time, a plain split when
+a line has no quote), so memory does not grow with the file. LIS exports repeat
+panels: results are memoised on the row's cells (and, one level down, on the
+model states and site), in bounded caches. The CSV path computes only the
+status and differential (no evidence nor next stains), which is all its columns
+hold; JSON Lines rows carry the whole classify object.
+
+Only the standard library is imported here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .exceptions import EmptyInputError, InputError
+
+__all__ = ["CSV_COLUMNS", "BatchRow", "BatchSummary", "classify_rows", "run_batch", "classify_lean",
+           "output_format_for"]
+
+#: Columns of a batch CSV output, in order.
+CSV_COLUMNS = ("case_id", "status", "diagnosis", "confidence", "dx1", "p1", "dx2", "p2", "dx3", "p3", "error")
+
+#: Memo entries kept before a cache is emptied (keeps memory flat on huge inputs).
+MEMO_LIMIT = 50_000
+
+#: Physical lines a quoted field may span before an opening quote is taken as stray.
+MAX_FIELD_LINES = 50
+
+_ID_NAMES = ("case_id", "caseid", "case", "id")
+_FORMATS = ("csv", "jsonl")
+
+
+def _norm_header(name):
+    return "".join(ch for ch in str(name).strip().lower() if ch.isalnum())
+
+
+# ----------------------------------------------------------------- one row
+
+
+class BatchRow:
+    """The result for one input row.
+
+    Attributes: ``case_id``, ``status`` (``ok``/``indeterminate``/``atypical``/``error``),
+    ``diagnosis`` (``None`` unless ``ok``), ``confidence``, ``top`` (up to three
+    ``(diagnosis, probability)`` pairs), ``error`` (reason, or ``None``) and
+    ``result`` (the classify object, when full results were asked for).
+    """
+
+    __slots__ = ("case_id", "status", "diagnosis", "confidence", "top", "error", "result")
+
+    def __init__(self, case_id, status, diagnosis=None, confidence=None, top=(), error=None, result=None):
+        self.case_id = case_id
+        self.status = status
+        self.diagnosis = diagnosis
+        self.confidence = confidence
+        self.top = tuple(top)
+        self.error = error
+        self.result = result
+
+    def csv_row(self) -> dict:
+        """The row as a dict of the CSV columns (floats for probabilities, None when empty)."""
+        d = {"case_id": self.case_id, "status": self.status, "diagnosis": self.diagnosis,
+             "confidence": self.confidence}
+        for i in range(3):
+            dx, p = self.top[i] if i < len(self.top) else (None, None)
+            d[f"dx{i + 1}"] = dx
+            d[f"p{i + 1}"] = p
+        d["error"] = self.error
+        return d
+
+    def to_dict(self) -> dict:
+        """The JSON Lines object: the classify object plus ``case_id`` (or an error object)."""
+        if self.status == "error":
+            return _error_object(self.case_id, self.error)
+        d = {"case_id": self.case_id}
+        if self.result is not None:
+            d.update(self.result)
+        else:
+            d.update({"status": self.status, "diagnosis": self.diagnosis, "confidence": self.confidence})
+        return d
+
+    def __repr__(self):
+        return f"<BatchRow {self.case_id!r} {self.status} {self.diagnosis or self.error or ''}>"
+
+
+def _error_object(case_id, error):
+    from .api import SCHEMA_VERSION
+
+    return {"case_id": case_id, "schema_version": SCHEMA_VERSION, "status": "error", "error": error}
+
+
+class BatchSummary:
+    """What a batch run did: ``rows`` written, ``errors`` among them, the output ``format``."""
+
+    def __init__(self, rows=0, errors=0, fmt="csv", seconds=0.0):
+        self.rows = rows
+        self.errors = errors
+        self.format = fmt
+        self.seconds = seconds
+
+    def __repr__(self):
+        return f"<BatchSummary rows={self.rows} errors={self.errors} format={self.format}>"
+
+
+# ----------------------------------------------------------------- the classifier with memo
+
+
+def classify_lean(model, panel):
+    """Status and sorted differential of a panel, without evidence or next stains.
+
+    Returns ``(status, [(diagnosis, probability), ...])``: the same status and
+    probabilities as :func:`ihc.classify`, at a fraction of its cost.
+    """
+    from .api import _status
+    from .engine import panel_states
+
+    states = panel_states(panel.markers, model.markers)
+    return _lean_states(model, states, panel.site)
+
+
+def _lean_states(model, states, site):
+    from .api import _status
+
+    proba = model.proba(states, site)
+    typ = model.typicality(states)
+    status = _status(model, proba, typ, len(states))
+    order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
+    return status, [(model.classes[k], proba[k]) for k in order]
+
+
+def _one_line(exc):
+    msg = " ".join((str(exc) or exc.__class__.__name__).split())
+    return msg
+
+
+class _Classifier:
+    """Turns a row (cells or text, plus site) into an outcome; memoised.
+
+    An outcome is ``(status, diagnosis, confidence, top3, error, result_dict_or_None)``.
+    """
+
+    def __init__(self, model, mode, full):
+        from .api import load_model
+        from .engine import CompactModel
+
+        if not isinstance(model, CompactModel):
+            model = load_model(model)
+        self.model = model
+        self.mode = mode
+        self.full = full
+        self.row_memo = {}
+        self.state_memo = {}
+
+    def _from_panel(self, panel):
+        from .api import _classify_panel
+        from .engine import panel_states
+
+        if self.full:
+            res = _classify_panel(self.model, panel)
+            d = res.to_dict()
+            top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
+            return (d["status"], d["diagnosis"], d["confidence"], top, None, d)
+        states = panel_states(panel.markers, self.model.markers)
+        key = (tuple(sorted(states.items())), panel.site)
+        hit = self.state_memo.get(key)
+        if hit is None:
+            status, diff = _lean_states(self.model, states, panel.site)
+            top = tuple(diff[:3])
+            hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
+            if len(self.state_memo) >= MEMO_LIMIT:
+                self.state_memo.clear()
+            self.state_memo[key] = hit
+        return hit
+
+    def outcome(self, key, build):
+        """Memoised outcome for ``key``; ``build()`` returns a Panel (or raises InputError)."""
+        hit = self.row_memo.get(key)
+        if hit is not None:
+            return hit
+        try:
+            hit = self._from_panel(build())
+        except InputError as exc:
+            hit = ("error", None, None, (), _one_line(exc), None)
+        except RecursionError as exc:  # pathological text: an error row, not a crash
+            hit = ("error", None, None, (), f"input too deeply nested to read: {_one_line(exc)}", None)
+        if len(self.row_memo) >= MEMO_LIMIT:
+            self.row_memo.clear()
+        self.row_memo[key] = hit
+        return hit
+
+
+def _row_error(case_id, message):
+    return ("error", None, None, (), message, None)
+
+
+# ----------------------------------------------------------------- column layout
+
+
+class _Layout:
+    """Which column is the id, the site, the panel text; which are markers."""
+
+    def __init__(self, columns, *, panel_column=None, site_column=None, id_column=None):
+        from .markers import canonical
+
+        self.columns = [("" if c is None else str(c)) for c in columns]
+        norm = [_norm_header(c) for c in self.columns]
+        stripped = [c.strip() for c in self.columns]
+        seen = {}
+        for i, c in enumerate(stripped):
+            if c and c in seen:
+                raise InputError(f"column {c!r} appears twice in the header (columns {seen[c] + 1} and {i + 1}); "
+                                 "give each column once")
+            seen[c] = i
+
+        def find(name, what, required):
+            if name is None:
+                return None
+            for i, c in enumerate(stripped):
+                if c == str(name).strip():
+                    return i
+            for i, c in enumerate(norm):
+                if c == _norm_header(name):
+                    return i
+            if required:
+                raise InputError(f"no {what} column {name!r} in the header; columns are: "
+                                 + ", ".join(repr(c) for c in self.columns[:20]))
+            return None
+
+        self.id_index = find(id_column, "case id", False) if id_column else None
+        if self.id_index is None and id_column in (None, "case_id"):
+            for cand in _ID_NAMES:
+                self.id_index = find(cand, "case id", False)
+                if self.id_index is not None:
+                    break
+        self.site_index = find(site_column or "site", "site", site_column is not None)
+        self.panel_index = find(panel_column or "panel", "panel", panel_column is not None)
+        self.marker_indices = [i for i, c in enumerate(self.columns)
+                               if i not in (self.id_index, self.site_index, self.panel_index)
+                               and c.strip() and canonical(c) is not None]
+        if self.panel_index is None and not self.marker_indices:
+            raise InputError(
+                "no usable column: the header names no marker (SMA, desmin, CD117, Ki-67...; "
+                "`ihc markers` lists them) and no free-text panel column (--panel-column); columns are: "
+                + (", ".join(repr(c) for c in self.columns[:20]) or "(none)"))
+        # structured mode: every column except id and site goes to panel_from_mapping,
+        # which reads markers and reports unknown columns
+        self.mapping_indices = [i for i in range(len(self.columns)) if i not in (self.id_index, self.site_index)]
+        self.mode = "text" if self.panel_index is not None else "structured"
+
+
+def _clean_cell(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    pd = sys.modules.get("pandas")  # only if the caller already imported it
+    if pd is not None and (v is pd.NA or v is pd.NaT):
+        return None
+    return v
+
+
+def _site_arg(cell):
+    if cell is None:
+        return None
+    s = str(cell).strip()
+    return s or None
+
+
+def _builders(layout, mode):
+    from .parse import panel_from_mapping, parse
+
+    cols = layout.columns
+    if layout.mode == "text":
+        pi, si = layout.panel_index, layout.site_index
+
+        def key_of(cells):
+            return (cells[pi], cells[si] if si is not None else None)
+
+        def build(cells):
+            text = cells[pi]
+            site = _site_arg(cells[si]) if si is not None else None
+            if text is None or not str(text).strip():
+                raise EmptyInputError("empty panel: the panel cell is empty")
+            return parse(str(text), site=site, mode=mode)
+    else:
+        idx = layout.mapping_indices
+        si = layout.site_index
+
+        def key_of(cells):
+            return tuple(cells[i] for i in idx) + ((cells[si],) if si is not None else ())
+
+        def build(cells):
+            mapping = {cols[i]: cells[i] for i in idx}
+            site = _site_arg(cells[si]) if si is not None else None
+            if all(v is None or str(v).strip() == "" for v in mapping.values()):
+                raise EmptyInputError("empty panel: every marker cell of the row is empty")
+            return panel_from_mapping(mapping, site=site, mode=mode)
+    return key_of, build
+
+
+# ----------------------------------------------------------------- in-memory records
+
+
+def classify_rows(records, *, columns=None, panel_column=None, site_column="site", id_column="case_id",
+                  mode="default", model=None, full=False):
+    """Classify in-memory rows; one :class:`BatchRow` per record, in order.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        One mapping of column -> cell per case (e.g. ``df.to_dict("records")``).
+    columns : list of str, optional
+        The column names (default: the first record's keys).
+    panel_column : str, optional
+        A free-text panel column; default ``panel`` when present, else marker columns are read.
+    site_column, id_column : str
+        Context columns (used when present).
+    mode : {"default", "strict", "lenient"}
+    model : CompactModel or path, optional
+    full : bool
+        Also compute the whole classify object (``BatchRow.result``: evidence, next stains).
+
+    Raises
+    ------
+    InputError
+        No usable column (no marker column and no panel column), or a named column is missing.
+    """
+    records = list(records) if not isinstance(records, list) else records
+    if columns is None:
+        columns = list(records[0].keys()) if records else []
+    if not columns:
+        return []
+    layout = _Layout(columns, panel_column=panel_column,
+                     site_column=site_column if site_column not in (None, "site") else None,
+                     id_column=id_column)
+    clf = _Classifier(model, mode, full)
+    key_of, build = _builders(layout, mode)
+    names = layout.columns
+    out = []
+    for n, rec in enumerate(records, 1):
+        cells = [_clean_cell(rec.get(c)) for c in columns]
+        cid = cells[layout.id_index] if layout.id_index is not None else n
+        if isinstance(cid, float) and cid.is_integer():
+            cid = int(cid)
+        try:
+            key = key_of(cells)
+            hash(key)
+        except TypeError:  # unhashable cells (lists...): no memo
+            key = ("__nomemo__", n)
+        o = clf.outcome(key, lambda: build(cells))
+        out.append(BatchRow(cid, o[0], o[1], o[2], o[3], o[4], o[5]))
+    del names
+    return out
+
+
+# ----------------------------------------------------------------- reading a CSV file
+
+
+def _detect_encoding(head):
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"  # the BOM is stripped from the first line
+    if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
+        return "utf-16"
+    if len(head) >= 4:
+        if head[1] == 0 and head[3] == 0 and head[0] != 0:
+            return "utf-16-le"
+        if head[0] == 0 and head[2] == 0 and head[1] != 0:
+            return "utf-16-be"
+    return "utf-8"
+
+
+def _decode(raw):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+
+class _Source:
+    """Physical text lines of the input (terminators stripped), with bytes read for progress."""
+
+    def __init__(self, binary, total=None):
+        self.binary = binary
+        self.total = total
+        self.done = 0
+        head = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
+        self.encoding = _detect_encoding(head)
+        self.line_no = 0
+
+    def __iter__(self):
+        first = True
+        if self.encoding.startswith("utf-16"):
+            text = io.TextIOWrapper(self.binary, encoding=self.encoding, errors="replace", newline="")
+            for line in text:
+                self.done += 2 * len(line)
+                self.line_no += 1
+                line = line.rstrip("\r\n")
+                if first:
+                    line = line.lstrip("\ufeff")
+                    first = False
+                yield line
+            return
+        for raw in self.binary:
+            self.done += len(raw)
+            self.line_no += 1
+            line = _decode(raw).rstrip("\r\n")
+            if first:
+                line = line.lstrip("\ufeff")
+                first = False
+            if "\r" in line:  # old Mac line ends inside one physical line: split them
+                parts = line.split("\r")
+                for p in parts[:-1]:
+                    yield p
+                    self.line_no += 1
+                line = parts[-1]
+            yield line
+
+
+def _sniff_delimiter(header):
+    best, count = ",", header.count(",")
+    for d in (";", "\t"):
+        c = header.count(d)
+        if c > count:
+            best, count = d, c
+    return best
+
+
+def _records(lines, delim, ncols):
+    """Yield ``(fields, error)`` per record; ``fields`` is a list, ``error`` a reason or None.
+
+    A line without quotes is split as is. A line with an unbalanced quote may
+    open a field that spans lines: the following lines are joined while that
+    gives one record of a sane size; otherwise the line stands alone (the csv
+    module reads it leniently) and any cell-count mismatch makes it an error row.
+    """
+    it = iter(lines)
+    pending = []
+
+    def nxt():
+        if pending:
+            return pending.pop()
+        return next(it)
+
+    while True:
+        try:
+            line = nxt()
+        except StopIteration:
+            return
+        if '"' not in line:
+            yield line.split(delim), None
+            continue
+        if line.count('"') % 2 == 0:
+            yield next(csv.reader([line], delimiter=delim)), None
+            continue
+        # odd quote count: maybe a quoted field spanning lines
+        taken = []
+        joined = line
+        ok = False
+        for _ in range(MAX_FIELD_LINES):
+            try:
+                more = nxt()
+            except StopIteration:
+                break
+            taken.append(more)
+            joined += "\n" + more
+            if more.count('"') % 2 == 1:
+                ok = True
+                break
+        if ok:
+            recs = list(csv.reader(io.StringIO(joined, newline=""), delimiter=delim))
+            if len(recs) == 1 and len(recs[0]) == ncols:
+                yield recs[0], ("__multiline__", len(taken))
+                continue
+        pending.extend(reversed(taken))
+        yield next(csv.reader([line], delimiter=delim)), ("__stray_quote__", 0)
+
+
+def _open_input(source):
+    """(binary stream, total bytes or None, close?) for a path, '-' or a binary file object."""
+    if source is None or source == "-":
+        buf = sys.stdin.buffer
+        if not hasattr(buf, "peek"):
+            buf = io.BufferedReader(buf)
+        return buf, None, False
+    if hasattr(source, "read"):
+        buf = source
+        if not hasattr(buf, "peek"):
+            buf = io.BufferedReader(buf) if isinstance(buf, io.RawIOBase) else io.BufferedReader(_Raw(buf))
+        return buf, None, False
+    p = Path(source)
+    if p.is_dir():
+        raise InputError(f"{source}: is a folder, not a CSV file")
+    try:
+        fh = open(p, "rb")
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        total = os.fstat(fh.fileno()).st_size
+    except OSError:  # pragma: no cover
+        total = None
+    return fh, total, True
+
+
+class _Raw(io.RawIOBase):
+    """Wrap a file-like object with ``read`` so it can be buffered (and peeked)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        data = self.f.read(len(b))
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+# ----------------------------------------------------------------- writing
+
+
+def output_format_for(output, fmt=None):
+    """The output format: ``fmt`` if given, else from the output's extension (csv by default)."""
+    if fmt:
+        if fmt not in _FORMATS:
+            raise InputError(f"unknown format {fmt!r}: use csv or jsonl")
+        return fmt
+    if output and output != "-" and isinstance(output, (str, os.PathLike)):
+        suffix = Path(output).suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return "jsonl"
+    return "csv"
+
+
+def _csv_quote(s):
+    if s is None:
+        return ""
+    s = str(s)
+    if any(ch in s for ch in ',"\r\n') or (s and (s[0] == " " or s[-1] == " ")):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def _csv_tail(o):
+    status, dx, conf, top, err, _ = o
+    parts = [status, dx or "", "" if conf is None else f"{conf:.6f}"]
+    for i in range(3):
+        if i < len(top):
+            parts.append(top[i][0])
+            parts.append(f"{top[i][1]:.6f}")
+        else:
+            parts += ["", ""]
+    parts.append(_csv_quote(err) if err else "")
+    return "," + ",".join(parts) + "\n"
+
+
+def _jsonl_tail(o):
+    status, dx, conf, top, err, result = o
+    if status == "error":
+        from .api import SCHEMA_VERSION
+
+        body = {"schema_version": SCHEMA_VERSION, "status": "error", "error": err}
+    else:
+        body = result
+    s = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return "," + s[1:] + "\n"
+
+
+class _Tails:
+    """Memo of rendered output tails, keyed by the outcome object's identity."""
+
+    def __init__(self, render):
+        self.render = render
+        self.memo = {}
+
+    def get(self, o):
+        k = id(o)
+        hit = self.memo.get(k)
+        if hit is not None and hit[0] is o:
+            return hit[1]
+        s = self.render(o)
+        if len(self.memo) >= MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[k] = (o, s)
+        return s
+
+
+class _sigterm_raises:
+    """While active (main thread only), SIGTERM raises SystemExit(143) so cleanup runs."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            def handler(signum, frame):
+                raise SystemExit(128 + signum)
+            try:
+                self.old = signal.signal(signal.SIGTERM, handler)
+            except (ValueError, OSError):  # pragma: no cover
+                self.old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def _umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+# ----------------------------------------------------------------- the run
+
+
+def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=None, id_column=None,
+              mode="default", model=None, progress=None, stdout=None):
+    """Classify every row of a CSV into a CSV or JSON Lines output.
+
+    Parameters
+    ----------
+    source : path, ``"-"`` (standard input) or a binary file object
+    output : path, ``"-"`` or None (standard output: ``stdout``), or a text file object
+        A path is written to a temporary file in the same folder and renamed
+        into place when the run is complete: it appears whole or not at all.
+    fmt : {"csv", "jsonl"}, optional
+        Default: from the output's extension (``.jsonl``/``.ndjson`` -> jsonl), else csv.
+    panel_column, site_column, id_column : str, optional
+        Column names (default ``panel``, ``site``, ``case_id`` when present).
+    mode : {"default", "strict", "lenient"}
+    model : CompactModel or path, optional
+    progress : callable, optional
+        ``progress(rows, bytes_done, bytes_total_or_None)``, called about every 0.2 s.
+    stdout : text stream, optional
+        Where ``"-"`` writes (default ``sys.stdout``).
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    InputError
+        The input as a whole is unusable: no such file, no header, no usable
+        column, a named column missing, a duplicate column.
+    """
+    from .parse import MODES
+
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    fmt = output_format_for(output, fmt)
+    t0 = time.perf_counter()
+    binary, total, close_in = _open_input(source)
+    try:
+        src = _Source(binary, total)
+        lines = iter(src)
+        header_line = None
+        for line in lines:
+            if line.strip():
+                header_line = line
+                break
+        if header_line is None:
+            raise EmptyInputError("empty input: no header row (expected a CSV with a case_id column and "
+                                  "marker columns, or a panel column)")
+        delim = _sniff_delimiter(header_line)
+        header = next(csv.reader([header_line], delimiter=delim))
+        layout = _Layout(header, panel_column=panel_column, site_column=site_column, id_column=id_column)
+        clf = _Classifier(model, mode, full=(fmt == "jsonl"))
+        key_of, build = _builders(layout, mode)
+        tails = _Tails(_csv_tail if fmt == "csv" else _jsonl_tail)
+        ncols = len(header)
+        id_index = layout.id_index
+
+        def body(out):
+            if fmt == "csv":
+                out.write(",".join(CSV_COLUMNS) + "\n")
+            rows = errors = 0
+            buf = []
+            last = time.perf_counter()
+            for fields, note in _records((ln for ln in lines if ln.strip()), delim, ncols):
+                rows += 1
+                n = len(fields)
+                if n > ncols and not any(f.strip() for f in fields[ncols:]):
+                    fields = fields[:ncols]
+                    n = ncols
+                if id_index is not None:
+                    cid = fields[id_index] if id_index < n else str(rows)
+                else:
+                    cid = str(rows)
+                if n != ncols:
+                    why = (f"row has {n} cells, the header has {ncols}"
+                           + (" (an unbalanced quote?)" if note and note[0] == "__stray_quote__" else "")
+                           + "; the row was not read")
+                    o = _row_error(cid, why)
+                else:
+                    o = clf.outcome(key_of(fields), lambda: build(fields))
+                if o[0] == "error":
+                    errors += 1
+                if fmt == "csv":
+                    buf.append(_csv_quote(cid) + tails.get(o))
+                else:
+                    buf.append('{"case_id":' + json.dumps(cid, ensure_ascii=False) + tails.get(o))
+                if len(buf) >= 4096:
+                    out.write("".join(buf))
+                    buf.clear()
+                    if progress is not None:
+                        now = time.perf_counter()
+                        if now - last >= 0.2:
+                            last = now
+                            progress(rows, src.done, src.total)
+            if buf:
+                out.write("".join(buf))
+            if progress is not None:
+                progress(rows, src.done, src.total)
+            return rows, errors
+
+        with _sigterm_raises():
+            if output is None or output == "-" or hasattr(output, "write"):
+                out = output if hasattr(output, "write") else (stdout or sys.stdout)
+                rows, errors = body(out)
+                out.flush()
+            else:
+                rows, errors = _write_atomic(Path(output), body)
+    finally:
+        if close_in:
+            binary.close()
+    return BatchSummary(rows, errors, fmt, time.perf_counter() - t0)
+
+
+def _write_atomic(path, body):
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give an output file name")
+    if not folder.is_dir():
+        raise InputError(f"{path}: the folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            result = body(out)
+        try:
+            mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
+            os.chmod(tmp, mode)
+        except OSError:  # pragma: no cover
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return result
