@@ -877,8 +877,12 @@ class _Reader:
                             i = max(j, i + 1)
                             continue
                         nm = self.next_index(its, j)
-                        if pending and self.only_fill(its, last_end, i) and not (
-                                nm < n and its[nm].k in "MU") and ph.value:
+                        # a following marker that carries its own sign ("SMA focal CD117-")
+                        # does not take the qualifier: it belongs to the markers before it
+                        next_has_value = nm < n and its[nm].k in "MU" and \
+                            self.attached(its, nm, nm + 1)[0] not in (None, "ND")
+                        if pending and self.only_fill(its, last_end, i) and (
+                                not (nm < n and its[nm].k in "MU") or next_has_value) and ph.value:
                             resolve(ph.value, quals)
                             quals = []
                             i = max(j, i + 1)

@@ -566,3 +566,12 @@ def test_parse_value_only_raises_invalid_value(marker, cell):
         parse_value(marker, cell)
     except InvalidValueError:
         pass
+
+
+def test_qualifier_after_a_marker_before_a_signed_marker():
+    """'SMA focal CD117-': the qualifier grades SMA; CD117 keeps its own sign."""
+    p = parse("beta-catenin nuclear+ SMA focal CD117- DOG1- CD34- S100- desmin-")
+    assert p.markers == {"beta_catenin": "pos", "SMA": "focal", "CD117": "neg", "DOG1": "neg",
+                         "CD34": "neg", "S100": "neg", "desmin": "neg"}
+    assert parse("ALK+ SMA+ desmin focal CD117- DOG1-").markers["desmin"] == "focal"
+    assert p.unparsed == []
