@@ -422,11 +422,14 @@ def classify_frame(df, *, panel_column=None, site_column="site", id_column="case
     """
     import pandas as pd
 
-    from .batch import classify_rows
+    from .batch import CSV_COLUMNS, classify_rows
 
     rows = classify_rows(df.to_dict("records"), columns=list(df.columns), panel_column=panel_column,
                          site_column=site_column, id_column=id_column, mode=mode, model=model)
-    return pd.DataFrame([r.csv_row() for r in rows])
+    out = pd.DataFrame([r.csv_row() for r in rows], columns=list(CSV_COLUMNS), index=df.index)
+    for col in ("confidence", "p1", "p2", "p3"):
+        out[col] = out[col].astype(float)
+    return out
 
 
 # ------------------------------------------------------------- training helpers

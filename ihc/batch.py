@@ -425,6 +425,7 @@ class _Source:
         head = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
         self.encoding = _detect_encoding(head)
         self.line_no = 0
+        self.cr_only = False
 
     def __iter__(self):
         first = True
@@ -446,12 +447,11 @@ class _Source:
             if first:
                 line = line.lstrip("\ufeff")
                 first = False
-            if "\r" in line:  # old Mac line ends inside one physical line: split them
-                parts = line.split("\r")
-                for p in parts[:-1]:
-                    yield p
-                    self.line_no += 1
-                line = parts[-1]
+                # a file with old Mac line ends (a lone CR) reads as one physical line
+                self.cr_only = "\r" in line and "\n" not in raw.decode("latin-1").rstrip("\n")
+            if self.cr_only:
+                yield from line.split("\r")
+                continue
             yield line
 
 
@@ -464,13 +464,27 @@ def _sniff_delimiter(header):
     return best
 
 
+def _csv_line(text, delim):
+    """Fields of one record's text with the csv module (lenient); None if the csv module refuses it."""
+    if "\r" in text:  # a lone CR inside a record is read as a space (never as a record break)
+        text = text.replace("\r", " ")
+    try:
+        recs = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+    except csv.Error:
+        return None
+    if len(recs) != 1:
+        return None
+    return recs[0]
+
+
 def _records(lines, delim, ncols):
-    """Yield ``(fields, error)`` per record; ``fields`` is a list, ``error`` a reason or None.
+    """Yield ``(fields, note)`` per record; ``note`` is None or a reason the record is suspect.
 
     A line without quotes is split as is. A line with an unbalanced quote may
-    open a field that spans lines: the following lines are joined while that
-    gives one record of a sane size; otherwise the line stands alone (the csv
-    module reads it leniently) and any cell-count mismatch makes it an error row.
+    open a field that spans lines (RFC 4180): the following lines are joined
+    when that gives one record with the header's cell count within
+    MAX_FIELD_LINES lines; otherwise the line stands alone (read leniently) and
+    a cell-count mismatch makes it an error row. A line is never dropped.
     """
     it = iter(lines)
     pending = []
@@ -489,12 +503,16 @@ def _records(lines, delim, ncols):
             yield line.split(delim), None
             continue
         if line.count('"') % 2 == 0:
-            yield next(csv.reader([line], delimiter=delim)), None
+            fields = _csv_line(line, delim)
+            if fields is None:
+                yield line.split(delim), "__unreadable__"
+            else:
+                yield fields, None
             continue
         # odd quote count: maybe a quoted field spanning lines
         taken = []
         joined = line
-        ok = False
+        closed = False
         for _ in range(MAX_FIELD_LINES):
             try:
                 more = nxt()
@@ -503,15 +521,16 @@ def _records(lines, delim, ncols):
             taken.append(more)
             joined += "\n" + more
             if more.count('"') % 2 == 1:
-                ok = True
+                closed = True
                 break
-        if ok:
-            recs = list(csv.reader(io.StringIO(joined, newline=""), delimiter=delim))
-            if len(recs) == 1 and len(recs[0]) == ncols:
-                yield recs[0], ("__multiline__", len(taken))
+        if closed:
+            fields = _csv_line(joined, delim)
+            if fields is not None and len(fields) == ncols:
+                yield fields, None
                 continue
         pending.extend(reversed(taken))
-        yield next(csv.reader([line], delimiter=delim)), ("__stray_quote__", 0)
+        fields = _csv_line(line, delim)
+        yield (fields if fields is not None else line.split(delim)), "__stray_quote__"
 
 
 def _open_input(source):
@@ -675,7 +694,7 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
     mode : {"default", "strict", "lenient"}
     model : CompactModel or path, optional
     progress : callable, optional
-        ``progress(rows, bytes_done, bytes_total_or_None)``, called about every 0.2 s.
+        ``progress(rows, bytes_done, bytes_total_or_None)``, called every 4096 rows and at the end.
     stdout : text stream, optional
         Where ``"-"`` writes (default ``sys.stdout``).
 
@@ -721,7 +740,6 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                 out.write(",".join(CSV_COLUMNS) + "\n")
             rows = errors = 0
             buf = []
-            last = time.perf_counter()
             for fields, note in _records((ln for ln in lines if ln.strip()), delim, ncols):
                 rows += 1
                 n = len(fields)
@@ -732,9 +750,12 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                     cid = fields[id_index] if id_index < n else str(rows)
                 else:
                     cid = str(rows)
-                if n != ncols:
+                if note == "__unreadable__":
+                    o = _row_error(cid, "the row cannot be read as CSV (a line break or quote inside an "
+                                        "unquoted cell); the row was not read")
+                elif n != ncols:
                     why = (f"row has {n} cells, the header has {ncols}"
-                           + (" (an unbalanced quote?)" if note and note[0] == "__stray_quote__" else "")
+                           + (" (an unbalanced quote?)" if note == "__stray_quote__" else "")
                            + "; the row was not read")
                     o = _row_error(cid, why)
                 else:
@@ -749,10 +770,7 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                     out.write("".join(buf))
                     buf.clear()
                     if progress is not None:
-                        now = time.perf_counter()
-                        if now - last >= 0.2:
-                            last = now
-                            progress(rows, src.done, src.total)
+                        progress(rows, src.done, src.total)
             if buf:
                 out.write("".join(buf))
             if progress is not None:
