@@ -1,0 +1,90 @@
+"""The compact stdlib engine gives the scikit-learn model of record's probabilities (to 1e-9)."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("sklearn")
+
+from ihc.api import load_model  # noqa: E402
+from ihc.cohort import generate_cohort  # noqa: E402
+from ihc.engine import panel_states  # noqa: E402
+from ihc.knowledge import load_knowledge  # noqa: E402
+from ihc.model import load_cases, load_joblib  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+TOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def models():
+    pipe = load_joblib(MODELS / "ihc_model.joblib")
+    compact = load_model(MODELS)
+    order = [list(pipe.classes_).index(dx) for dx in compact.classes]
+    return pipe, compact, order
+
+
+@pytest.fixture(scope="module")
+def cohort_panels():
+    panels, _ = generate_cohort(load_knowledge(), n_per_class=50)
+    return panels
+
+
+@pytest.fixture(scope="module")
+def real_cases():
+    return load_cases(ROOT / "training_data" / "real_cases_dev.jsonl")
+
+
+def _check(pipe, compact, order, panels, sites):
+    sk = pipe.predict_proba(panels)[:, order]
+    dec = pipe.decision_function(panels)[:, order]
+    worst = 0.0
+    for i, (panel, site) in enumerate(zip(panels, sites)):
+        states = panel_states(panel, compact.markers)
+        got = compact.proba(states, site)
+        if site is None:
+            want = sk[i]
+        else:
+            z = dec[i] + np.array(compact.site_log_prior[site])
+            z = np.exp(z - z.max())
+            want = z / z.sum()
+        worst = max(worst, float(np.max(np.abs(np.array(got) - want))))
+    assert worst < TOL, worst
+    return worst
+
+
+def test_same_classes_and_features(models):
+    pipe, compact, _ = models
+    assert sorted(pipe.classes_) == sorted(compact.classes)
+    assert list(pipe.named_steps["encode"].get_feature_names_out()) == compact.features
+
+
+def test_cohort_probabilities_match_sklearn(models, cohort_panels):
+    pipe, compact, order = models
+    _check(pipe, compact, order, cohort_panels, [None] * len(cohort_panels))
+
+
+def test_real_case_probabilities_match_sklearn(models, real_cases):
+    pipe, compact, order = models
+    panels = [c["markers"] for c in real_cases]
+    _check(pipe, compact, order, panels, [None] * len(panels))
+
+
+def test_site_prior_is_added_outside_sklearn(models, cohort_panels, real_cases):
+    pipe, compact, order = models
+    sites = sorted(compact.site_log_prior)
+    panels = cohort_panels[::7]
+    _check(pipe, compact, order, panels, [sites[i % len(sites)] for i in range(len(panels))])
+    with_site = [c for c in real_cases if c["site"] in compact.site_log_prior]
+    assert with_site
+    _check(pipe, compact, order, [c["markers"] for c in with_site], [c["site"] for c in with_site])
+
+
+def test_probabilities_sum_to_one(models, real_cases):
+    _, compact, _ = models
+    for c in real_cases:
+        p = compact.proba(panel_states(c["markers"], compact.markers), c["site"])
+        assert math.isclose(sum(p), 1.0, abs_tol=1e-12)
