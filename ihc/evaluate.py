@@ -207,30 +207,43 @@ def load_labelled(path, *, from_text=False, mode="default"):
     return cases
 
 
-def _dev_ids(training_dir=None):
+def _dev_ids(training_dir=None, near=()):
+    """Ids of the real development cases, or None when no ``real_cases_dev.jsonl`` can be found.
+
+    Looked for in ``training_dir`` if given, else in the source tree's
+    ``training_data/`` and beside each input file (so an installed ihc run on a
+    checkout's ``training_data/`` still tells dev from held-out).
+    """
     from .knowledge import default_training_dir
 
-    p = Path(training_dir or default_training_dir()) / "real_cases_dev.jsonl"
-    if not p.is_file():
-        return None
-    ids = set()
-    with open(p, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    ids.add(str(json.loads(line).get("id")))
-                except ValueError:
-                    continue
-    return ids
+    if training_dir is not None:
+        dirs = [Path(training_dir)]
+    else:
+        dirs = [default_training_dir()] + [Path(p).resolve().parent for p in near]
+    found = None
+    for d in dict.fromkeys(dirs):
+        p = d / "real_cases_dev.jsonl"
+        if not p.is_file():
+            continue
+        found = found if found is not None else set()
+        with open(p, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        found.add(str(json.loads(line).get("id")))
+                    except (ValueError, AttributeError):
+                        continue
+    return found
 
 
 def _predict(model, case, naive_bayes):
     from .api import predict_case
 
     pred = predict_case(model, case, naive_bayes=naive_bayes)
-    if case.get("error"):
+    if case.get("error"):  # no answer: counted as a miss, with no information
         pred["status"] = "error"
         pred["diagnosis"] = None
+        pred["proba"] = {c: 1.0 / len(pred["proba"]) for c in pred["proba"]}
     pred["error"] = case.get("error")
     return pred
 
@@ -309,7 +322,7 @@ def evaluate(cases, *, model=None, compare=None, from_text=False, mode="default"
         raise InputError("no case file given")
     if not isinstance(model, CompactModel):
         model = load_model(model)
-    dev_ids = _dev_ids(training_dir)
+    dev_ids = _dev_ids(training_dir, near=cases)
     files = []
     seen = {}
     for path in cases:
@@ -602,7 +615,8 @@ def plot(report, outdir):
     return written
 
 
-def _wrap(name, width=48):
+def _wrap(name, width=60):
+    name = re.sub(r"real_cases_|\.jsonl\b|\.csv\b", "", name)
     return name if len(name) <= width else name[: width - 3] + "..."
 
 

@@ -104,24 +104,28 @@ def summarise(preds, classes):
     PPV counts every case whose top-1 is the diagnosis, so an out-of-set case
     ranked first as a diagnosis is a false positive for it. ``confusion`` is
     truth (rows) by top-1 (columns) over in-set cases; ``confusion_out_of_set``
-    counts the top-1 of the out-of-set cases.
+    counts the top-1 of the out-of-set cases. A case with status ``error``
+    (its panel could not be read) counts as a miss for top-1 and top-3 and is
+    left out of the confusion matrix; its probabilities (uniform, as given by
+    the caller) still enter calibration.
     """
     inset = [p for p in preds if p["truth"] in classes]
     outset = [p for p in preds if p["truth"] not in classes]
     n = len(inset)
-    top1 = [(_ranked(p["proba"])[0] == p["truth"]) for p in inset]
-    top3 = [(p["truth"] in _ranked(p["proba"])[:3]) for p in inset]
+    read = [p for p in inset if p.get("status") != "error"]
+    top1 = [p.get("status") != "error" and _ranked(p["proba"])[0] == p["truth"] for p in inset]
+    top3 = [p.get("status") != "error" and p["truth"] in _ranked(p["proba"])[:3] for p in inset]
     conf = [max(p["proba"].values()) for p in inset]
-    labels = sorted({p["truth"] for p in inset} | {_ranked(p["proba"])[0] for p in inset},
+    labels = sorted({p["truth"] for p in inset} | {_ranked(p["proba"])[0] for p in read},
                     key=lambda c: classes.index(c) if c in classes else len(classes))
     confusion = {t: {c: 0 for c in labels} for t in labels}
-    for p in inset:
+    for p in read:
         confusion[p["truth"]][_ranked(p["proba"])[0]] += 1
     per_dx = {}
     for c in classes:
-        tp = sum(1 for p in inset if p["truth"] == c and _ranked(p["proba"])[0] == c)
+        tp = sum(1 for p in read if p["truth"] == c and _ranked(p["proba"])[0] == c)
         n_true = sum(1 for p in inset if p["truth"] == c)
-        n_pred = sum(1 for p in preds if _ranked(p["proba"])[0] == c)
+        n_pred = sum(1 for p in preds if p.get("status") != "error" and _ranked(p["proba"])[0] == c)
         if n_true or n_pred:
             per_dx[c] = {
                 "n": n_true,
@@ -130,6 +134,8 @@ def summarise(preds, classes):
             }
     confusion_out = {}
     for p in outset:
+        if p.get("status") == "error":
+            continue
         c = _ranked(p["proba"])[0]
         confusion_out[c] = confusion_out.get(c, 0) + 1
     ok = [p for p in preds if p.get("status") == "ok"]

@@ -1,0 +1,274 @@
+"""`ihc evaluate` and the metrics behind it: hand-known fixtures, inputs, out-of-set cases, plots, CLI, README drift."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ihc import metrics
+from ihc.cli import cli
+from ihc.evaluate import README_BEGIN, README_END, README_FILES, evaluate, format_report, load_labelled, readme_block
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = Path(__file__).resolve().parent / "fixtures"
+JSONL = FIX / "eval_cases.jsonl"
+CSV = FIX / "eval_cases.csv"
+TEXT_CSV = FIX / "eval_cases_text.csv"
+
+
+def _matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+# ----------------------------------------------------------- metrics by hand
+
+HAND = [
+    {"truth": "a", "proba": {"a": 0.9, "b": 0.1}, "status": "ok", "diagnosis": "a"},
+    {"truth": "b", "proba": {"a": 0.6, "b": 0.4}, "status": "indeterminate", "diagnosis": None},
+    {"truth": "b", "proba": {"a": 0.25, "b": 0.75}, "status": "indeterminate", "diagnosis": None},
+]
+
+
+def test_hand_known_top1_ece_brier():
+    s = metrics.summarise(HAND, ["a", "b"])
+    assert s["n"] == 3 and s["top1_right"] == 2
+    assert round(s["top1"], 3) == 0.667
+    assert s["top3"] == 1.0
+    # bins 9, 6, 7: |0.9-1| + |0.6-0| + |0.75-1|, over 3 cases
+    assert s["ece"] == pytest.approx((0.1 + 0.6 + 0.25) / 3)
+    # (0.1^2*2 + 0.6^2*2 + 0.25^2*2) / 3
+    assert s["brier"] == pytest.approx((0.02 + 0.72 + 0.125) / 3)
+    assert s["log_loss"] == pytest.approx(-(math.log(0.9) + math.log(0.4) + math.log(0.75)) / 3)
+    assert s["per_diagnosis"]["a"] == {"n": 1, "sensitivity": 1.0, "ppv": 0.5}
+    assert s["per_diagnosis"]["b"] == {"n": 2, "sensitivity": 0.5, "ppv": 1.0}
+    assert s["confusion"] == {"a": {"a": 1, "b": 0}, "b": {"a": 1, "b": 1}}
+    assert s["ok_accuracy"] == 1.0 and s["ok_coverage"] == pytest.approx(1 / 3)
+
+
+def test_reliability_bins_and_perfect_calibration():
+    rows = metrics.reliability_bins([0.95, 0.95, 0.15], [True, True, False])
+    assert len(rows) == 10
+    assert rows[9][2:] == (2, 0.95, 1.0) and rows[1][2] == 1
+    assert metrics.expected_calibration_error([1.0, 1.0], [True, True]) == 0.0
+    assert metrics.brier_score([{"a": 1.0, "b": 0.0}], ["a"], ["a", "b"]) == 0.0
+
+
+def test_out_of_set_and_atypical_in_metrics():
+    preds = HAND + [{"truth": "x", "proba": {"a": 0.97, "b": 0.03}, "status": "atypical", "diagnosis": None},
+                    {"truth": "x", "proba": {"a": 0.92, "b": 0.08}, "status": "ok", "diagnosis": "a"}]
+    s = metrics.summarise(preds, ["a", "b"])
+    assert s["n"] == 3 and s["n_out_of_set"] == 2
+    assert round(s["top1"], 3) == 0.667  # out-of-set cases never enter top-1
+    assert s["status_out_of_set"] == {"atypical": 1, "ok": 1}
+    assert s["out_of_set_not_ok"] == 0.5
+    assert s["confusion_out_of_set"] == {"a": 2}
+    assert s["per_diagnosis"]["a"]["ppv"] == pytest.approx(1 / 4)  # named for 2 out-of-set cases too
+    assert s["ok_accuracy"] == 0.5  # the ok answer on an out-of-set case is wrong
+    rc = {r["threshold"]: r for r in metrics.risk_coverage(preds, ["a", "b"], [0.5, 0.95])}
+    assert rc[0.95]["answered"] == 0  # the atypical case is never answered
+    assert rc[0.5]["answered"] == 4 and rc[0.5]["accuracy"] == 0.5 and rc[0.5]["coverage"] == 1.0
+
+
+# --------------------------------------------------------------- the fixture
+
+
+def _only(report):
+    assert len(report["groups"]) == 1
+    return report["groups"][0]
+
+
+def test_fixture_jsonl_two_of_three_right():
+    g = _only(evaluate(JSONL))
+    m = g["model"]
+    assert g["role"] == "held-out" and g["n_cases"] == 4
+    assert m["n"] == 3 and m["n_out_of_set"] == 1
+    assert m["top1_right"] == 2 and round(m["top1"], 3) == 0.667
+    assert m["per_diagnosis"]["gist"]["sensitivity"] == 1.0
+    assert m["per_diagnosis"]["gist"]["ppv"] == 0.5  # the GIST panel labelled schwannoma
+    assert m["per_diagnosis"]["schwannoma"]["sensitivity"] == 0.0
+    assert m["confusion"]["schwannoma"]["gist"] == 1
+    assert sum(m["status_out_of_set"].values()) == 1
+    assert len(m["risk_coverage"]) > 3 and len(m["reliability"]) == 10
+    assert {c["id"] for c in m["cases"]} == {"fx-gist", "fx-lms", "fx-wrong", "fx-outside"}
+
+
+def test_csv_marker_columns_and_free_text_agree_with_jsonl():
+    a = _only(evaluate(JSONL))["model"]
+    b = _only(evaluate(CSV))["model"]
+    c = _only(evaluate(TEXT_CSV))
+    for key in ("n", "n_out_of_set", "top1", "top3", "brier", "ece"):
+        assert a[key] == pytest.approx(b[key]), key
+    # the text CSV adds one unreadable GIST row: counted (a miss), never dropped
+    assert c["n_cases"] == 5 and c["n_unreadable"] == 1
+    assert c["model"]["n"] == 4 and c["model"]["top1_right"] == 2
+    assert c["model"]["status_in_set"].get("error") == 1
+
+
+def test_from_text_reads_ihc_text():
+    a = _only(evaluate(JSONL))["model"]
+    t = _only(evaluate(JSONL, from_text=True))["model"]
+    assert t["top1"] == pytest.approx(a["top1"])
+
+
+def test_labels_are_normalised():
+    cases = load_labelled(CSV)
+    assert [c["diagnosis"] for c in cases] == ["gist", "leiomyosarcoma", "schwannoma", "plexiform_fibromyxoma"]
+    assert cases[0]["site"] == "stomach"
+
+
+def test_naive_bayes_comparison_and_json_round_trip():
+    r = evaluate(JSONL, compare="naive-bayes")
+    g = _only(r)
+    assert g["naive_bayes"]["n"] == 3
+    json.loads(json.dumps(r))  # the report is plain JSON
+    text = format_report(r)
+    assert "naive Bayes" in text and "top-1 accuracy" in text and "0.667 (2/3)" in text
+
+
+def test_dev_cases_are_reported_apart_and_pooled_held_out(tmp_path):
+    dev = tmp_path / "real_cases_dev.jsonl"
+    lines = JSONL.read_text().splitlines()
+    dev.write_text("\n".join(lines[:2]) + "\n")
+    other = tmp_path / "more.jsonl"
+    other.write_text("\n".join(lines[2:]) + "\n")
+    extra = tmp_path / "extra.csv"
+    extra.write_text(CSV.read_text())  # fx-gist and fx-lms are dev ids here: a mixed file
+    r = evaluate([dev, other, extra], training_dir=tmp_path)
+    roles = {g["name"]: g["role"] for g in r["groups"]}
+    assert roles["real_cases_dev.jsonl"] == "dev"
+    assert roles["more.jsonl"] == "held-out"
+    assert roles["extra.csv"] == "mixed"
+    pooled = {g["role"]: g for g in r["groups"] if g.get("pooled")}
+    assert pooled["held-out"]["n_cases"] == 4  # more.jsonl (2) + the two held-out rows of extra.csv
+    assert pooled["dev"]["n_cases"] == 4
+    assert set(r["duplicate_ids"]) == {"fx-gist", "fx-lms", "fx-wrong", "fx-outside"}
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def test_cli_text_and_json():
+    res = CliRunner().invoke(cli, ["evaluate", str(JSONL), "--compare", "naive-bayes"])
+    assert res.exit_code == 0, res.output
+    assert "top-1 accuracy" in res.output and "risk-coverage" in res.output
+    res = CliRunner().invoke(cli, ["evaluate", str(JSONL), str(CSV), "--format", "json"])
+    assert res.exit_code == 0
+    r = json.loads(res.output)
+    assert [g["name"] for g in r["groups"]][:2] == ["eval_cases.jsonl", "eval_cases.csv"]
+    assert r["groups"][-1].get("pooled")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["missing.jsonl"], "no such file"),
+    ([str(FIX)], "directory"),
+    (["--compare", "bayes", str(JSONL)], "naive-bayes"),
+])
+def test_cli_errors_exit_2_one_line(args, words, tmp_path):
+    res = CliRunner().invoke(cli, ["evaluate", *args])
+    assert res.exit_code == 2
+    assert words in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("content, suffix, words", [
+    ("{not json\n", ".jsonl", "not valid JSON"),
+    ('{"markers": {"SMA": "pos"}}\n', ".jsonl", "diagnosis"),
+    ("case_id,SMA\n1,+\n", ".csv", "'diagnosis' column"),
+    ("", ".jsonl", "no cases"),
+    ("x", ".txt", ".jsonl or .csv"),
+])
+def test_cli_bad_files_exit_2(content, suffix, words, tmp_path):
+    p = tmp_path / f"bad{suffix}"
+    p.write_text(content)
+    res = CliRunner().invoke(cli, ["evaluate", str(p)])
+    assert res.exit_code == 2, res.output
+    assert words in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not _matplotlib(), reason="matplotlib not installed (pip install .[plot])")
+def test_plots_written(tmp_path):
+    out = tmp_path / "plots"
+    res = CliRunner().invoke(cli, ["evaluate", str(JSONL), str(CSV), "--compare", "naive-bayes",
+                                   "--plots", str(out)])
+    assert res.exit_code == 0, res.output
+    for name in ("confusion_matrix.png", "reliability.png", "risk_coverage.png"):
+        p = out / name
+        assert p.is_file() and p.stat().st_size > 5000
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_without_matplotlib_exit_2(monkeypatch, tmp_path):
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, *a, **kw):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(name)
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    res = CliRunner().invoke(cli, ["evaluate", str(JSONL), "--plots", str(tmp_path / "p")])
+    assert res.exit_code == 2
+    assert "pip install .[plot]" in res.output
+
+
+# --------------------------------------------------------------- README drift
+
+
+def _readme_rows():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    i, j = text.find(README_BEGIN), text.find(README_END)
+    assert 0 <= i < j, "README.md lacks the generated accuracy block"
+    return text[i:j].splitlines()
+
+
+def test_readme_accuracy_top1_matches_a_fresh_evaluate_run():
+    """The README's top-1 figures are those of the shipped model now.
+
+    When the model is retrained, regenerate them: `python -m ihc.evaluate --update-readme README.md`.
+    """
+    if not all((ROOT / f).is_file() for f in README_FILES):
+        pytest.skip("not a source checkout (training_data/ absent)")
+    report = evaluate([ROOT / f for f in README_FILES], compare="naive-bayes")
+    rows = _readme_rows()
+    checked = 0
+    for g in report["groups"]:
+        for key, label in (("model", "model"), ("naive_bayes", "naive Bayes")):
+            prefix = f"| {g['role']}: {g['name']} | {label} |"
+            hit = [r for r in rows if r.startswith(prefix)]
+            assert len(hit) == 1, f"README has no row {prefix!r}: regenerate with python -m ihc.evaluate --update-readme README.md"
+            cells = [c.strip() for c in hit[0].strip("|").split("|")]
+            assert int(cells[2]) == g[key]["n"]
+            assert abs(float(cells[3]) - g[key]["top1"]) <= 0.001, (
+                f"{prefix} top-1 in README {cells[3]} vs fresh run {g[key]['top1']:.3f}: "
+                "regenerate with python -m ihc.evaluate --update-readme README.md")
+            checked += 1
+    assert checked >= 6
+
+
+def test_readme_block_is_what_the_generator_prints():
+    rows = _readme_rows()
+    assert any("ihc evaluate training_data/real_cases_dev.jsonl" in r for r in rows)
+    assert re.search(r"\| held-out: held-out pooled", "\n".join(rows))
+    assert readme_block().startswith(README_BEGIN)
+
+
+def test_doctests_of_metrics_and_evaluate():
+    import doctest
+
+    import ihc.evaluate
+
+    for mod in (metrics, ihc.evaluate):
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
