@@ -293,8 +293,7 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
 
 
 def _discordant(model, states, typ):
-    k = max(range(len(model.classes)), key=lambda i: typ[i])
-    dx = model.classes[k]
+    dx = min(model.classes, key=lambda d: model.surprise(states, d))
     bad = []
     for m, s in states.items():
         if _state_group_prob(model, dx, m, s) < 0.1:

@@ -212,25 +212,50 @@ class CompactModel:
         """log P(observed states | dx) for every class."""
         return [self.loglik_of(states, dx) for dx in self.classes]
 
+    def _marginals(self):
+        if getattr(self, "_marg", None) is None:
+            marg = {}
+            for dx in self.classes:
+                mix = self.generative[dx]
+                marg[dx] = {m: {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
+                            for m in mix[0][1]}
+            self._marg = marg
+        return self._marg
+
+    def surprise(self, states, dx):
+        """How far the panel is from the most likely result of each stain under ``dx`` (nats).
+
+        The sum over stains of ``log P(most likely state | dx) - log P(observed state | dx)``.
+        """
+        marg = self._marginals()[dx]
+        s = 0.0
+        for m, st in states.items():
+            probs = marg[m]
+            s += math.log(max(probs.values())) - math.log(probs[st])
+        return s
+
     def typicality(self, states):
-        """For each class, the share of its generated panels (same number of stains) less probable than this one."""
-        ll = self.loglik(states)
-        k = str(min(len(states), int(self.atypical["max_k"])))
+        """For each class, the share of its generated panels at least as surprising as this one.
+
+        A value below ``thresholds["atypical_percentile"]`` for every class makes the panel atypical.
+        """
         levels = self.atypical["levels"]
         out = []
-        for dx, v in zip(self.classes, ll):
-            qs = self.atypical["quantiles"][dx].get(k)
+        for dx in self.classes:
+            qs = self.atypical["quantiles"].get(dx)
             if not qs or not states:
                 out.append(1.0)
                 continue
-            i = bisect.bisect_right(qs, v)
-            if i == 0:
+            s = self.surprise(states, dx)
+            # qs[i] is the surprise exceeded by a share levels[i] of the panels (levels ascending, qs descending)
+            if s > qs[0]:
                 out.append(0.0)
-            elif i >= len(qs):
-                out.append(levels[-1])
+            elif s <= qs[-1]:
+                out.append(1.0)
             else:
-                lo, hi = qs[i - 1], qs[i]
-                frac = (v - lo) / (hi - lo) if hi > lo else 0.0
+                i = next(j for j in range(1, len(qs)) if s > qs[j])
+                hi, lo = qs[i - 1], qs[i]
+                frac = (hi - s) / (hi - lo) if hi > lo else 0.0
                 out.append(levels[i - 1] + frac * (levels[i] - levels[i - 1]))
         return out
 

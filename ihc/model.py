@@ -86,7 +86,7 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
     temperature : float, default=1.0
         Scores are divided by it before the softmax (>1 softens).
     max_iter : int, default=2000
-    tol : float, default=1e-8
+    tol : float, default=1e-6
 
     Attributes
     ----------
@@ -103,7 +103,7 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
     ['a']
     """
 
-    def __init__(self, *, C=0.3, temperature=1.0, max_iter=2000, tol=1e-8):
+    def __init__(self, *, C=0.3, temperature=1.0, max_iter=2000, tol=1e-6):
         self.C = C
         self.temperature = temperature
         self.max_iter = max_iter
@@ -226,24 +226,21 @@ def _rates_for_notes(kb):
     return out
 
 
-def _atypical_quantiles(compact, panels, labels, levels):
+def _atypical_quantiles(compact, kb, levels, n_per_class=8000):
+    """Upper quantiles of each diagnosis's surprise over a dedicated generated sample."""
+    from .cohort import generate_cohort
+
+    panels, labels = generate_cohort(kb, n_per_class=n_per_class, seed=kb.recipe["seed"] + 1)
     by = {}
     for panel, dx in zip(panels, labels):
         st = panel_states(panel, compact.markers)
-        ll = compact.loglik_of(st, dx)
-        by.setdefault(dx, {}).setdefault(len(st), []).append(ll)
+        by.setdefault(dx, []).append(compact.surprise(st, dx))
     q = {}
-    max_k = 0
-    for dx, byk in by.items():
-        q[dx] = {}
-        for k, vals in byk.items():
-            vals.sort()
-            n = len(vals)
-            if n < 50:
-                continue
-            max_k = max(max_k, k)
-            q[dx][str(k)] = [vals[min(n - 1, int(lv * n))] for lv in levels]
-    return q, max_k
+    for dx, vals in by.items():
+        vals.sort(reverse=True)
+        n = len(vals)
+        q[dx] = [vals[min(n - 1, int(lv * n))] for lv in levels]
+    return q
 
 
 def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
@@ -309,7 +306,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
             "rates": rates,
             "nb": nb,
             "thresholds": {},
-            "atypical": {"levels": [], "quantiles": {}, "max_k": 0},
+            "atypical": {"levels": [], "quantiles": {}},
         }
         return CompactModel(data)
 
@@ -347,9 +344,9 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
 
     # atypicality: how probable generated panels of each diagnosis are under it
     levels = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5]
-    q, max_k = _atypical_quantiles(compact, panels, labels, levels)
+    q = _atypical_quantiles(compact, kb, levels, n_per_class=1000 if quick else 4000)
     atypical_level = kb.recipe.get("atypical_percentile", {}).get("value", 0.005)
-    compact.atypical = compact.data["atypical"] = {"levels": levels, "quantiles": q, "max_k": max_k}
+    compact.atypical = compact.data["atypical"] = {"levels": levels, "quantiles": q}
 
     # status threshold from the dev risk-coverage curve
     thresholds, curve = api.choose_thresholds(compact, dev, atypical_level=atypical_level)
