@@ -616,7 +616,8 @@ def plot(report, outdir):
 
 
 def _wrap(name, width=60):
-    name = re.sub(r"real_cases_|\.jsonl\b|\.csv\b", "", name)
+    if " pooled (" in name:
+        name = re.sub(r"real_cases_|\.jsonl\b|\.csv\b", "", name)
     return name if len(name) <= width else name[: width - 3] + "..."
 
 
