@@ -349,7 +349,7 @@ def evaluate(cases, *, model=None, compare=None, from_text=False, mode="default"
     for g in groups:
         g["note"] = _ROLE_NOTE[g["role"]]
     duplicates = {k: v for k, v in seen.items() if len(v) > 1}
-    return {
+    return _no_nan({
         "schema_version": "1",
         "model": {"version": model.version, "sha256": model.sha256},
         "classes": list(model.classes),
@@ -358,7 +358,18 @@ def evaluate(cases, *, model=None, compare=None, from_text=False, mode="default"
         "compare": "naive-bayes" if compare else None,
         "duplicate_ids": duplicates,
         "groups": groups,
-    }
+    })
+
+
+def _no_nan(obj):
+    """NaN (an undefined figure, e.g. accuracy of no answer) becomes None: the report is strict JSON."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return obj
 
 
 # ---------------------------------------------------------------------- text
@@ -550,7 +561,7 @@ def plot(report, outdir):
         ax.set_yticklabels([SHORT.get(c, c) + f" ({sum(mat[i])})" for i, c in enumerate(rows)], fontsize=9)
         ax.set_xlabel("top-1 prediction")
         ax.set_ylabel("published diagnosis (n)")
-        ax.set_title(f"{g['role']}: {_wrap(g['name'])}\ntop-1 {m['top1']:.2f} over {m['n']} in-set cases", fontsize=10)
+        ax.set_title(f"{g['role']}: {_wrap(g['name'])}\ntop-1 {_f(m['top1'], 2)} over {m['n']} in-set cases", fontsize=10)
     fig.suptitle(f"Confusion matrix, ihc model {ver}", fontsize=11)
     fig.tight_layout()
     written.append(_save(fig, outdir / "confusion_matrix.png", plt))
@@ -567,7 +578,7 @@ def plot(report, outdir):
             if not pts:
                 continue
             xs, ys, ns = zip(*pts)
-            ax.plot(xs, ys, "-o", color=colour, label=f"{label} (ECE {s['ece']:.2f}, Brier {s['brier']:.2f})",
+            ax.plot(xs, ys, "-o", color=colour, label=f"{label} (ECE {_f(s['ece'], 2)}, Brier {_f(s['brier'], 2)})",
                     markersize=4)
             if key == "model":
                 for x, y, n in pts:
@@ -593,13 +604,14 @@ def plot(report, outdir):
             if not s:
                 continue
             pts = [(r["coverage"], r["accuracy"], r["threshold"]) for r in s["risk_coverage"]
-                   if r["answered"] and not math.isnan(r["accuracy"])]
+                   if r["answered"] and r["accuracy"] is not None]
             if not pts:
                 continue
             xs, ys, _ = zip(*pts)
             ax.plot(xs, ys, styles[g["role"]], marker=".", color=colour, label=f"{label}, {g['role']} (n={s['n']})")
-            ax.plot([s["ok_coverage"]], [s["ok_accuracy"]], marker="*", markersize=13, color=colour,
-                    markeredgecolor="black", linestyle="none")
+            if s["ok_accuracy"] is not None:
+                ax.plot([s["ok_coverage"]], [s["ok_accuracy"]], marker="*", markersize=13, color=colour,
+                        markeredgecolor="black", linestyle="none")
     ax.plot([], [], marker="*", markersize=11, color="white", markeredgecolor="black", linestyle="none",
             label="at the shipped ok threshold")
     ax.set_xlim(0, 1.02)

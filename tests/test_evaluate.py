@@ -274,3 +274,19 @@ def test_doctests_of_metrics_and_evaluate():
     for mod in (metrics, ihc.evaluate):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_only_out_of_set_cases_give_strict_json_and_plots(tmp_path):
+    p = tmp_path / "outside.jsonl"
+    p.write_text(JSONL.read_text().splitlines()[3] + "\n")
+    res = CliRunner().invoke(cli, ["evaluate", str(p), "--format", "json", "--compare", "naive-bayes"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    g = r["groups"][0]
+    assert g["model"]["n"] == 0 and g["model"]["n_out_of_set"] == 1 and g["model"]["top1"] is None
+    res = CliRunner().invoke(cli, ["evaluate", str(p)])
+    assert res.exit_code == 0 and "outside the set" in res.output
+    if _matplotlib():
+        res = CliRunner().invoke(cli, ["evaluate", str(p), "--plots", str(tmp_path / "pl")])
+        assert res.exit_code == 0, res.output
+        assert len(list((tmp_path / "pl").glob("*.png"))) == 3
