@@ -40,7 +40,9 @@ import csv
 import io
 import json
 import math
+import operator
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -48,7 +50,7 @@ import threading
 import time
 from pathlib import Path
 
-from .exceptions import EmptyInputError, InputError
+from .exceptions import EmptyInputError, InputError, InvalidValueError
 
 __all__ = ["CSV_COLUMNS", "BatchRow", "BatchSummary", "classify_rows", "run_batch", "classify_lean",
            "output_format_for"]
@@ -154,11 +156,12 @@ def classify_lean(model, panel):
     return _lean_states(model, states, panel.site)
 
 
-def _lean_states(model, states, site):
+def _lean_states(model, states, site, typ=None):
     from .api import _status
 
     proba = model.proba(states, site)
-    typ = model.typicality(states)
+    if typ is None:
+        typ = model.typicality(states)
     status = _status(model, proba, typ, len(states))
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     return status, [(model.classes[k], proba[k]) for k in order]
@@ -186,6 +189,7 @@ class _Classifier:
         self.full = full
         self.row_memo = {}
         self.state_memo = {}
+        self.typ_memo = {}
 
     def _from_panel(self, panel):
         from .api import _classify_panel
@@ -197,10 +201,16 @@ class _Classifier:
             top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
             return (d["status"], d["diagnosis"], d["confidence"], top, None, d)
         states = panel_states(panel.markers, self.model.markers)
-        key = (tuple(sorted(states.items())), panel.site)
+        skey = tuple(sorted(states.items()))
+        key = (skey, panel.site)
         hit = self.state_memo.get(key)
         if hit is None:
-            status, diff = _lean_states(self.model, states, panel.site)
+            typ = self.typ_memo.get(skey)  # typicality does not depend on the site
+            if typ is None:
+                typ = self.typ_memo[skey] = self.model.typicality(states)
+                if len(self.typ_memo) >= MEMO_LIMIT:
+                    self.typ_memo.clear()
+            status, diff = _lean_states(self.model, states, panel.site, typ)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
             if len(self.state_memo) >= MEMO_LIMIT:
@@ -302,8 +312,64 @@ def _site_arg(cell):
     return s or None
 
 
-def _builders(layout, mode):
-    from .parse import panel_from_mapping, parse
+_EMPTY = ("<empty>",)
+
+
+def _cell_coder(column, model_markers=None):
+    """A memoised function: cell -> the code of that cell in a row's memo key.
+
+    With ``model_markers`` (the lean CSV path), a value is coded by the state the
+    model sees (Ki-67 30 -> ``high``): rows that differ only below that level share
+    a result.
+    """
+    from .markers import normalise_name
+    from .engine import panel_states
+    from .parse import _ND_CELLS, _VOCAB, _clip, parse_value
+
+    k = column.strip()
+    # as panel_from_mapping reads columns: context names first, then the vocabulary
+    context = k.lower() in ("case_id", "id", "site", "age", "sex", "panel")
+    name = None if (not k or context) else _VOCAB.get(normalise_name(k))
+    memo = {}
+
+    def code(cell):
+        try:
+            hit = memo.get(cell)
+        except TypeError:  # unhashable: never memoised
+            hit = None
+            cell = str(cell)
+        if hit is not None:
+            return hit
+        if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            return _EMPTY
+        text = str(cell)
+        if name is None:
+            c = _EMPTY if not text.strip() else (1 if text.strip().lower() in _ND_CELLS else 2)
+        elif not text.strip():
+            c = _EMPTY
+        else:
+            try:
+                v = parse_value(name, cell)
+                if model_markers is not None and v is not None:
+                    v = panel_states({name: v}, model_markers).get(name, v)
+                c = ("v", v)
+            except InputError as exc:
+                c = ("err", str(exc))
+        if len(memo) < MEMO_LIMIT:
+            memo[cell] = c
+        return c
+
+    code.memo = memo
+    code.marker = name
+    code.column = k
+    code.context = context
+    code.clipped = _clip(k, 40)
+    return code
+
+
+def _builders(layout, mode, model_markers=None):
+    from .parse import _finish, panel_from_mapping, parse
+    from .sites import normalise_site
 
     cols = layout.columns
     if layout.mode == "text":
@@ -312,7 +378,7 @@ def _builders(layout, mode):
         def key_of(cells):
             return (cells[pi], cells[si] if si is not None else None)
 
-        def build(cells):
+        def build(cells, key=None):
             text = cells[pi]
             site = _site_arg(cells[si]) if si is not None else None
             if text is None or not str(text).strip():
@@ -321,16 +387,84 @@ def _builders(layout, mode):
     else:
         idx = layout.mapping_indices
         si = layout.site_index
+        # The memo key of a row is one small code per cell: the value parse_value reads
+        # (or its error message) for a marker column, empty / not-done / filled for any other
+        # column, and the site as written. Everything the result depends on is in the key,
+        # so the result computed for one row serves every row with the same key; the codes
+        # themselves are memoised per column, so a row costs a few dict look-ups.
+        names = [_cell_coder(cols[i]).marker for i in idx]
+        # lean (CSV) keys code values by model state and the site by its canonical name;
+        # two columns for one marker need the exact values (a conflict is an error)
+        named = [m for m in names if m]
+        lean = model_markers is not None and len(named) == len(set(named))
+        coders = [_cell_coder(cols[i], model_markers if lean else None) for i in idx]
+        pairs = list(zip(idx, coders))
+        memos = [c.memo for c in coders]
+        pick = operator.itemgetter(*idx) if len(idx) > 1 else (lambda cells: (cells[idx[0]],))
+        site_memo = {}
+
+        def site_code(cell):
+            hit = site_memo.get(cell)
+            if hit is None:
+                hit = (normalise_site(_site_arg(cell))[0],) if cell is not None else (None,)
+                if len(site_memo) < MEMO_LIMIT:
+                    site_memo[cell] = hit
+            return hit
 
         def key_of(cells):
-            return tuple(cells[i] for i in idx) + ((cells[si],) if si is not None else ())
+            sub = pick(cells)
+            key = list(map(dict.get, memos, sub))
+            if None in key:
+                key = [coder(cell) for coder, cell in zip(coders, sub)]
+            if si is not None:
+                key.append(site_code(cells[si]) if lean else cells[si])
+            return tuple(key)
 
-        def build(cells):
+        def slow(cells):
             mapping = {cols[i]: cells[i] for i in idx}
             site = _site_arg(cells[si]) if si is not None else None
             if all(v is None or str(v).strip() == "" for v in mapping.values()):
                 raise EmptyInputError("empty panel: every marker cell of the row is empty")
             return panel_from_mapping(mapping, site=site, mode=mode)
+
+        # a context column named "site" among the mapped ones changes how the site is read:
+        # leave such layouts to panel_from_mapping itself
+        other_site = any(cols[i].strip().lower() == "site" for i in idx)
+
+        def build(cells, key=None):
+            """The Panel of a row, from its memo-key codes (cells parsed once per column value).
+
+            Reads the codes exactly as panel_from_mapping reads the cells (tested against it);
+            the rare rows it would refuse for a conflict or no marker go to panel_from_mapping
+            itself, for its message.
+            """
+            if key is None or other_site:
+                return slow(cells)
+            codes = key[:len(pairs)]
+            if all(c is _EMPTY for c in codes):
+                raise EmptyInputError("empty panel: every marker cell of the row is empty")
+            markers = {}
+            unknown = []
+            for (i, coder), c in zip(pairs, codes):
+                name = coder.marker
+                if name is None:
+                    if c == 2 and coder.column and not coder.context and coder.clipped not in unknown:
+                        unknown.append(coder.clipped)
+                    continue
+                if c is _EMPTY:
+                    continue
+                if c[0] == "err":
+                    raise InvalidValueError(c[1])
+                v = c[1]
+                if v is None:
+                    continue
+                if name in markers and markers[name] != v:
+                    return slow(cells)
+                markers[name] = v
+            if not markers:
+                return slow(cells)
+            site = _site_arg(cells[si]) if si is not None else None
+            return _finish(markers, unknown, [], [], site, mode)
     return key_of, build
 
 
@@ -370,7 +504,7 @@ def classify_rows(records, *, columns=None, panel_column=None, site_column="site
                      site_column=site_column if site_column not in (None, "site") else None,
                      id_column=id_column)
     clf = _Classifier(model, mode, full)
-    key_of, build = _builders(layout, mode)
+    key_of, build = _builders(layout, mode, None if full else clf.model.markers)
     names = layout.columns
     out = []
     for n, rec in enumerate(records, 1):
@@ -381,9 +515,9 @@ def classify_rows(records, *, columns=None, panel_column=None, site_column="site
         try:
             key = key_of(cells)
             hash(key)
+            o = clf.outcome(key, lambda: build(cells, key))
         except TypeError:  # unhashable cells (lists...): no memo
-            key = ("__nomemo__", n)
-        o = clf.outcome(key, lambda: build(cells))
+            o = clf.outcome(("__nomemo__", n), lambda: build(cells))
         out.append(BatchRow(cid, o[0], o[1], o[2], o[3], o[4], o[5]))
     del names
     return out
@@ -440,19 +574,39 @@ class _Source:
                     first = False
                 yield line
             return
-        for raw in self.binary:
-            self.done += len(raw)
-            self.line_no += 1
-            line = _decode(raw).rstrip("\r\n")
+        read = getattr(self.binary, "read1", None) or self.binary.read
+        rest = b""
+        while True:
+            block = read(1 << 20)
+            if not block:
+                if not rest:
+                    return
+                data, rest = rest, b""
+                chunk = data
+            else:
+                self.done += len(block)
+                data = rest + block if rest else block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    rest = data
+                    continue
+                chunk, rest = data[:cut], data[cut + 1:]
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError:  # decode line by line: cp1252/latin-1 where not UTF-8
+                text = "\n".join(_decode(raw) for raw in chunk.split(b"\n"))
+            lines = text.split("\n")
+            self.line_no += len(lines)
             if first:
-                line = line.lstrip("\ufeff")
                 first = False
+                lines[0] = lines[0].lstrip("\ufeff")
                 # a file with old Mac line ends (a lone CR) reads as one physical line
-                self.cr_only = "\r" in line and "\n" not in raw.decode("latin-1").rstrip("\n")
-            if self.cr_only:
-                yield from line.split("\r")
-                continue
-            yield line
+                self.cr_only = "\r" in lines[0].rstrip("\r")
+            if "\r" in text:
+                lines = [ln.rstrip("\r") for ln in lines]
+                if self.cr_only:
+                    lines = [part for ln in lines for part in ln.split("\r")]
+            yield from lines
 
 
 def _sniff_delimiter(header):
@@ -499,6 +653,8 @@ def _records(lines, delim, ncols):
             line = nxt()
         except StopIteration:
             return
+        if not line or line.isspace():  # a blank line is not a row
+            continue
         if '"' not in line:
             yield line.split(delim), None
             continue
@@ -595,11 +751,14 @@ def output_format_for(output, fmt=None):
     return "csv"
 
 
+_NEEDS_QUOTES = re.compile(r'[",\r\n]|^\s|\s$')
+
+
 def _csv_quote(s):
     if s is None:
         return ""
     s = str(s)
-    if any(ch in s for ch in ',"\r\n') or (s and (s[0] == " " or s[-1] == " ")):
+    if _NEEDS_QUOTES.search(s):
         return '"' + s.replace('"', '""') + '"'
     return s
 
@@ -730,7 +889,7 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
         header = next(csv.reader([header_line], delimiter=delim))
         layout = _Layout(header, panel_column=panel_column, site_column=site_column, id_column=id_column)
         clf = _Classifier(model, mode, full=(fmt == "jsonl"))
-        key_of, build = _builders(layout, mode)
+        key_of, build = _builders(layout, mode, None if clf.full else clf.model.markers)
         tails = _Tails(_csv_tail if fmt == "csv" else _jsonl_tail)
         ncols = len(header)
         id_index = layout.id_index
@@ -740,7 +899,7 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                 out.write(",".join(CSV_COLUMNS) + "\n")
             rows = errors = 0
             buf = []
-            for fields, note in _records((ln for ln in lines if ln.strip()), delim, ncols):
+            for fields, note in _records(lines, delim, ncols):
                 rows += 1
                 n = len(fields)
                 if n > ncols and not any(f.strip() for f in fields[ncols:]):
@@ -759,7 +918,8 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                            + "; the row was not read")
                     o = _row_error(cid, why)
                 else:
-                    o = clf.outcome(key_of(fields), lambda: build(fields))
+                    key = key_of(fields)
+                    o = clf.outcome(key, lambda: build(fields, key))
                 if o[0] == "error":
                     errors += 1
                 if fmt == "csv":

@@ -299,3 +299,44 @@ def test_property_malformed_lines_are_never_lost_or_reordered(lines, odd_at):
     assert len(got) == len(fixed)
     for i, x in enumerate(got):
         assert x["case_id"].startswith(f"r{i}") or x["case_id"] == f"r{i}"
+
+
+_CELLS = ["+", "-", "pos", "negative", "focal +", "weak", "", "nd", "n/a", "30%", "5-10%", "high", "150",
+          "maybe", "3+", "lost", "retained", "0%"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(*[st.sampled_from(_CELLS)] * 6,
+                               st.sampled_from(["", "stomach", "gastric fundus", "thigh", "moon", "uterus"])),
+                     min_size=1, max_size=30),
+       header=st.sampled_from([["SMA", "Des", "c-kit", "Ki-67", "BCL2", "H3K27me3"],
+                               ["SMA", "alpha-SMA", "CD117", "Ki67", "age", "SDHB"]]),
+       mode=st.sampled_from(["default", "strict", "lenient"]))
+def test_property_memoised_rows_equal_one_by_one_classify(rows, header, mode):
+    """The batch fast path (cells parsed once, results shared by memo key) == ihc.classify row by row."""
+    from ihc.parse import panel_from_mapping
+
+    cols = ["case_id", *header, "site"]
+    text = ",".join(cols) + "\n" + "".join(f"{i}," + ",".join(r) + "\n" for i, r in enumerate(rows))
+    for fmt in ("csv", "jsonl"):
+        out = io.StringIO()
+        run_batch(io.BytesIO(text.encode()), out, fmt=fmt, mode=mode)
+        got = _csv_rows(out.getvalue()) if fmt == "csv" else [json.loads(x) for x in out.getvalue().splitlines()]
+        assert len(got) == len(rows)
+        for r, g in zip(rows, got):
+            mapping = dict(zip(header, r[:-1]))
+            try:
+                if all(not v.strip() for v in mapping.values()):
+                    raise InputError("empty")
+                ref = ihc.classify(panel_from_mapping(mapping, site=r[-1] or None, mode=mode)).to_dict()
+            except InputError as exc:
+                assert g["status"] == "error", (r, g)
+                if str(exc) != "empty":
+                    assert g["error"] == " ".join(str(exc).split())
+                continue
+            if fmt == "csv":
+                assert g["status"] == ref["status"] and g["dx1"] == ref["differential"][0]["diagnosis"], (r, g)
+                assert abs(float(g["p1"]) - ref["differential"][0]["probability"]) < 1e-6
+            else:
+                g.pop("case_id")
+                assert g == json.loads(json.dumps(ref)), r
