@@ -338,7 +338,7 @@ def evaluate(cases, *, model=None, compare=None, from_text=False, mode="default"
         role = roles.pop() if len(roles) == 1 else "mixed"
         groups.append(_block(name, role, loaded, model, compare))
     all_cases = [c for _, loaded in files for c in loaded]
-    for role in ("dev", "held-out"):
+    for role in ("dev", "held-out", "unknown"):
         sel = [c for c in all_cases if c["role"] == role]
         n_files = sum(1 for _, loaded in files if any(c["role"] == role for c in loaded))
         if sel and (n_files > 1 or any(g["role"] == "mixed" for g in groups)):

@@ -88,7 +88,7 @@ def _only(report):
 
 
 def test_fixture_jsonl_two_of_three_right():
-    g = _only(evaluate(JSONL))
+    g = _only(evaluate(JSONL, training_dir=ROOT / "training_data"))
     m = g["model"]
     assert g["role"] == "held-out" and g["n_cases"] == 4
     assert m["n"] == 3 and m["n_out_of_set"] == 1
@@ -152,6 +152,13 @@ def test_dev_cases_are_reported_apart_and_pooled_held_out(tmp_path):
     assert pooled["held-out"]["n_cases"] == 4  # more.jsonl (2) + the two held-out rows of extra.csv
     assert pooled["dev"]["n_cases"] == 4
     assert set(r["duplicate_ids"]) == {"fx-gist", "fx-lms", "fx-wrong", "fx-outside"}
+
+
+def test_without_a_dev_list_roles_are_unknown_and_pooled(tmp_path):
+    r = evaluate([JSONL, CSV], training_dir=tmp_path)
+    assert [g["role"] for g in r["groups"]] == ["unknown"] * 3
+    assert r["groups"][-1].get("pooled") and r["groups"][-1]["n_cases"] == 8
+    assert "cannot be told apart" in format_report(r)
 
 
 # ---------------------------------------------------------------------- CLI
