@@ -267,7 +267,8 @@ def _block(name, role, cases, model, compare):
         s["reliability"] = [{"low": lo, "high": hi, "n": n, "confidence": c, "accuracy": a}
                             for lo, hi, n, c, a in reliability_bins(conf, right)]
         s["risk_coverage"] = risk_coverage(preds, classes, ts)
-        s["cases"] = [{"id": p["id"], "truth": p["truth"], "top1": max(p["proba"], key=p["proba"].get),
+        s["cases"] = [{"id": p["id"], "truth": p["truth"],
+                       "top1": None if p["error"] else max(p["proba"], key=p["proba"].get),
                        "p_top1": round(max(p["proba"].values()), 4),
                        "p_truth": round(p["proba"][p["truth"]], 4) if p["truth"] in p["proba"] else None,
                        "status": p["status"], "error": p["error"]} for p in preds]
@@ -476,7 +477,7 @@ def format_block(g, classes, *, confusion=True, per_case=False):
         lines.append("")
         for c in m["cases"]:
             flag = "  " if c["truth"] == c["top1"] else "x "
-            lines.append(f"  {flag}{c['id'][:44]:<44} {c['truth'][:22]:<22} -> {c['top1'][:22]:<22} "
+            lines.append(f"  {flag}{c['id'][:44]:<44} {c['truth'][:22]:<22} -> {(c['top1'] or '-')[:22]:<22} "
                          f"{c['p_top1']:.2f} {c['status']}" + (f" ({c['error']})" if c["error"] else ""))
     return "\n".join(lines)
 
