@@ -37,7 +37,9 @@ Only the standard library is imported here.
 from __future__ import annotations
 
 import csv
+import collections
 import io
+import itertools
 import json
 import math
 import operator
@@ -60,6 +62,9 @@ CSV_COLUMNS = ("case_id", "status", "diagnosis", "confidence", "dx1", "p1", "dx2
 
 #: Memo entries kept before a cache is emptied (keeps memory flat on huge inputs).
 MEMO_LIMIT = 50_000
+
+#: Memo entries kept when rows carry the whole classify object (JSON Lines).
+MEMO_LIMIT_FULL = 2_000
 
 #: Physical lines a quoted field may span before an opening quote is taken as stray.
 MAX_FIELD_LINES = 50
@@ -187,6 +192,8 @@ class _Classifier:
         self.model = model
         self.mode = mode
         self.full = full
+        # whole classify objects are large: keep fewer of them
+        self.limit = MEMO_LIMIT_FULL if full else MEMO_LIMIT
         self.row_memo = {}
         self.state_memo = {}
         self.typ_memo = {}
@@ -213,8 +220,7 @@ class _Classifier:
             status, diff = _lean_states(self.model, states, panel.site, typ)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
-            if len(self.state_memo) >= MEMO_LIMIT:
-                self.state_memo.clear()
+            _trim(self.state_memo)
             self.state_memo[key] = hit
         return hit
 
@@ -229,8 +235,7 @@ class _Classifier:
             hit = ("error", None, None, (), _one_line(exc), None)
         except RecursionError as exc:  # pathological text: an error row, not a crash
             hit = ("error", None, None, (), f"input too deeply nested to read: {_one_line(exc)}", None)
-        if len(self.row_memo) >= MEMO_LIMIT:
-            self.row_memo.clear()
+        _trim(self.row_memo, self.limit)
         self.row_memo[key] = hit
         return hit
 
@@ -788,25 +793,6 @@ def _jsonl_tail(o):
     return "," + s[1:] + "\n"
 
 
-class _Tails:
-    """Memo of rendered output tails, keyed by the outcome object's identity."""
-
-    def __init__(self, render):
-        self.render = render
-        self.memo = {}
-
-    def get(self, o):
-        k = id(o)
-        hit = self.memo.get(k)
-        if hit is not None and hit[0] is o:
-            return hit[1]
-        s = self.render(o)
-        if len(self.memo) >= MEMO_LIMIT:
-            self.memo.clear()
-        self.memo[k] = (o, s)
-        return s
-
-
 class _sigterm_raises:
     """While active (main thread only), SIGTERM raises SystemExit(143) so cleanup runs."""
 
@@ -836,8 +822,131 @@ def _umask():
 # ----------------------------------------------------------------- the run
 
 
+#: Rows handed to the classifier (or a worker process) at a time.
+CHUNK_ROWS = 4096
+
+
+def _trim(memo, limit=MEMO_LIMIT):
+    """Bound a memo: drop its oldest half (dicts keep insertion order)."""
+    if len(memo) >= limit:
+        for k in list(itertools.islice(memo, len(memo) // 2)):
+            del memo[k]
+
+
+class _RowWorker:
+    """Renders chunks of records to output text; memoised per key."""
+
+    def __init__(self, layout, *, ncols, mode, model, fmt):
+        self.layout = layout
+        self.ncols = ncols
+        self.fmt = fmt
+        self.clf = _Classifier(model, mode, full=(fmt == "jsonl"))
+        self.key_of, self.build = _builders(layout, mode, None if self.clf.full else self.clf.model.markers)
+        self.render_outcome = _csv_tail if fmt == "csv" else _jsonl_tail
+        self.tail_memo = {}
+
+    def _tail(self, o):
+        return self.render_outcome(o), o[0] == "error"
+
+    def render(self, chunk, start):
+        """(text, errors) for ``chunk`` of ``(fields, note)`` records numbered from ``start``."""
+        ncols = self.ncols
+        id_index = self.layout.id_index
+        key_of, build, clf = self.key_of, self.build, self.clf
+        tail_memo = self.tail_memo
+        csv_out = self.fmt == "csv"
+        quote = _csv_quote
+        dumps = json.dumps
+        out = []
+        errors = 0
+        n_row = start - 1
+        for fields, note in chunk:
+            n_row += 1
+            if note is None and len(fields) == ncols:
+                cid = fields[id_index] if id_index is not None else str(n_row)
+                key = key_of(fields)
+                hit = tail_memo.get(key)
+                if hit is None:
+                    _trim(tail_memo, clf.limit)
+                    hit = tail_memo[key] = self._tail(clf.outcome(key, lambda: build(fields, key)))
+            else:
+                cid, o = self._odd_row(fields, note, n_row)
+                hit = self._tail(o)
+            if hit[1]:
+                errors += 1
+            if csv_out:
+                out.append(quote(cid) + hit[0])
+            else:
+                out.append('{"case_id":' + dumps(cid, ensure_ascii=False) + hit[0])
+        return "".join(out), errors
+
+    def _odd_row(self, fields, note, n_row):
+        ncols = self.ncols
+        id_index = self.layout.id_index
+        n = len(fields)
+        if n > ncols and not any(f.strip() for f in fields[ncols:]):
+            fields = fields[:ncols]
+            n = ncols
+        if id_index is not None:
+            cid = fields[id_index] if id_index < n else str(n_row)
+        else:
+            cid = str(n_row)
+        if note == "__unreadable__":
+            return cid, _row_error(cid, "the row cannot be read as CSV (a line break or quote inside an "
+                                        "unquoted cell); the row was not read")
+        if n != ncols:
+            why = (f"row has {n} cells, the header has {ncols}"
+                   + (" (an unbalanced quote?)" if note == "__stray_quote__" else "")
+                   + "; the row was not read")
+            return cid, _row_error(cid, why)
+        key = self.key_of(fields)
+        return cid, self.clf.outcome(key, lambda: self.build(fields, key))
+
+
+class _Done:
+    """An already computed chunk, queued behind pending worker results."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
+
+
+_POOL_WORKER = None
+
+
+def _pool_render(chunk, start):
+    return _POOL_WORKER.render(chunk, start)
+
+
+def _workers_for(workers, layout, total):
+    if workers is not None:
+        return max(1, int(workers))
+    if layout.mode != "text" or not total or total < (1 << 20):
+        return 1
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def _pool(worker, n):
+    """A fork pool whose processes inherit ``worker`` (the model is not pickled); None if fork is unavailable."""
+    import multiprocessing
+
+    global _POOL_WORKER
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:  # pragma: no cover - no fork on this platform: stay serial
+        return None
+    _POOL_WORKER = worker
+    return ctx.Pool(n)
+
+
 def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=None, id_column=None,
-              mode="default", model=None, progress=None, stdout=None):
+              mode="default", model=None, progress=None, stdout=None, workers=None):
     """Classify every row of a CSV into a CSV or JSON Lines output.
 
     Parameters
@@ -856,6 +965,10 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
         ``progress(rows, bytes_done, bytes_total_or_None)``, called every 4096 rows and at the end.
     stdout : text stream, optional
         Where ``"-"`` writes (default ``sys.stdout``).
+    workers : int, optional
+        Processes for free-text panels (parsing dominates there). Default: one per
+        CPU (at most 4) for a free-text input file of 1 MB or more, else 1.
+        Output order does not depend on it.
 
     Returns
     -------
@@ -888,51 +1001,52 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
         delim = _sniff_delimiter(header_line)
         header = next(csv.reader([header_line], delimiter=delim))
         layout = _Layout(header, panel_column=panel_column, site_column=site_column, id_column=id_column)
-        clf = _Classifier(model, mode, full=(fmt == "jsonl"))
-        key_of, build = _builders(layout, mode, None if clf.full else clf.model.markers)
-        tails = _Tails(_csv_tail if fmt == "csv" else _jsonl_tail)
-        ncols = len(header)
-        id_index = layout.id_index
+        worker = _RowWorker(layout, ncols=len(header), mode=mode, model=model, fmt=fmt)
+        n_workers = _workers_for(workers, layout, total)
 
         def body(out):
             if fmt == "csv":
                 out.write(",".join(CSV_COLUMNS) + "\n")
             rows = errors = 0
-            buf = []
-            for fields, note in _records(lines, delim, ncols):
-                rows += 1
-                n = len(fields)
-                if n > ncols and not any(f.strip() for f in fields[ncols:]):
-                    fields = fields[:ncols]
-                    n = ncols
-                if id_index is not None:
-                    cid = fields[id_index] if id_index < n else str(rows)
-                else:
-                    cid = str(rows)
-                if note == "__unreadable__":
-                    o = _row_error(cid, "the row cannot be read as CSV (a line break or quote inside an "
-                                        "unquoted cell); the row was not read")
-                elif n != ncols:
-                    why = (f"row has {n} cells, the header has {ncols}"
-                           + (" (an unbalanced quote?)" if note == "__stray_quote__" else "")
-                           + "; the row was not read")
-                    o = _row_error(cid, why)
-                else:
-                    key = key_of(fields)
-                    o = clf.outcome(key, lambda: build(fields, key))
-                if o[0] == "error":
-                    errors += 1
-                if fmt == "csv":
-                    buf.append(_csv_quote(cid) + tails.get(o))
-                else:
-                    buf.append('{"case_id":' + json.dumps(cid, ensure_ascii=False) + tails.get(o))
-                if len(buf) >= 4096:
-                    out.write("".join(buf))
-                    buf.clear()
-                    if progress is not None:
-                        progress(rows, src.done, src.total)
-            if buf:
-                out.write("".join(buf))
+            chunk = []
+            start = 1
+            pool = _pool(worker, n_workers) if n_workers > 1 else None
+            pending = collections.deque()
+            try:
+                for rec in _records(lines, delim, worker.ncols):
+                    chunk.append(rec)
+                    if len(chunk) >= CHUNK_ROWS:
+                        rows += len(chunk)
+                        if pool is None:
+                            text, e = worker.render(chunk, start)
+                            out.write(text)
+                            errors += e
+                        else:
+                            pending.append(pool.apply_async(_pool_render, (chunk, start)))
+                            while len(pending) > 2 * n_workers:
+                                text, e = pending.popleft().get()
+                                out.write(text)
+                                errors += e
+                        start += len(chunk)
+                        chunk = []
+                        if progress is not None:
+                            progress(rows, src.done, src.total)
+                if chunk:
+                    rows += len(chunk)
+                    text, e = worker.render(chunk, start)
+                    if pool is None:
+                        out.write(text)
+                        errors += e
+                    else:
+                        pending.append(_Done((text, e)))
+                while pending:
+                    text, e = pending.popleft().get()
+                    out.write(text)
+                    errors += e
+            finally:
+                if pool is not None:
+                    pool.terminate()
+                    pool.join()
             if progress is not None:
                 progress(rows, src.done, src.total)
             return rows, errors

@@ -210,15 +210,15 @@ def test_output_appears_whole_or_not_at_all(tmp_path, monkeypatch):
     out = tmp_path / "out.csv"
     out.write_text("previous results\n")
     calls = {"n": 0}
-    real = batch._Classifier.outcome
+    real = batch._RowWorker.render
 
-    def boom(self, key, build):
+    def boom(self, chunk, start):
         calls["n"] += 1
-        if calls["n"] > 5000:
+        if calls["n"] > 1:  # the first chunk is written, then the run is interrupted
             raise KeyboardInterrupt
-        return real(self, ("k", calls["n"]), build)
+        return real(self, chunk, start)
 
-    monkeypatch.setattr(batch._Classifier, "outcome", boom)
+    monkeypatch.setattr(batch._RowWorker, "render", boom)
     with pytest.raises(KeyboardInterrupt):
         run_batch(src, out)
     assert out.read_text() == "previous results\n"
@@ -340,3 +340,15 @@ def test_property_memoised_rows_equal_one_by_one_classify(rows, header, mode):
             else:
                 g.pop("case_id")
                 assert g == json.loads(json.dumps(ref)), r
+
+
+def test_worker_processes_give_the_same_output_in_order(tmp_path):
+    src = tmp_path / "t.csv"
+    panels = ["SMA+ desmin+ CD117-", "CD117+ DOG1+", "S100+ SOX10+", "BCL2+", "", "CD34+ STAT6+ Ki-67 3%"]
+    src.write_text("case_id,panel\n" + "".join(f"{i},{panels[i % len(panels)]} Ki-67 {i % 90}%\n"
+                                              for i in range(3 * batch.CHUNK_ROWS + 17)))
+    one, two = io.StringIO(), io.StringIO()
+    s1 = run_batch(src, one, workers=1)
+    s2 = run_batch(src, two, workers=2)
+    assert one.getvalue() == two.getvalue()
+    assert (s1.rows, s1.errors) == (s2.rows, s2.errors)
