@@ -17,7 +17,6 @@ thresholds from their risk-coverage curve, and writes:
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import time
@@ -30,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .engine import FORMAT_VERSION, CompactModel, feature_names, marker_states, panel_states
+from .engine import FORMAT_VERSION, CompactModel, feature_names, panel_states, sha256_file
 from .exceptions import ModelError, ModelIntegrityError
 
 __all__ = ["PanelEncoder", "IHCClassifier", "train", "load_joblib"]
@@ -113,17 +112,19 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y)
         if not (self.temperature > 0):
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        self.classes_ = unique_labels(y)
-        if len(self.classes_) < 2:
-            raise ValueError("IHCClassifier needs at least two classes in y")
+        classes = unique_labels(y)
+        if len(classes) < 2:
+            raise ValueError(f"IHCClassifier needs samples of at least two classes; got 1 class ({classes[0]!r})")
         lr = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol)
         lr.fit(X, y, sample_weight=sample_weight)
+        self.classes_ = lr.classes_
         self.coef_ = lr.coef_
         self.intercept_ = lr.intercept_
+        self.n_iter_ = lr.n_iter_
         return self
 
     def decision_function(self, X):
-        check_is_fitted(self, "coef_")
+        check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         d = (X @ self.coef_.T + self.intercept_) / self.temperature
         return d.ravel() if d.shape[1] == 1 else d
@@ -138,18 +139,11 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X):
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_cases(path):
@@ -376,8 +370,8 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     joblib.dump(pipeline, joblib_path, compress=3)
     data = {k: v for k, v in compact.data.items() if not k.startswith("_")}
     json_path.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), encoding="utf-8")
-    sha_joblib = _sha256(joblib_path)
-    sha_json = _sha256(json_path)
+    sha_joblib = sha256_file(joblib_path)
+    sha_json = sha256_file(json_path)
     (out_dir / "ihc_model.joblib.sha256").write_text(f"{sha_joblib}  ihc_model.joblib\n", encoding="utf-8")
     card = {
         "format_version": FORMAT_VERSION,
@@ -429,7 +423,7 @@ def load_joblib(path, card_path=None):
         raise ModelIntegrityError(f"model card format {card.get('format_version')!r} is not {FORMAT_VERSION}")
     if not path.is_file():
         raise ModelError(f"no model file at {path}")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != card.get("artifact", {}).get("sha256"):
         raise ModelIntegrityError(f"{path.name} sha256 {digest[:12]}... does not match its card: refusing to load it")
     import joblib

@@ -1,0 +1,157 @@
+"""The estimator, training determinism, persistence and the knowledge base's citations."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from ihc.api import load_model
+from ihc.engine import CompactModel, panel_states
+from ihc.exceptions import ModelIntegrityError
+from ihc.knowledge import DIAGNOSES, MODEL_MARKERS, load_knowledge
+from ihc.model import IHCClassifier, PanelEncoder, load_joblib, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING = ROOT / "training_data"
+MODELS = ROOT / "models"
+
+
+@parametrize_with_checks([IHCClassifier(), IHCClassifier(C=3.0, temperature=2.0)])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_encoder_marks_missing_as_all_zero():
+    enc = PanelEncoder(markers=("SMA", "CD117")).fit([{}])
+    X = enc.transform([{}, {"CD117": "neg"}])
+    assert X[0].sum() == 0
+    assert list(enc.get_feature_names_out()[X[1] == 1]) == ["CD117=neg"]
+
+
+# ------------------------------------------------------------------ knowledge base
+
+
+def test_every_pooled_figure_has_a_citation():
+    kb = load_knowledge(TRAINING)
+    for dx in DIAGNOSES:
+        for m in MODEL_MARKERS:
+            if m == "Ki67":
+                continue
+            r = kb.rate(dx, m)
+            assert r.sources, (dx, m)
+            assert all(src or cit for src, cit in r.sources), (dx, m)
+            assert 0 < r.p < 1
+
+
+def test_no_rate_falls_back_to_the_silent_default():
+    kb = load_knowledge(TRAINING)
+    assert kb.defaulted == [], kb.defaulted[:10]
+
+
+def test_literature_rows_used_by_the_model_carry_a_source():
+    with open(TRAINING / "marker_frequencies.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("use", "yes") == "yes":
+                assert row["source"].strip(), row
+
+
+def test_ki67_and_site_priors_are_loaded():
+    kb = load_knowledge(TRAINING)
+    assert kb.ki67_shares("leiomyoma")[0] > 0.8  # leiomyoma: Ki-67 almost always < 5%
+    assert kb.ki67_shares("leiomyosarcoma")[2] > 0.3
+    assert "stomach" in kb.site_priors
+    assert max(kb.site_priors["stomach"], key=kb.site_priors["stomach"].get) == "gist"
+
+
+# ------------------------------------------------------------------ training
+
+
+@pytest.fixture(scope="module")
+def quick_models(tmp_path_factory):
+    a = tmp_path_factory.mktemp("a")
+    b = tmp_path_factory.mktemp("b")
+    card_a = train(TRAINING, a, quick=True)
+    card_b = train(TRAINING, b, quick=True)
+    return a, b, card_a, card_b
+
+
+def test_training_is_deterministic(quick_models):
+    a, b, card_a, card_b = quick_models
+    assert (a / "ihc_model.json").read_bytes() == (b / "ihc_model.json").read_bytes()
+    assert card_a["training_data_digest"] == card_b["training_data_digest"]
+    ma, mb = load_model(a), load_model(b)
+    for panel in ({"SMA": "pos"}, {"CD117": "pos", "DOG1": "neg", "Ki67": 12}):
+        st_ = panel_states(panel, ma.markers)
+        assert ma.proba(st_) == mb.proba(st_)
+
+
+def test_card_lists_what_a_user_needs(quick_models):
+    _, _, card, _ = quick_models
+    for key in ("format_version", "version", "date", "classes", "markers", "training_data_digest",
+                "metrics", "thresholds", "artifact", "compact"):
+        assert key in card
+    assert card["classes"] == list(DIAGNOSES)
+    assert card["markers"] == list(MODEL_MARKERS)
+    assert len(card["artifact"]["sha256"]) == 64
+
+
+def test_shipped_model_is_what_train_produces():
+    """The shipped card's digest matches the training data in this tree."""
+    from ihc.knowledge import training_data_digest
+
+    card = json.loads((MODELS / "model_card.json").read_text())
+    assert card["training_data_digest"] == training_data_digest(TRAINING), \
+        "training_data/ changed since the model was trained: run `ihc train`"
+
+
+# ------------------------------------------------------------------ persistence
+
+
+_panel = st.dictionaries(st.sampled_from(list(MODEL_MARKERS[:12])), st.sampled_from(["pos", "neg", "focal"]), max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_panel, min_size=1, max_size=20))
+def test_save_and_load_give_identical_predictions(tmp_path_factory, panels):
+    import joblib
+
+    pipe = load_joblib(MODELS / "ihc_model.joblib")
+    path = tmp_path_factory.mktemp("persist") / "m.joblib"
+    joblib.dump(pipe, path)
+    again = joblib.load(path)
+    assert np.array_equal(pipe.predict_proba(panels), again.predict_proba(panels))
+    compact = load_model(MODELS)
+    data = json.loads(json.dumps({k: v for k, v in compact.data.items() if not k.startswith("_")}))
+    twin = CompactModel(data)
+    for p in panels:
+        s = panel_states(p, compact.markers)
+        assert twin.proba(s) == compact.proba(s)
+
+
+def test_a_flipped_byte_is_refused(tmp_path):
+    import shutil
+
+    for name in ("ihc_model.json", "model_card.json", "ihc_model.joblib"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    raw = bytearray((tmp_path / "ihc_model.json").read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (tmp_path / "ihc_model.json").write_bytes(bytes(raw))
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        load_model(tmp_path)
+    raw = bytearray((tmp_path / "ihc_model.joblib").read_bytes())
+    raw[100] ^= 0x01
+    (tmp_path / "ihc_model.joblib").write_bytes(bytes(raw))
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        load_joblib(tmp_path / "ihc_model.joblib")
+
+
+def test_a_model_without_card_is_refused(tmp_path):
+    import shutil
+
+    shutil.copy(MODELS / "ihc_model.json", tmp_path / "ihc_model.json")
+    with pytest.raises(ModelIntegrityError, match="card"):
+        load_model(tmp_path / "ihc_model.json")
