@@ -706,6 +706,23 @@ def readme_block(report=None, text_report=None, *, root=None):
             b = (h.get("naive_bayes") or {}).get("per_diagnosis", {}).get(dx) or {"sensitivity": None, "ppv": None}
             lines.append(f"| {dx} | {a['n']} | {_f(a['sensitivity'], 2)} | {_f(a['ppv'], 2)} | "
                          f"{_f(b['sensitivity'], 2)} | {_f(b['ppv'], 2)} |")
+    curve = [g for g in (_primary(report, "dev"), h) if g]
+    if curve:
+        lines += ["", "Risk-coverage of `ok` answers: at each top-probability threshold, the share of in-set cases "
+                  "answered (coverage) and the share of answers that are right (accuracy; an answer on an "
+                  "out-of-set case counts as wrong). The shipped threshold is chosen on the dev curve as the "
+                  "lowest at which this and every higher threshold are at least 95% right.", "",
+                  "| threshold | " + " | ".join(f"{g['role']} model: coverage / accuracy | "
+                                                f"{g['role']} naive Bayes: coverage / accuracy" for g in curve) + " |",
+                  "|---|" + "---|---|" * len(curve)]
+        for i, r in enumerate(curve[0]["model"]["risk_coverage"]):
+            cells = []
+            for g in curve:
+                for key in ("model", "naive_bayes"):
+                    q = (g.get(key) or {}).get("risk_coverage") or []
+                    q = q[i] if i < len(q) else None
+                    cells.append(f"{_f(q['coverage'], 2)} / {_f(q['accuracy'], 2)}" if q else "-")
+            lines.append(f"| {r['threshold']:g} | " + " | ".join(cells) + " |")
     unread = sum(g["n_unreadable"] for g in text_report["groups"] if not g.get("pooled"))
     total = sum(g["n_cases"] for g in text_report["groups"] if not g.get("pooled"))
     lines += ["", f"The whole pipeline: the same cases with each panel parsed from its published sentence "
