@@ -179,12 +179,13 @@ def _as_panel(panel_or_text, site, mode):
 
 
 def _pct(x):
+    """'~12%', '<1%' or '>99%'."""
     v = 100 * x
     if v < 1:
         return "<1%"
     if v > 99:
         return ">99%"
-    return f"{v:.0f}%"
+    return f"~{v:.0f}%"
 
 
 def _rate_phrase(model, dx, marker, state):
@@ -193,11 +194,11 @@ def _rate_phrase(model, dx, marker, state):
     name = _SHORT[dx]
     if marker == "Ki67":
         words = {"low": "<5%", "mid": "5-15%", "high": ">=15%"}
-        return f"Ki-67 {words[state]} in ~{_pct(r[state])} of {name}", r["citation"], r["source"]
+        return f"Ki-67 {words[state]} in {_pct(r[state])} of {name}", r["citation"], r["source"]
     p = r["p"]
     if state in ("lost", "retained"):
-        return f"lost in ~{_pct(p)} of {name}", r["citation"], r["source"]
-    return f"positive in ~{_pct(p)} of {name}", r["citation"], r["source"]
+        return f"lost in {_pct(p)} of {name}", r["citation"], r["source"]
+    return f"positive in {_pct(p)} of {name}", r["citation"], r["source"]
 
 
 def _value_word(marker, value):
@@ -252,23 +253,33 @@ def _evidence(model, states, panel, site, proba, n_dx=2):
     return out
 
 
+def _expected_share(model, dx, marker):
+    """(share, phrase) of the telling result of ``marker`` in ``dx``: positive, lost, or Ki-67 >= 15%."""
+    r = model.rates[dx][marker]
+    if marker == "Ki67":
+        return r["high"], ">=15%"
+    if marker in ("H3K27me3", "SDHB"):
+        return r["p"], "lost"
+    return r["p"], "positive"
+
+
 def _why(model, marker, proba):
+    """Name the diagnoses in play that the stain tells apart, with the result expected under each."""
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
-    top = [k for k in ranked[:3] if proba[k] >= 0.05] or ranked[:1]
-    if len(top) < 2:
-        top = ranked[:2]
-    parts = []
-    for k in top:
-        dx = model.classes[k]
-        r = model.rates[dx][marker]
-        if marker == "Ki67":
-            parts.append(f">=15% in ~{_pct(r['high'])} of {_SHORT[dx]}")
-        elif marker in ("H3K27me3", "SDHB"):
-            parts.append(f"lost in ~{_pct(r['p'])} of {_SHORT[dx]}")
-        else:
-            parts.append(f"positive in ~{_pct(r['p'])} of {_SHORT[dx]}")
-    names = " vs ".join(_SHORT[model.classes[k]] for k in top)
-    return f"{_display(marker)}: separates {names} ({'; '.join(parts)})"
+    in_play = [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
+    lead = in_play[0]
+    share_lead, word = _expected_share(model, model.classes[lead], marker)
+    # the other diagnoses in play whose expected result differs most from the leading one's
+    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(_expected_share(model, model.classes[k], marker)[0]
+                                                                - share_lead))
+    picked = [lead] + [k for k in others[:2]
+                       if abs(_expected_share(model, model.classes[k], marker)[0] - share_lead) >= 0.2] or [lead]
+    if len(picked) == 1 and others:
+        picked.append(others[0])
+    parts = [f"{_pct(_expected_share(model, model.classes[k], marker)[0])} of {_SHORT[model.classes[k]]}"
+             for k in picked]
+    names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
+    return f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
 
 
 #: Smallest expected information gain (bits) for a stain to be proposed.
@@ -332,9 +343,9 @@ def _warnings(model, panel, states, proba, status, typ):
             if share < 0.15:
                 word = "negative" if s in ("neg", "retained") else ("Ki-67 " + s if m == "Ki67" else "positive")
                 if m == "Ki67":
-                    w.append(f"Ki-67 {_value_word(m, panel.markers.get(m, s))}: seen in ~{_pct(share)} of {_SHORT[top]}")
+                    w.append(f"Ki-67 {_value_word(m, panel.markers.get(m, s))}: seen in {_pct(share)} of {_SHORT[top]}")
                 else:
-                    w.append(f"{_display(m)} {word}: seen in ~{_pct(share)} of {_SHORT[top]}")
+                    w.append(f"{_display(m)} {word}: seen in {_pct(share)} of {_SHORT[top]}")
     ki = states.get("Ki67")
     if ki == "high" and top in _BENIGN:
         w.append(f"Ki-67 {_value_word('Ki67', panel.markers.get('Ki67'))} is high for a benign {_SHORT[top]}: "
