@@ -103,16 +103,19 @@ _OTHER_DEFS = {
     "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
     "HLA-DR": ["HLA-DR", "HLA DR"], "FLI1": ["FLI1", "FLI-1"], "NKX2.2": ["NKX2.2"],
     "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"], "podoplanin": ["podoplanin", "D2-40"],
-    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"], "CD45": ["CD45", "LCA"],
+    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"],
+    "CD45": ["CD45", "LCA", "leukocyte common antigen", "leucocyte common antigen"],
     "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
     "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
     "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
-    "GLUT1": ["GLUT1", "GLUT-1"], "SMMHC": ["SMMHC", "smooth muscle myosin heavy chain",
-                                             "smooth muscle myosin"],
+    "GLUT1": ["GLUT1", "GLUT-1", "glucose transporter-1", "glucose transporter 1"], "SMMHC": ["SMMHC", "smooth muscle myosin heavy chain",
+                                             "smooth muscle myosin", "myosin heavy chain",
+                                             "heavy chain myosin"],
     "neurofilament": ["neurofilament", "NF"], "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
     "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
     "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
-                    "von Willebrand factor", "vWF"],
+                    "von Willebrand factor", "vWF", "factor VIII-associated antigen",
+                    "factor VIII associated antigen"],
     "CAMTA1": ["CAMTA1"], "NUT": ["NUT"], "BCOR": ["BCOR"], "SSX": ["SSX", "SS18-SSX"],
     "NY-ESO-1": ["NY-ESO-1"], "PRAME": ["PRAME"], "SOX2": ["SOX2"], "SOX9": ["SOX9"],
     "pan-TRK": ["pan-TRK", "panTRK"], "ROS1": ["ROS1"], "SMARCA4": ["SMARCA4", "BRG1"],
@@ -141,7 +144,7 @@ for _k, _syns in _OTHER_DEFS.items():
 KNOWN_OTHER_MARKERS = tuple(k for k in _OTHER_DEFS if _OTHER_DEFS[k])
 
 _VOCAB = lookup_table()
-_MAX_NGRAM = 6
+_MAX_NGRAM = 7
 _MAX_WORD = 40
 
 # Word classes
@@ -167,17 +170,18 @@ _w(EXPR, "expressed express expresses expressing expression expressions coexpres
          "stained stain stains staining stainings immunostaining immunostained immunostain "
          "immunoreactivity immunoreactivities reactivity reactivities reaction reactions "
          "immunoexpression immunolabeling immunolabelling labelled labeled decorated "
-         "highlighted highlights highlight contained immunohistochemically_positive")
+         "highlighted highlights highlight contained immunohistochemically_positive immunoreaction "
+         "immunoreactions immunoexpressions signal signals detected present")
 _w(NEGATOR, "no not lack lacked lacking lacks absence absent without non nonspecific neither "
             "never devoid negated")
 _w(QF, "focal focally weak weakly patchy patchily scattered partial partially variable variably "
        "heterogeneous heterogeneously rare rarely occasional occasionally few some subset "
        "subpopulation subpopulations interspersed entrapped isolated faint faintly mild mildly "
-       "minority sporadic sporadically single individual focus foci equivocal")
+       "minority sporadic sporadically single individual focus foci equivocal partly")
 _w(QP, "diffuse diffusely strong strongly intense intensely uniform uniformly moderate "
        "moderately extensive extensively widespread most majority global globally intermediate "
        "bright brightly marked markedly consistent consistently homogeneous homogeneously "
-       "robust definite definitely")
+       "robust definite definitely highly")
 _w(PAT, "nuclear nuclei nucleus cytoplasmic cytoplasm membranous membrane membranes "
         "paranuclear perinuclear granular golgi dotlike")
 _w(ND, "done performed nd na pending unavailable ordered requested attempted inconclusive "
@@ -189,12 +193,13 @@ _w(BRK, "but whereas while whilst however although though except yet unlike cont
 _w(FILL, "protein proteins antigen antigens antibody antibodies marker markers the a an all "
          "immunohistochemical immunohistochemistry immunostains clone monoclonal polyclonal "
          "melanocytic myogenic smooth muscle epithelial neural endothelial vascular "
-         "neuroendocrine lymphoid histiocytic other cells cell tumor tumour tumors tumours "
+         "neuroendocrine lymphoid histiocytic perineurial mesenchymal schwannian myoid immune "
+         "profile profiles following other cells cell tumor tumour tumors tumours "
          "spindle neoplastic lesional was were is are be been being appeared appear appears "
          "showed show shows showing revealed revealing demonstrated demonstrating displayed "
          "exhibited had has have did does do in areas only specific that which these they it "
          "its their same nearly almost virtually completely entirely totally found seen "
-         "observed noted detected identified by ihc")
+         "observed noted identified by ihc")
 _w(HIGH, "high higher increased elevated considerable brisk raised")
 _w(LOW, "low lower minimal scant negligible")
 _w(MOLEC, "mutation mutations mutated mutant amplification amplifications amplified "

@@ -575,3 +575,49 @@ def test_qualifier_after_a_marker_before_a_signed_marker():
                          "CD34": "neg", "S100": "neg", "desmin": "neg"}
     assert parse("ALK+ SMA+ desmin focal CD117- DOG1-").markers["desmin"] == "focal"
     assert p.unparsed == []
+
+
+# --------------------------------------------------------------------------- published sentences
+
+# Short real sentences from published cases, read the way a pathologist reads them.
+PUBLISHED = [
+    # report words for a result: immunoreaction, immunoexpressions, signals, detected, present
+    ("tumor cells showed a positive immunoreaction for cytokeratin, epithelial membrane antigen, "
+     "and vimentin", {"keratin": "pos", "EMA": "pos", "vimentin": "pos"}),
+    ("HMB-45, S-100, and vimentin were all detected by immunohistochemistry.",
+     {"HMB45": "pos", "S100": "pos", "vimentin": "pos"}),
+    ("based on its morphology and the immunoexpressions of MDM2 and CDK4",
+     {"MDM2": "pos", "CDK4": "pos"}),
+    ("The samples showed highly positive signals for α-smooth muscle actin (αSMA), Desmin and "
+     "Vimentin.", {"SMA": "pos", "desmin": "pos", "vimentin": "pos"}),
+    ("CD34 was not detected", {"CD34": "neg"}),
+    ("SMA expression was present", {"SMA": "pos"}),
+    ("positive for vimentin and partly positive for desmin and cytokeratin CAM5.2",
+     {"vimentin": "pos", "desmin": "focal", "keratin": "focal"}),
+    # lineage words and list headers inside a list
+    ("reactivity for perineurial markers glucose transporter-1 and epithelial membrane antigen",
+     {"EMA": "pos"}),
+    ("positivity for the following markers: vimentin, CD68", {"vimentin": "pos", "CD68": "pos"}),
+    ("there was a lack of immune profiles of actin, α–smooth muscle actin, desmin",
+     {"SMA": "neg", "desmin": "neg"}),
+    # names spelled out
+    ("nuclear immunopositivity for signal transducer and activator of transcription 6 (STAT6)",
+     {"STAT6": "pos"}),
+    ("negative for CD117, CD34, platelet-derived growth factor receptor-alpha, S100",
+     {"CD117": "neg", "CD34": "neg", "PDGFRA": "neg", "S100": "neg"}),
+    ("positive for smooth muscle actin, heavy chain myosin, and desmin",
+     {"SMA": "pos", "desmin": "pos"}),
+    ("negative for leukocyte common antigen, factor VIII-associated antigen, and CD34",
+     {"CD34": "neg"}),
+]
+
+
+@pytest.mark.parametrize("text,expected", PUBLISHED)
+def test_published_sentences(text, expected):
+    assert parse(text).markers == expected
+
+
+def test_spelled_out_names_outside_the_vocabulary_are_unknown():
+    p = parse("negative for leukocyte common antigen, factor VIII-associated antigen, and CD34; "
+              "positive for glucose transporter-1 and heavy chain myosin")
+    assert [other_marker_key(u) for u in p.unknown] == ["CD45", "factor VIII", "GLUT1", "SMMHC"]
