@@ -476,6 +476,15 @@ def batch_cmd(input_path, output, fmt, site_column, panel_column, strict, lenien
         if progress:
             progress.close()
         _fail(exc)
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (SystemExit 143 from run_batch)
+        if isinstance(exc, SystemExit) and exc.code != 128 + 15:
+            raise
+        if progress:
+            progress.close()
+        where = ("the output on standard output is incomplete" if output in (None, "-")
+                 else f"no output file was written ({output} is left as it was)")
+        click.echo(f"ihc batch: interrupted; {where}", err=True)
+        sys.exit(130 if isinstance(exc, KeyboardInterrupt) else exc.code)
     if progress:
         progress.close()
     if summary.errors or sys.stderr.isatty():
@@ -513,10 +522,13 @@ def schema_cmd(which):
 def main(argv=None):
     """Console entry point: run the CLI; an unexpected error is one line and exit 1."""
     try:
-        cli.main(args=argv, prog_name="ihc", standalone_mode=True)
+        rv = cli.main(args=argv, prog_name="ihc", standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except click.ClickException as exc:  # usage and input errors: one line, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C: exit 130, not the 1 of an internal error
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug: no traceback for the user, but say how to get one
@@ -524,6 +536,7 @@ def main(argv=None):
             raise
         click.echo(f"internal error: {exc.__class__.__name__}: {exc}. Set IHC_DEBUG=1 for details.", err=True)
         sys.exit(EXIT_INTERNAL)
+    sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover
