@@ -513,8 +513,14 @@ def _punct(toks, j, items, text):
 # --------------------------------------------------------------------------- phrases
 
 
+# Words that say a stain was done: "not done" is no result, but "staining performed on the
+# larger lesion was positive" still has one (the result comes later).
+_DONE = {"done", "performed", "ordered", "requested", "attempted"}
+
+
 class _Phrase:
-    __slots__ = ("value", "strong", "polar", "qf", "qp", "pats", "nd", "start", "end", "negs")
+    __slots__ = ("value", "strong", "polar", "qf", "qp", "pats", "nd", "start", "end", "negs",
+                 "done")
 
     def __init__(self):
         self.value = None
@@ -527,6 +533,7 @@ class _Phrase:
         self.start = 0
         self.end = 0
         self.negs = 0
+        self.done = False
 
 
 def _paren_end(its, i, limit=16):
@@ -574,7 +581,10 @@ def _read_phrase(its, i, allow_paren=True):
             elif c == PAT:
                 ph.pats.add(it.n)
             elif c == ND:
-                ph.nd = True
+                if it.n in _DONE:
+                    ph.done = True
+                else:
+                    ph.nd = True
             elif it.n == "only" and j > i:
                 pass  # "cytoplasmic only"
             elif it.n in ("and", "of", "in", "specific", "with") and j > i and j + 1 < n \
@@ -617,6 +627,12 @@ def _read_phrase(its, i, allow_paren=True):
         j += 1
         count += 1
     ph.end = j
+    if ph.done:
+        if ph.negs:
+            ph.nd = True     # "not done", "not performed"
+        elif not ph.nd:
+            # "staining performed": says nothing of the result
+            ph.polar = ph.strong = ph.qf = ph.qp = False
     if ph.nd:
         ph.value = None
     elif ph.negs % 2 == 1:
@@ -879,6 +895,13 @@ class _Reader:
                         # ("SMA weak", "CD34 patchy")
                         if ph.nd:
                             drop_waiting()
+                            i = max(j, i + 1)
+                            continue
+                        if ph.done:
+                            # "CD117 staining was performed": the stain is no result; the
+                            # markers wait for one ("... and was negative")
+                            pending = pending + [[t[0], t[2]] for t in tent_f + tent_b]
+                            tent_f, tent_b = [], []
                             i = max(j, i + 1)
                             continue
                         nm = self.next_index(its, j)

@@ -609,12 +609,24 @@ PUBLISHED = [
      {"SMA": "pos", "desmin": "pos"}),
     ("negative for leukocyte common antigen, factor VIII-associated antigen, and CD34",
      {"CD34": "neg"}),
+    # "performed" says a stain was done, not its result ("not performed" is no result)
+    ("HMB-45 staining performed on the larger lesion was positive, which is characteristic of "
+     "AMLs.", {"HMB45": "pos"}),
+    ("Staining for CD117 was performed and was negative", {"CD117": "neg"}),
+    ("CD117 was not performed; SMA+", {"SMA": "pos"}),
 ]
 
 
 @pytest.mark.parametrize("text,expected", PUBLISHED)
 def test_published_sentences(text, expected):
     assert parse(text).markers == expected
+
+
+@pytest.mark.parametrize("text", ["CD117 staining was performed.",
+                                  "Immunohistochemical staining for CD117 was performed."])
+def test_a_stain_performed_is_no_result(text):
+    with pytest.raises(NoKnownMarkerError):
+        parse(text)
 
 
 def test_spelled_out_names_outside_the_vocabulary_are_unknown():
