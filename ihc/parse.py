@@ -46,7 +46,12 @@ rearrangement, fusion, exon*...) is not an IHC result and is skipped.
 The same marker read twice with different values is an error
 (:class:`~ihc.exceptions.ConflictingValueError`), except inside one sentence that
 says the tumour is heterogeneous (``some ... positive, whereas others ...
-negative``): that is read as ``focal``, with a warning.
+negative``): that is read as ``focal``, with a warning. Two readings are not a
+conflict either when the text places one of them in other cells than the tumour
+(``CD117 ... positive in mast cells``, ``SMA ... in entrapped smooth muscle``,
+``CD34 highlighted the background vessels``, ``in the epithelioid component``):
+the tumour reading is kept and the other dropped, with a warning. A plain
+``actin`` reading that disagrees with a named smooth muscle actin gives way to it.
 
 Only the standard library is imported: this module is on the fast path.
 """
@@ -216,6 +221,20 @@ _LIST_CLASSES = {CONN, F, FILL, PAT}
 # Sentence-level words that say a tumour is heterogeneous (pos + neg -> focal).
 _CUES = {"some", "others", "subset", "subpopulation", "subpopulations", "areas", "foci",
          "regions", "portions", "parts", "part"}
+
+# Words that place a reading in cells other than the tumour's ("CD117 stained mast cells",
+# "SMA positive in entrapped smooth muscle", "CD34 highlights the background vessels").
+_NON_TUMOUR = {
+    "entrapped", "background", "vessel", "vessels", "vasculature", "capillary", "capillaries",
+    "endothelium", "endothelial", "vascular", "normal", "residual", "adjacent", "surrounding",
+    "nonneoplastic", "cajal", "icc", "mast", "lymphocytes", "lymphocyte", "lymphocytic",
+    "inflammatory", "histiocytes", "macrophages", "plasma", "pericytes", "nerve", "nerves",
+    "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
+    "component", "components", "overlying",
+}
+# Words that place it in the tumour ("in tumour cells", "lesional cells").
+_TUMOUR = {"tumor", "tumour", "tumors", "tumours", "neoplastic", "lesional", "neoplasm",
+           "neoplasms"}
 
 # All-caps abbreviations that are not IHC markers.
 _STOP = {
@@ -668,7 +687,7 @@ def _num(x):
 class _Reader:
     def __init__(self, text):
         self.text = text
-        self.readings = []      # (canon, value, sentence, written, pos)
+        self.readings = []      # (canon, value, sentence, written, pos, non-tumour word)
         self.unknown = {}       # normalised -> written
         self.unparsed = []
         self.cue = set()        # sentences with heterogeneity cues
@@ -728,7 +747,36 @@ class _Reader:
             other = pats & {"cytoplasmic", "cytoplasm", "membranous", "membrane", "membranes"}
             if other and not nuclear:
                 value = "neg"
-        self.readings.append((name, value, sent, it.t, it.s))
+        self.readings.append((name, value, sent, it.t, it.s, self.site_of(its, i)))
+
+    @staticmethod
+    def site_of(its, i):
+        """The word that places the reading of the marker at i in non-tumour cells, else None.
+
+        The words after the marker (up to the next marker) decide ("CD117 negative in mast
+        cells", up to a comma); without a place there, the words before it ("In the vessels,
+        CD34 ..." - a comma does not stop this side).
+        Bounded look-around: linear time."""
+        n = len(its)
+
+        def scan(rng, comma):
+            found = None
+            for x in rng:
+                it = its[x]
+                if it.k in "MU" or (it.k == "W" and it.cls == BRK) or \
+                        (comma and it.k == "P" and it.t == ","):
+                    break
+                if it.k == "W":
+                    if it.n in _TUMOUR:
+                        return False
+                    if found is None and it.n in _NON_TUMOUR:
+                        found = it.n
+            return found
+
+        after = scan(range(i + 1, min(n, i + 21)), True)
+        if after is not None:
+            return after or None
+        return scan(range(i - 1, max(-1, i - 13), -1), False) or None
 
     # -- the driver
     def run(self, items):
@@ -1186,7 +1234,7 @@ class _Reader:
                         raise InvalidValueError(
                             f"Ki-67 value out of range in '{_clip(shown)}': "
                             f"the index is a percentage from 0 to 100 (e.g. 'Ki-67 30%')")
-                    self.readings.append(("Ki67", _num(val), sent, its[i].t, its[i].s))
+                    self.readings.append(("Ki67", _num(val), sent, its[i].t, its[i].s, None))
                     self.any_known = True
                     # consume through the number (and a closing parenthesis)
                     for y in range(i, end + 1):
@@ -1218,7 +1266,7 @@ class _Reader:
             if a >= 0 and its[a].k == "W" and its[a].cls in (HIGH, LOW):
                 word, word_at = ("high" if its[a].cls == HIGH else "low"), i
         if word is not None:
-            self.readings.append(("Ki67", word, sent, its[i].t, its[i].s))
+            self.readings.append(("Ki67", word, sent, its[i].t, its[i].s, None))
             self.any_known = True
             for y in range(i, max(word_at, i) + 1):
                 its[y].skip = True
@@ -1353,8 +1401,8 @@ def parse(text, site=None, *, mode="default"):
 def _combine(reader):
     """Merge readings per marker (order of first mention); resolve or report conflicts."""
     by = {}
-    for name, value, sent, written, pos in reader.readings:
-        by.setdefault(name, []).append((value, sent, written, pos))
+    for name, value, sent, written, pos, where in reader.readings:
+        by.setdefault(name, []).append((value, sent, written, pos, where))
     markers = {}
     warnings = []
     # text order: a marker resolved late (a list's polarity after it) keeps its place
@@ -1368,6 +1416,22 @@ def _combine(reader):
             markers[name] = "focal"
             warnings.append(f"{info(name).display} read as both positive and negative in one "
                             f"sentence describing parts of the tumour; taken as focal")
+            continue
+        if name == "SMA":
+            # plain "actin" beside a named smooth muscle actin: only the SMA reading counts
+            named = [r for r in rs if normalise_name(r[2]) != "actin"]
+            if named and len(named) < len(rs) and len({r[0] for r in named}) == 1:
+                markers[name] = named[0][0]
+                warnings.append(f"SMA read from smooth muscle actin ({named[0][0]}); the plain "
+                                f"'actin' reading ignored")
+                continue
+        tumour = [r for r in rs if r[4] is None]
+        if tumour and len(tumour) < len(rs) and len({r[0] for r in tumour}) == 1:
+            # one reading in the tumour, the other in named non-tumour cells
+            dropped = next(r for r in rs if r[4] is not None)
+            markers[name] = tumour[0][0]
+            warnings.append(f"{info(name).display} read as {tumour[0][0]} in the tumour; the "
+                            f"{dropped[0]} reading placed in other cells ('{dropped[4]}') ignored")
             continue
         first = rs[0]
         other = next(r for r in rs if r[0] != first[0])

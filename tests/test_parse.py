@@ -629,6 +629,46 @@ def test_a_stain_performed_is_no_result(text):
         parse(text)
 
 
+@pytest.mark.parametrize("text,expected,word", [
+    ("The tumour was negative for CD117 and DOG1. Mast cells were positive for CD117.",
+     {"CD117": "neg", "DOG1": "neg"}, "mast"),
+    ("CD34 was positive in tumour cells; CD34 was negative in vessels", {"CD34": "pos"}, "vessels"),
+    ("The tumor cells were negative for SMA, which highlighted the vessels. SMA positive in "
+     "entrapped smooth muscle.", {"SMA": "neg"}, "entrapped"),
+    ("In the background, CD34 was positive. The tumour was CD34 negative.", {"CD34": "neg"},
+     "background"),
+    ("CD117 was positive in tumour cells. CD117 was negative in the epithelioid component.",
+     {"CD117": "pos"}, "component"),
+    ("DOG1 positive; CD117 stained interstitial cells of Cajal only, tumour cells CD117 negative",
+     {"DOG1": "pos", "CD117": "neg"}, "cajal"),
+])
+def test_reading_in_non_tumour_cells_gives_way_with_a_warning(text, expected, word):
+    p = parse(text)
+    assert p.markers == expected
+    assert any("ignored" in w and word in w for w in p.warnings), p.warnings
+
+
+@pytest.mark.parametrize("text", [
+    "CD34 was positive; CD34 negative",
+    "desmin was positive in the spindle component; desmin was negative in the epithelioid "
+    "component",  # both readings placed: a genuine conflict
+    "CD117 positive in mast cells. CD117 negative in lymphocytes",
+])
+def test_genuine_conflicts_still_raise(text):
+    with pytest.raises(ConflictingValueError):
+        parse(text)
+
+
+def test_plain_actin_gives_way_to_smooth_muscle_actin():
+    p = parse("Tumour cells smooth muscle actin positive. Actin was negative.")
+    assert p.markers == {"SMA": "pos"}
+    assert any("actin" in w for w in p.warnings)
+    assert parse("smooth muscle actin positive, muscle-specific actin negative").markers == \
+        {"SMA": "pos"}
+    with pytest.raises(ConflictingValueError):  # two plain readings: no named SMA to prefer
+        parse("uterine tumour actin+/desmin+, vaginal lesion actin-/desmin-")
+
+
 def test_spelled_out_names_outside_the_vocabulary_are_unknown():
     p = parse("negative for leukocyte common antigen, factor VIII-associated antigen, and CD34; "
               "positive for glucose transporter-1 and heavy chain myosin")
