@@ -135,11 +135,16 @@ def _error_object(case_id, error):
 class BatchSummary:
     """What a batch run did: ``rows`` written, ``errors`` among them, the output ``format``."""
 
-    def __init__(self, rows=0, errors=0, fmt="csv", seconds=0.0):
+    def __init__(self, rows=0, errors=0, fmt="csv", seconds=0.0, duplicate_ids=0, duplicate_rows=(), empty_ids=0):
         self.rows = rows
         self.errors = errors
         self.format = fmt
         self.seconds = seconds
+        #: rows whose case_id repeats an earlier row's, and the first few of their 1-based data row numbers
+        self.duplicate_ids = duplicate_ids
+        self.duplicate_rows = tuple(duplicate_rows)
+        #: rows with an empty case_id cell (when the input has a case_id column)
+        self.empty_ids = empty_ids
 
     def __repr__(self):
         return f"<BatchSummary rows={self.rows} errors={self.errors} format={self.format}>"
@@ -903,6 +908,32 @@ class _RowWorker:
         return cid, self.clf.outcome(key, lambda: self.build(fields, key))
 
 
+class _DuplicateIds:
+    """Counts rows whose case_id repeats an earlier row's (ids kept as hashes, not as text)."""
+
+    def __init__(self, index):
+        self.index = index
+        self.seen = set()
+        self.count = 0
+        self.rows = []
+        self.empty = 0
+
+    def see(self, fields, n_row):
+        if self.index >= len(fields):
+            return
+        cid = fields[self.index].strip()
+        if not cid:
+            self.empty += 1
+            return
+        h = hash(cid)
+        if h in self.seen:
+            self.count += 1
+            if len(self.rows) < 5:
+                self.rows.append(n_row)
+        else:
+            self.seen.add(h)
+
+
 class _Done:
     """An already computed chunk, queued behind pending worker results."""
 
@@ -1004,6 +1035,8 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
         worker = _RowWorker(layout, ncols=len(header), mode=mode, model=model, fmt=fmt)
         n_workers = _workers_for(workers, layout, total)
 
+        dup = _DuplicateIds(layout.id_index) if layout.id_index is not None else None
+
         def body(out):
             if fmt == "csv":
                 out.write(",".join(CSV_COLUMNS) + "\n")
@@ -1015,6 +1048,8 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
             try:
                 for rec in _records(lines, delim, worker.ncols):
                     chunk.append(rec)
+                    if dup is not None:
+                        dup.see(rec[0], start + len(chunk) - 1)
                     if len(chunk) >= CHUNK_ROWS:
                         rows += len(chunk)
                         if pool is None:
@@ -1061,7 +1096,10 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
     finally:
         if close_in:
             binary.close()
-    return BatchSummary(rows, errors, fmt, time.perf_counter() - t0)
+    return BatchSummary(rows, errors, fmt, time.perf_counter() - t0,
+                        duplicate_ids=dup.count if dup is not None else 0,
+                        duplicate_rows=dup.rows if dup is not None else (),
+                        empty_ids=dup.empty if dup is not None else 0)
 
 
 def _write_atomic(path, body):

@@ -487,6 +487,14 @@ def batch_cmd(input_path, output, fmt, site_column, panel_column, strict, lenien
         sys.exit(130 if isinstance(exc, KeyboardInterrupt) else exc.code)
     if progress:
         progress.close()
+    if summary.duplicate_ids:  # row numbers only: case ids never go to stderr
+        more = ", ..." if summary.duplicate_ids > len(summary.duplicate_rows) else ""
+        click.echo(f"warning: {summary.duplicate_ids} row(s) repeat the case_id of an earlier row (data rows "
+                   f"{', '.join(map(str, summary.duplicate_rows))}{more}); every row is written, in order",
+                   err=True)
+    if getattr(summary, "empty_ids", 0):
+        click.echo(f"warning: {summary.empty_ids} row(s) have an empty case_id; every row is written, in order",
+                   err=True)
     if summary.errors or sys.stderr.isatty():
         click.echo(f"ihc batch: {summary.rows} rows written, {summary.errors} could not be read"
                    + (" (status=error, reason in the error column)" if summary.errors else ""), err=True)
