@@ -1025,6 +1025,12 @@ class _Reader:
                     close_fwd()
                 else:
                     if fwd is not None:
+                        nxt_item = self.name_in_list(its, i)
+                        if nxt_item:
+                            # "negative for CD117, creatine kinase, desmin": a name outside
+                            # the vocabulary inside the list does not end it
+                            i = nxt_item
+                            continue
                         close_fwd()
                     quals = []
                 i += 1
@@ -1135,6 +1141,46 @@ class _Reader:
             a -= 1
             steps += 1
         return False
+
+    @staticmethod
+    def name_in_list(its, i):
+        """Index of the list item after an unrecognised name at i, or 0.
+
+        Inside a forward list, a short run of plain words is a name the vocabulary does
+        not hold ("creatine kinase", "GIST markers including", "melanin-associated
+        antigens") when it starts a list item (after ``,``, *and*, *for*, *of*) and the next
+        list item is a marker. Clauses ("ruling out GIST", "consistent with ...") are not
+        names: a verb form, a polarity or any other word class ends the list."""
+        n = len(its)
+        a = i - 1
+        while a >= 0 and its[a].k == "W" and its[a].cls == FILL:
+            a -= 1
+        if a < 0 or not ((its[a].k == "P" and its[a].t == ",") or
+                         (its[a].k == "W" and (its[a].cls == CONN or
+                                               its[a].n in ("for", "of", "to")))):
+            return 0
+        words = 0
+        x = i
+        while x < n and x - i < 8:
+            it = its[x]
+            if it.k in "MU":
+                return x if words else 0
+            if it.k == "W" and it.cls is None:
+                if not it.hy and (it.n.endswith("ing") or it.n.endswith("ed")) or words >= 4:
+                    return 0
+                words += 1
+            elif it.k == "W" and it.cls == FILL:
+                pass
+            elif (it.k == "P" and it.t == ",") or (it.k == "W" and it.cls == CONN):
+                y = x + 1
+                while y < n and y - x < 4 and ((its[y].k == "W" and its[y].cls in (CONN, FILL))
+                                               or (its[y].k == "P" and its[y].t == ",")):
+                    y += 1
+                return x if y < n and its[y].k in "MU" and words else 0
+            else:
+                return 0
+            x += 1
+        return 0
 
     @staticmethod
     def suspended(its, j):

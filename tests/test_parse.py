@@ -614,6 +614,21 @@ PUBLISHED = [
      "AMLs.", {"HMB45": "pos"}),
     ("Staining for CD117 was performed and was negative", {"CD117": "neg"}),
     ("CD117 was not performed; SMA+", {"SMA": "pos"}),
+    # a name outside the vocabulary inside a list does not end the list
+    ("negative for CD117, S-100 protein, creatine kinase, desmin, CD68, collagen type IV, CD34 "
+     "and p53", {"CD117": "neg", "S100": "neg", "desmin": "neg", "CD68": "neg", "CD34": "neg",
+                 "p53": "neg"}),
+    ("was negative for GIST markers including CD117, DOG1, CD34, and S100",
+     {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "neg"}),
+    ("The tumor lacked reactivity for melanin-associated antigens HMB-45 and Melan-A, and for "
+     "CD31, pan-cytokeratin (AE1/3) and desmin.", {"HMB45": "neg", "melan_a": "neg",
+                                                   "CD31": "neg", "keratin": "neg",
+                                                   "desmin": "neg"}),
+    # ... but a clause does
+    ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
+     {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
+    ("positive for SMA and desmin, compatible with leiomyosarcoma, and CD34 was negative",
+     {"SMA": "pos", "desmin": "pos", "CD34": "neg"}),
 ]
 
 
