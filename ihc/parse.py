@@ -607,7 +607,8 @@ def _read_phrase(its, i, allow_paren=True):
             elif it.n == "only" and j > i:
                 pass  # "cytoplasmic only"
             elif it.n in ("and", "of", "in", "specific", "with") and j > i and j + 1 < n \
-                    and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES:
+                    and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES \
+                    and not _grades_next_marker(its, j + 1):
                 pass  # "strongly and diffusely", "loss of nuclear expression"
             else:
                 break
@@ -659,6 +660,15 @@ def _read_phrase(its, i, allow_paren=True):
     elif ph.polar or ph.qf or ph.qp:
         ph.value = "focal" if ph.qf else "pos"
     return ph
+
+
+def _grades_next_marker(its, j):
+    """Do the qualifiers from j grade the marker after them ("... with patchy SMA")?"""
+    n = len(its)
+    x = j
+    while x < n and x - j < 4 and its[x].k == "W" and its[x].cls in (QF, QP, PAT):
+        x += 1
+    return x > j and x < n and its[x].k in "MU"
 
 
 def _grade(value, quals):
@@ -979,6 +989,9 @@ class _Reader:
                                     (its[nxt].k == "P" and its[nxt].t == ":")):
                         close_fwd()
                         header = its[nxt].k == "P"
+                        if adjacent and pending and ph.strong and not header and value:
+                            # "MDM2 positivity with patchy SMA": the phrase is MDM2's too
+                            resolve(value, q)
                         fwd = [_grade(value, q) if value else value, not ph.strong and not header,
                                header, False, i, q]
                         i = nxt + 1

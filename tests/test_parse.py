@@ -624,6 +624,12 @@ PUBLISHED = [
      "CD31, pan-cytokeratin (AE1/3) and desmin.", {"HMB45": "neg", "melan_a": "neg",
                                                    "CD31": "neg", "keratin": "neg",
                                                    "desmin": "neg"}),
+    # a qualifier before a marker grades that marker, not the phrase before it
+    ("diffuse p16 and strong MDM2 positivity with patchy SMA and scattered SOX10, while AE1/AE3, "
+     "desmin were negative", {"MDM2": "pos", "SMA": "focal", "SOX10": "focal", "keratin": "neg",
+                              "desmin": "neg"}),
+    ("MDM2 positivity with patchy SMA", {"MDM2": "pos", "SMA": "focal"}),
+    ("SMA positive and focal CD34 positive", {"SMA": "pos", "CD34": "focal"}),
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
