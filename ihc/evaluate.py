@@ -674,7 +674,9 @@ def readme_rows(report, prefix="", groups=None):
 def readme_block(report=None, text_report=None, *, root=None):
     """The markdown of the README's accuracy figures, from fresh runs of :data:`README_COMMAND`
     (and of the same with ``--from-text``)."""
-    root = Path(root or Path(__file__).resolve().parents[1])
+    from .knowledge import source_root
+
+    root = Path(root or source_root())
     files = [root / f for f in README_FILES]
     if report is None:
         report = evaluate(files, compare="naive-bayes")

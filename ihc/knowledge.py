@@ -105,9 +105,20 @@ def ki67_bin(value) -> str:
     return "high"
 
 
+def source_root() -> Path:
+    """The source checkout: the package's parent folder when run from a checkout, else the
+    current directory if it holds ``training_data/`` (an installed ``ihc`` run in a checkout).
+    """
+    here = Path(__file__).resolve().parents[1]
+    for cand in (here, Path.cwd()):
+        if (cand / "training_data" / "marker_frequencies.csv").is_file():
+            return cand
+    return here
+
+
 def default_training_dir() -> Path:
-    """The ``training_data/`` folder of the source tree."""
-    return Path(__file__).resolve().parents[1] / "training_data"
+    """The ``training_data/`` folder of the source checkout (see :func:`source_root`)."""
+    return source_root() / "training_data"
 
 
 def training_data_digest(directory=None) -> str:

@@ -258,13 +258,13 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     """
     from . import api  # status rules
     from .cohort import generate_cohort
-    from .knowledge import default_training_dir, load_knowledge, training_data_digest
+    from .knowledge import default_training_dir, load_knowledge, source_root, training_data_digest
     from .metrics import summarise
 
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     training_dir = Path(training_dir or default_training_dir())
-    out_dir = Path(out_dir or Path(__file__).resolve().parents[1] / "models")
+    out_dir = Path(out_dir or source_root() / "models")
     out_dir.mkdir(parents=True, exist_ok=True)
     kb = load_knowledge(training_dir)
     n_per = 300 if quick else None

@@ -29,7 +29,7 @@ def models():
 
 @pytest.fixture(scope="module")
 def cohort_panels():
-    panels, _ = generate_cohort(load_knowledge(), n_per_class=50)
+    panels, _ = generate_cohort(load_knowledge(ROOT / "training_data"), n_per_class=50)
     return panels
 
 

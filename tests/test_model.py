@@ -13,7 +13,7 @@ from ihc.api import load_model
 from ihc.engine import CompactModel, panel_states
 from ihc.exceptions import ModelIntegrityError
 from ihc.knowledge import DIAGNOSES, MODEL_MARKERS, load_knowledge
-from ihc.model import IHCClassifier, PanelEncoder, load_joblib, train
+from ihc.model import IHCClassifier, PanelEncoder, load_cases, load_joblib, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING = ROOT / "training_data"
@@ -99,7 +99,7 @@ def test_card_lists_what_a_user_needs(quick_models):
     assert len(card["artifact"]["sha256"]) == 64
 
 
-def test_shipped_model_is_what_train_produces():
+def test_shipped_model_matches_the_training_data():
     """The shipped card's digest matches the training data in this tree."""
     from ihc.knowledge import training_data_digest
 
@@ -155,3 +155,18 @@ def test_a_model_without_card_is_refused(tmp_path):
     shutil.copy(MODELS / "ihc_model.json", tmp_path / "ihc_model.json")
     with pytest.raises(ModelIntegrityError, match="card"):
         load_model(tmp_path / "ihc_model.json")
+
+
+def test_the_shipped_model_is_what_ihc_train_produces(tmp_path):
+    """A full `ihc train` from training_data/ alone reproduces the shipped model's predictions."""
+    card = train(TRAINING, tmp_path)
+    shipped = json.loads((MODELS / "model_card.json").read_text())
+    assert card["training_data_digest"] == shipped["training_data_digest"]
+    assert card["thresholds"] == shipped["thresholds"]
+    assert (card["training"]["C"], card["training"]["temperature"], card["training"]["site_prior_strength"]) == \
+        (shipped["training"]["C"], shipped["training"]["temperature"], shipped["training"]["site_prior_strength"])
+    fresh, ship = load_model(tmp_path), load_model(MODELS)
+    for case in load_cases(TRAINING / "real_cases_dev.jsonl"):
+        s = panel_states(case["markers"], ship.markers)
+        for a, b in zip(fresh.proba(s, case["site"]), ship.proba(s, case["site"])):
+            assert a == pytest.approx(b, abs=1e-6)
