@@ -823,6 +823,7 @@ class _Reader:
         tent_b = []          # tentative values from a weak backward phrase: [index, value, quals]
         quals = []
         molecular = False
+        written = False      # a marker of this clause carried its own value
         last_end = -1        # item index just after the last marker waiting for a value
         i = 0
 
@@ -910,10 +911,13 @@ class _Reader:
                     if att != "ND":
                         # "Desmin and SMA: positive" - a written value also serves the
                         # markers listed just before it
-                        if pending and its[j].k == "P" and its[j].t in ":=" and \
-                                self.only_conn(its, last_end, i):
+                        # ("CD117, DOG1 (-)" too, when no marker before carried its own value:
+                        # "SMA(+), Des, CD34(-)" leaves Des unread)
+                        if pending and (its[j].k == "P" and its[j].t in ":=" or
+                                        not written) and self.only_conn(its, last_end, i):
                             resolve(att, [])
                         self.assign(its, i, _grade(att, quals), sent, ppats)
+                    written = True
                     quals = []
                     i = j2
                     continue

@@ -630,6 +630,9 @@ PUBLISHED = [
                               "desmin": "neg"}),
     ("MDM2 positivity with patchy SMA", {"MDM2": "pos", "SMA": "focal"}),
     ("SMA positive and focal CD34 positive", {"SMA": "pos", "CD34": "focal"}),
+    # a value written after a list of markers serves the whole list
+    ("SMA, desmin (+); CD117 (-)", {"SMA": "pos", "desmin": "pos", "CD117": "neg"}),
+    ("CD117/DOG1 -", {"CD117": "neg", "DOG1": "neg"}),
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
@@ -688,6 +691,11 @@ def test_plain_actin_gives_way_to_smooth_muscle_actin():
         {"SMA": "pos"}
     with pytest.raises(ConflictingValueError):  # two plain readings: no named SMA to prefer
         parse("uterine tumour actin+/desmin+, vaginal lesion actin-/desmin-")
+
+
+def test_list_value_not_given_to_a_bare_marker_between_written_values():
+    p = parse("SMA(+), Des, CD34(-)")
+    assert p.markers == {"SMA": "pos", "CD34": "neg"} and p.unparsed == ["Des"]
 
 
 def test_spelled_out_names_outside_the_vocabulary_are_unknown():
