@@ -1028,7 +1028,12 @@ class _Reader:
                         self.add_unparsed(self.frag(its, i, j))
                     i = j
                     continue
-                if c == BRK:
+                if c == BRK and it.n in ("however", "though") and pending and (
+                        self.only_fill(its, last_end, i) or (
+                            its[i - 1].k == "P" and its[i - 1].t == "," and
+                            self.only_fill(its, last_end, i - 1))):
+                    pass  # "The CD34(,) however(,) was positive": an aside, not a new clause
+                elif c == BRK:
                     close_fwd()
                     flush()
                 elif c in _LIST_CLASSES:

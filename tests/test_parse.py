@@ -633,6 +633,11 @@ PUBLISHED = [
     # a value written after a list of markers serves the whole list
     ("SMA, desmin (+); CD117 (-)", {"SMA": "pos", "desmin": "pos", "CD117": "neg"}),
     ("CD117/DOG1 -", {"CD117": "neg", "DOG1": "neg"}),
+    # "however" right after a marker is an aside, not a new clause
+    ("The CD 117 and SMA were strongly negative. The CD 34 however was positive in the tumour "
+     "cells.", {"CD117": "neg", "SMA": "neg", "CD34": "pos"}),
+    ("desmin, however, was negative", {"desmin": "neg"}),
+    ("SMA positive; however, desmin was negative", {"SMA": "pos", "desmin": "neg"}),
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
