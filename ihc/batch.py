@@ -574,14 +574,20 @@ class _Source:
     def __iter__(self):
         first = True
         if self.encoding.startswith("utf-16"):
-            text = io.TextIOWrapper(self.binary, encoding=self.encoding, errors="replace", newline="")
+            # lines end at LF only, as in the UTF-8 path: a lone CR inside a record is not a record break
+            # (TextIOWrapper's newline="" would split there, giving a row the UTF-8 file does not have)
+            text = io.TextIOWrapper(self.binary, encoding=self.encoding, errors="replace", newline="\n")
             for line in text:
                 self.done += 2 * len(line)
                 self.line_no += 1
-                line = line.rstrip("\r\n")
+                line = line.rstrip("\n").rstrip("\r")
                 if first:
                     line = line.lstrip("\ufeff")
                     first = False
+                    self.cr_only = "\r" in line  # old Mac line ends: the whole file reads as one line
+                if self.cr_only:
+                    yield from line.split("\r")
+                    continue
                 yield line
             return
         read = getattr(self.binary, "read1", None) or self.binary.read
