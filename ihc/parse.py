@@ -929,10 +929,21 @@ class _Reader:
                     i = j + 1
                     continue
                 direct = False
-                if j < n and its[j].k == "W" and its[j].cls in _POLAR_CLASSES | {QF, QP}:
+                if j < n and its[j].k == "W" and its[j].cls in _POLAR_CLASSES | {QF, QP, PAT}:
                     dph = _read_phrase(its, j)
+                    if fwd is not None and not fwd[3] and not fwd[2] and fwd[0] == "neg" and \
+                            dph.polar and dph.value in ("pos", "focal") and \
+                            not self.is_forward(its, dph.end) and self.negator_at(its, fwd[4]):
+                        # "no ALK positivity", "did not show CD34 nuclear staining": the
+                        # negation covers the marker's own positive noun
+                        fwd[3] = True
+                        self.assign(its, i, "neg", sent, dph.pats or pats)
+                        quals = []
+                        i = dph.end
+                        continue
                     # "SMA positivity" overrides a list's polarity; "SDHB expression" does not
-                    direct = dph.strong and not self.is_forward(its, dph.end)
+                    direct = dph.strong and not self.is_forward(its, dph.end) and \
+                        its[j].cls != PAT
                 if fwd is not None and not direct:
                     fwd[3] = True
                     v = _grade(fwd[0], quals)
@@ -1162,6 +1173,17 @@ class _Reader:
                 return False
             a -= 1
             steps += 1
+        return False
+
+    @staticmethod
+    def negator_at(its, i):
+        """Does the polarity phrase starting at i hold a negator (no, not, lack, without)?"""
+        n = len(its)
+        x = i
+        while x < n and x - i < 14 and its[x].k == "W" and its[x].cls in _PHRASE_CLASSES:
+            if its[x].cls == NEGATOR:
+                return True
+            x += 1
         return False
 
     @staticmethod

@@ -638,6 +638,12 @@ PUBLISHED = [
      "cells.", {"CD117": "neg", "SMA": "neg", "CD34": "pos"}),
     ("desmin, however, was negative", {"desmin": "neg"}),
     ("SMA positive; however, desmin was negative", {"SMA": "pos", "desmin": "neg"}),
+    # a negation before a marker covers the marker's own positive noun
+    ("tumor cells did not present ALK-1 perinuclear positivity", {"ALK": "neg"}),
+    ("no CD34 positivity was seen", {"CD34": "neg"}),
+    ("lack of SMA positivity", {"SMA": "neg"}),
+    ("The tumor cells were not immunoreactive for CD34, SMA positivity was seen",
+     {"CD34": "neg", "SMA": "pos"}),
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
