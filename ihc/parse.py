@@ -36,7 +36,8 @@ written (``<1%`` -> 1, ``>50%`` -> 50); without a figure, words such as *high*,
 ``"low"``.
 
 A percentage on another marker grades it: 0% -> ``neg``, 1-49% -> ``focal``,
-50% or more -> ``pos``. ``H3K27me3``/``SDHB`` read negative/loss as ``lost`` and
+50% or more -> ``pos``; so does a percentage of cells in prose (``positive in 30%
+of tumour cells``, ``20% of the cells expressed SMA`` -> ``focal``). ``H3K27me3``/``SDHB`` read negative/loss as ``lost`` and
 positive/retained as ``retained``. Beta-catenin described as cytoplasmic or
 membranous without nuclear staining is ``neg`` (nuclear staining is what counts).
 
@@ -232,6 +233,9 @@ _NON_TUMOUR = {
     "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
     "component", "components", "overlying",
 }
+# "30% of the (tumour) cells": a percentage of cells grades a reading.
+_CELL_WORDS = {"cells", "cell", "nuclei", "tumor", "tumour", "neoplastic", "lesional"}
+
 # Words that place it in the tumour ("in tumour cells", "lesional cells").
 _TUMOUR = {"tumor", "tumour", "tumors", "tumours", "neoplastic", "lesional", "neoplasm",
            "neoplasms"}
@@ -824,6 +828,8 @@ class _Reader:
         quals = []
         molecular = False
         written = False      # a marker of this clause carried its own value
+        mark = len(self.readings)  # readings made since the clause start or the last comma
+        pct_q = False        # "30% of the cells ...": grades the next polarity phrase
         last_end = -1        # item index just after the last marker waiting for a value
         i = 0
 
@@ -995,7 +1001,8 @@ class _Reader:
                         i = max(j, i + 1)
                         continue
                     value = ph.value
-                    q = list(quals)
+                    q = list(quals) + (["QF"] if pct_q else [])
+                    pct_q = False
                     quals = []
                     nxt = self.next_index(its, j)
                     waiting = pending or tent_f or tent_b
@@ -1082,11 +1089,23 @@ class _Reader:
                 if fwd is not None:
                     close_fwd()
                 quals = []
+                if it.pct and 0 < it.v < 50 and i + 1 < n and its[i + 1].k == "W" and \
+                        its[i + 1].n == "of" and any(
+                            x.k == "W" and x.n in _CELL_WORDS for x in its[i + 2:i + 6]):
+                    # "positive in 30% of tumour cells" grades the readings just made;
+                    # "30% of the cells were positive for desmin" grades what follows
+                    if not (pending or tent_f or tent_b) and len(self.readings) > mark:
+                        self.readings[mark:] = [
+                            r[:1] + ("focal",) + r[2:] if r[1] == "pos" else r
+                            for r in self.readings[mark:]]
+                    else:
+                        pct_q = True
                 i += 1
                 continue
             # punctuation: transparent; a comma settles weak backward readings
             if it.t == ",":
                 settle_backward()
+                mark = len(self.readings)
             i += 1
         if fwd is not None and fwd[2]:
             # "Positive:" at the end of a line carries over the next lines

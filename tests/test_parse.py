@@ -644,6 +644,13 @@ PUBLISHED = [
     ("lack of SMA positivity", {"SMA": "neg"}),
     ("The tumor cells were not immunoreactive for CD34, SMA positivity was seen",
      {"CD34": "neg", "SMA": "pos"}),
+    # a percentage of cells grades the reading
+    ("2.1% of spindle cells and 23.1% of polyhedral cells showed positive reactivity for myogenin",
+     {"myogenin": "focal"}),
+    ("desmin was positive in 30% of tumour cells", {"desmin": "focal"}),
+    ("SMA positive, desmin positive in 10% of cells", {"SMA": "pos", "desmin": "focal"}),
+    ("80% of the cells expressed SMA", {"SMA": "pos"}),
+    ("In 20% of cases, SMA was positive", {"SMA": "pos"}),  # cases, not cells
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
