@@ -373,6 +373,11 @@ def _build(text):
             items.append(it)
             j += 1
             continue
+        # "anti-HMB-45", "anti-desmin": the antibody names the marker
+        if t.lower() == "anti" and j + 2 < n and toks[j + 1][0] == "-" and \
+                toks[j + 1][1] == e and toks[j + 2][1] == toks[j + 1][2] and is_word(j + 2):
+            j += 2
+            continue
         # marker names, longest match first (words joined by spaces or - / . _)
         span = [j]
         k = j

@@ -651,6 +651,10 @@ PUBLISHED = [
     ("SMA positive, desmin positive in 10% of cells", {"SMA": "pos", "desmin": "focal"}),
     ("80% of the cells expressed SMA", {"SMA": "pos"}),
     ("In 20% of cases, SMA was positive", {"SMA": "pos"}),  # cases, not cells
+    # the antibody names the marker
+    ("Staining biopsy samples with anti-HMB-45 and Fontana demonstrated a higher degree of "
+     "positivity in tumor cells.", {"HMB45": "pos"}),
+    ("anti-desmin antibody positive", {"desmin": "pos"}),
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
