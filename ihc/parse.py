@@ -459,7 +459,40 @@ def _build(text):
         items.append(it)
         j += 1
     # drop dangling hyphen markers
-    return [it for it in items if it.k != "HY"]
+    items = [it for it in items if it.k != "HY"]
+    _cd_numbers(items)
+    return items
+
+
+_CD_NAME = re.compile(r"(?i)CD ?\d{1,3}[a-z]?")
+
+
+def _cd_numbers(items):
+    """Read bare numbers listed after a CD marker as CD markers ("CD10, 31, 34 and 117")."""
+    n = len(items)
+    chain = False
+    for x, it in enumerate(items):
+        if it.k in "MU":
+            chain = bool(_CD_NAME.fullmatch(it.t))
+            continue
+        if it.k == "N" and chain and not (it.pct or it.inten) and it.t.isdigit() and \
+                0 < len(it.t) <= 3 and x > 0 and (
+                    (items[x - 1].k == "P" and items[x - 1].t == ",") or
+                    (items[x - 1].k == "W" and items[x - 1].n in ("and", "or"))) and (
+                x + 1 == n or items[x + 1].k in "BC" or
+                (items[x + 1].k == "P" and items[x + 1].t in ",)") or
+                (items[x + 1].k == "W" and items[x + 1].cls in (CONN, POS, NEG, FILL))):
+            name = "CD" + it.t
+            key = normalise_name(name)
+            if key in _VOCAB:
+                it.k, it.c, it.known = "M", _VOCAB[key], True
+            else:
+                it.k, it.c, it.known = "U", _OTHER.get(key, name), key in _OTHER
+            it.t = name
+            it.v = None
+            continue
+        if not ((it.k == "P" and it.t == ",") or (it.k == "W" and it.n in ("and", "or"))):
+            chain = False
 
 
 def _punct(toks, j, items, text):

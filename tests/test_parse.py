@@ -655,6 +655,11 @@ PUBLISHED = [
     ("Staining biopsy samples with anti-HMB-45 and Fontana demonstrated a higher degree of "
      "positivity in tumor cells.", {"HMB45": "pos"}),
     ("anti-desmin antibody positive", {"desmin": "pos"}),
+    # bare numbers listed after a CD marker are CD markers
+    ("negative for CD10, 31, 34, 99, 117, CK7, Desmin, SMA",
+     {"CD31": "neg", "CD34": "neg", "CD117": "neg", "desmin": "neg", "SMA": "neg"}),
+    ("CD34 and 117 were negative", {"CD34": "neg", "CD117": "neg"}),
+    ("CD117 negative in 3, 5 cases, SMA+", {"CD117": "neg", "SMA": "pos"}),
     # ... but a clause does
     ("negative for CD117, DOG1 and CD34, ruling out GIST, S100 was positive",
      {"CD117": "neg", "DOG1": "neg", "CD34": "neg", "S100": "pos"}),
