@@ -1036,7 +1036,10 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
             raise EmptyInputError("empty input: no header row (expected a CSV with a case_id column and "
                                   "marker columns, or a panel column)")
         delim = _sniff_delimiter(header_line)
-        header = next(csv.reader([header_line], delimiter=delim))
+        header = _csv_line(header_line, delim)  # lenient: a stray CR or NUL in the header is no crash
+        if header is None:
+            raise InputError("the header row cannot be read as CSV (a quote or line break inside a column "
+                             "name?); expected a case_id column and marker columns, or a panel column")
         layout = _Layout(header, panel_column=panel_column, site_column=site_column, id_column=id_column)
         worker = _RowWorker(layout, ncols=len(header), mode=mode, model=model, fmt=fmt)
         n_workers = _workers_for(workers, layout, total)
