@@ -121,6 +121,12 @@ def test_fuzz_batch_arbitrary_bytes(data, fmt):
     _check(r, {0, 2, 3})
 
 
+@pytest.mark.parametrize("data", [b"\n\r\x00", b"case_id,SMA\r\x00\n1,+\n", b"\x00\x00\x00\x00", b"\xff\xfe\x00",
+                                  b'"case_id,SMA\n1,+\n', b"case_id,SMA\n\r\r\r\n"])
+def test_batch_odd_bytes_found_by_the_fuzz(data):
+    _check(_invoke(["batch", "-"], input=data), {0, 2, 3})
+
+
 HEADERS = ["case_id,SMA,desmin,CD117,Ki67,site", "case_id,panel,site", "case_id;SMA;DOG1;S-100"]
 
 
@@ -169,6 +175,37 @@ def test_fuzz_batch_csv_one_row_out_per_row_in_order(columns, n_rows, data, enco
     assert (f"repeat the case_id" in r.stderr) == (dup_ids and n_rows > 3)
     for cid in set(ids):
         assert cid not in r.stderr  # case ids never on stderr
+
+
+# ------------------------------------------------------------------ fuzz: evaluate
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+                           | st.sampled_from(["gist", "leiomyosarcoma", "pos", "neg", "30%", "SMA+ CD117-"]),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                        max_size=3),
+                           max_leaves=8)
+case_objects = st.fixed_dictionaries(
+    {}, optional={"diagnosis": json_values, "markers": st.dictionaries(st.sampled_from(["SMA", "CD117", "Ki67", "x"]),
+                                                                       json_values, max_size=4) | json_values,
+                  "ihc_text": json_values, "site": json_values, "id": json_values, "source": json_values})
+
+
+@FUZZ
+@given(content=st.one_of(
+    st.binary(max_size=800),
+    st.lists(case_objects, max_size=6).map(lambda xs: "\n".join(json.dumps(x) for x in xs).encode()),
+    st.lists(st.lists(st.sampled_from(CELL_WORDS + ["gist", "diagnosis", "SMA", "panel", "leiomyosarcoma"]),
+                      min_size=1, max_size=5), max_size=6)
+      .map(lambda rows: "\n".join(",".join(r) for r in [["diagnosis", "SMA", "CD117", "panel"]] + rows).encode())),
+    ext=st.sampled_from([".jsonl", ".csv"]), from_text=st.booleans())
+def test_fuzz_evaluate_files(tmp_path_factory, content, ext, from_text):
+    f = tmp_path_factory.mktemp("ev") / ("cases" + ext)
+    f.write_bytes(content)
+    r = _invoke(["evaluate", str(f), "--format", "json"] + (["--from-text"] if from_text else []),
+                env={"IHC_MODEL": None})
+    _check(r, {0, 2})
+    if r.exit_code == 0:
+        json.loads(r.stdout)
 
 
 # ------------------------------------------------------------------ the bad-input catalogue (README table)
