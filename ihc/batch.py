@@ -202,27 +202,86 @@ class _Classifier:
         self.row_memo = {}
         self.state_memo = {}
         self.typ_memo = {}
+        self.next_memo = {}
+        self.base = {}  # site -> centred intercept + site prior
+        self.vecs = {}  # (marker, state) -> centred contribution
+
+    def _typicality(self, skey, states):
+        typ = self.typ_memo.get(skey)  # typicality does not depend on the site
+        if typ is None:
+            _trim(self.typ_memo)
+            typ = self.typ_memo[skey] = self.model.typicality(states)
+        return typ
+
+    def _lean(self, states, site, typ):
+        """Status and differential: CompactModel.proba's sums in its order, from cached vectors."""
+        from .api import _status
+
+        model = self.model
+        z = self.base.get(site)
+        if z is None:
+            base, prior, _ = model.decompose({}, site)
+            z = self.base[site] = [b + p for b, p in zip(base, prior)]
+        z = list(z)
+        vecs = self.vecs
+        for item in states.items():
+            v = vecs.get(item)
+            if v is None:
+                v = vecs[item] = model.decompose(dict([item]), None)[2].get(item[0])
+            if v is not None:
+                z = [a + b for a, b in zip(z, v)]
+        mx = max(z)
+        e = [math.exp(x - mx) for x in z]
+        t = sum(e)
+        proba = [x / t for x in e]
+        status = _status(model, proba, typ, len(states))
+        order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
+        return status, [(model.classes[k], proba[k]) for k in order]
+
+    def _full(self, panel):
+        """api._classify_panel, with next stains memoised on (states, site): they cost most."""
+        from .api import Result, _evidence, _next_stains, _status, _warnings
+        from .engine import panel_states
+
+        model = self.model
+        states = panel_states(panel.markers, model.markers)
+        site = panel.site
+        proba = model.proba(states, site)
+        skey = tuple(states.items())
+        typ = self._typicality(skey, states)
+        status = _status(model, proba, typ, len(states))
+        settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
+        order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
+        differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
+        nkey = (skey, site)
+        nxt = self.next_memo.get(nkey)
+        if nxt is None:
+            _trim(self.next_memo)
+            nxt = self.next_memo[nkey] = _next_stains(model, states, site, proba, top=5, available=None,
+                                                      settled=settled)
+        return Result(
+            model=model, panel=panel, status=status, differential=differential,
+            evidence=_evidence(model, states, panel, site, proba),
+            next_stains=[dict(n) for n in nxt],
+            warnings=_warnings(model, panel, states, proba, status, typ),
+            settled=settled,
+        )
 
     def _from_panel(self, panel):
         from .api import _classify_panel
         from .engine import panel_states
 
         if self.full:
-            res = _classify_panel(self.model, panel)
-            d = res.to_dict()
+            d = self._full(panel).to_dict()
             top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
             return (d["status"], d["diagnosis"], d["confidence"], top, None, d)
         states = panel_states(panel.markers, self.model.markers)
-        skey = tuple(sorted(states.items()))
+        skey = tuple(states.items())
         key = (skey, panel.site)
         hit = self.state_memo.get(key)
         if hit is None:
-            typ = self.typ_memo.get(skey)  # typicality does not depend on the site
-            if typ is None:
-                typ = self.typ_memo[skey] = self.model.typicality(states)
-                if len(self.typ_memo) >= MEMO_LIMIT:
-                    self.typ_memo.clear()
-            status, diff = _lean_states(self.model, states, panel.site, typ)
+            typ = self._typicality(skey, states)
+            status, diff = self._lean(states, panel.site, typ)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
             _trim(self.state_memo)
@@ -341,6 +400,17 @@ def _cell_coder(column, model_markers=None):
     context = k.lower() in ("case_id", "id", "site", "age", "sex", "panel")
     name = None if (not k or context) else _VOCAB.get(normalise_name(k))
     memo = {}
+    objs = []  # small int id -> code (keys made of ints hash fast)
+    ids = {}
+
+    def intern(c):
+        i = ids.get(c)
+        if i is None:
+            if len(objs) >= 4 * MEMO_LIMIT:  # endless distinct errors: the code itself is the key part
+                return c
+            i = ids[c] = len(objs)
+            objs.append(c)
+        return i
 
     def code(cell):
         try:
@@ -351,10 +421,10 @@ def _cell_coder(column, model_markers=None):
         if hit is not None:
             return hit
         if cell is None or (isinstance(cell, float) and math.isnan(cell)):
-            return _EMPTY
+            return intern(_EMPTY)
         text = str(cell)
         if name is None:
-            c = _EMPTY if not text.strip() else (1 if text.strip().lower() in _ND_CELLS else 2)
+            c = _EMPTY if not text.strip() else ("nd" if text.strip().lower() in _ND_CELLS else "filled")
         elif not text.strip():
             c = _EMPTY
         else:
@@ -365,16 +435,28 @@ def _cell_coder(column, model_markers=None):
                 c = ("v", v)
             except InputError as exc:
                 c = ("err", str(exc))
+        c = intern(c)
         if len(memo) < MEMO_LIMIT:
             memo[cell] = c
         return c
 
     code.memo = memo
+    code.decode = lambda k: objs[k] if type(k) is int else k
     code.marker = name
     code.column = k
     code.context = context
     code.clipped = _clip(k, 40)
     return code
+
+
+class _LeanPanel:
+    """What the lean path reads of a Panel: markers (model states) and the canonical site."""
+
+    __slots__ = ("markers", "site")
+
+    def __init__(self, markers, site):
+        self.markers = markers
+        self.site = site
 
 
 def _builders(layout, mode, model_markers=None):
@@ -450,7 +532,7 @@ def _builders(layout, mode, model_markers=None):
             """
             if key is None or other_site:
                 return slow(cells)
-            codes = key[:len(pairs)]
+            codes = [coder.decode(k) for coder, k in zip(coders, key[:len(pairs)])]
             if all(c is _EMPTY for c in codes):
                 raise EmptyInputError("empty panel: every marker cell of the row is empty")
             markers = {}
@@ -458,7 +540,7 @@ def _builders(layout, mode, model_markers=None):
             for (i, coder), c in zip(pairs, codes):
                 name = coder.marker
                 if name is None:
-                    if c == 2 and coder.column and not coder.context and coder.clipped not in unknown:
+                    if c == "filled" and coder.column and not coder.context and coder.clipped not in unknown:
                         unknown.append(coder.clipped)
                     continue
                 if c is _EMPTY:
@@ -473,6 +555,12 @@ def _builders(layout, mode, model_markers=None):
                 markers[name] = v
             if not markers:
                 return slow(cells)
+            if lean:
+                # the lean path needs only the model states (already in the codes) and the
+                # canonical site (in the key); strict mode's unknown-marker error needs the rest
+                if mode == "strict" and unknown:
+                    return slow(cells)
+                return _LeanPanel(markers, key[-1][0] if si is not None else None)
             site = _site_arg(cells[si]) if si is not None else None
             return _finish(markers, unknown, [], [], site, mode)
     return key_of, build
@@ -767,14 +855,11 @@ def output_format_for(output, fmt=None):
     return "csv"
 
 
-_NEEDS_QUOTES = re.compile(r'[",\r\n]|^\s|\s$')
-
-
 def _csv_quote(s):
     if s is None:
         return ""
     s = str(s)
-    if _NEEDS_QUOTES.search(s):
+    if '"' in s or "," in s or "\n" in s or "\r" in s:
         return '"' + s.replace('"', '""') + '"'
     return s
 

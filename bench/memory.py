@@ -1,0 +1,57 @@
+"""Peak memory of `ihc batch` for 100,000 against 1,000,000 rows (target: ratio <= 1.5).
+
+    python bench/memory.py [--small 100000] [--large 1000000]
+
+Each run is a fresh `ihc batch` process (structured CSV in, CSV out; then the
+free-text CSV; then JSON Lines out); its peak resident set size is read with
+resource.getrusage(RUSAGE_CHILDREN) in a wrapper process.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data  # noqa: E402
+
+_WRAP = """
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)
+"""
+
+
+def peak_kib(cmd):
+    p = subprocess.run([sys.executable, "-c", _WRAP, *cmd], capture_output=True, text=True, check=True)
+    kib, rc = p.stdout.split()
+    if rc not in ("0", "3"):
+        raise SystemExit(f"{cmd} exited {rc}: {p.stderr[-300:]}")
+    return int(kib)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", type=int, default=100_000)
+    ap.add_argument("--large", type=int, default=1_000_000)
+    args = ap.parse_args()
+    ihc = str(Path(sys.executable).with_name("ihc"))
+    report = {}
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        for kind, make in (("structured", _data.structured_csv), ("text", _data.text_csv)):
+            for n in (args.small, args.large):
+                make(d / f"{kind}_{n}.csv", n)
+        for label, kind, out in (("structured_csv", "structured", "o.csv"), ("text_csv", "text", "o.csv"),
+                                 ("structured_jsonl", "structured", "o.jsonl")):
+            small = peak_kib([ihc, "batch", str(d / f"{kind}_{args.small}.csv"), "-o", str(d / out)])
+            large = peak_kib([ihc, "batch", str(d / f"{kind}_{args.large}.csv"), "-o", str(d / out)])
+            report[label] = {"peak_mib_small": round(small / 1024, 1), "peak_mib_large": round(large / 1024, 1),
+                             "ratio": round(large / small, 2)}
+    print(json.dumps({"small_rows": args.small, "large_rows": args.large, **report, "target_ratio": 1.5}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Cold start: `ihc classify --format json` against `python -c "import click"` (same machine, same run).
+
+    python bench/startup.py [--runs 21]
+
+Each command is run as a fresh process, interleaved, and the median wall time
+is reported with the ratio (target: <= 3x). Also lists the heavy modules the
+classify path imported (must be none).
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PANEL = "SMA+ desmin+ CD117- DOG1-"
+
+
+def _ihc_cmd():
+    exe = Path(sys.executable).with_name("ihc")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ihc.cli"]
+
+
+def wall(cmd):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=21)
+    args = ap.parse_args()
+    ihc = _ihc_cmd() + ["classify", "--format", "json", PANEL]
+    click = [sys.executable, "-c", "import click"]
+    bare = [sys.executable, "-c", "pass"]
+    for cmd in (ihc, click, bare):  # warm the OS file cache
+        wall(cmd)
+    t_ihc, t_click, t_bare = [], [], []
+    for _ in range(args.runs):
+        t_ihc.append(wall(ihc))
+        t_click.append(wall(click))
+        t_bare.append(wall(bare))
+    probe = subprocess.run([sys.executable, "-X", "importtime", *ihc], capture_output=True, text=True)
+    mods = {ln.split("|")[-1].strip().split(".")[0] for ln in probe.stderr.splitlines() if ln.startswith("import time:")}
+    heavy = sorted(mods & {"numpy", "pandas", "sklearn", "scipy", "joblib"})
+    m_ihc, m_click, m_bare = (statistics.median(x) for x in (t_ihc, t_click, t_bare))
+    out = {"runs": args.runs, "ihc_classify_json_s": round(m_ihc, 4), "python_import_click_s": round(m_click, 4),
+           "python_bare_s": round(m_bare, 4), "ratio": round(m_ihc / m_click, 2), "target_ratio": 3.0,
+           "heavy_modules_imported": heavy}
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
