@@ -1197,18 +1197,38 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
 
 
 def _write_atomic(path, body):
-    folder = path.parent if str(path.parent) else Path(".")
+    shown = path  # messages name the path as given
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give an output file name")
+    if path.is_symlink():  # replace what the link points at, keep the link
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        # a device, FIFO or socket (/dev/null, /dev/stdout, a named pipe): there is nothing to rename over,
+        # and renaming a file over /dev/null would replace the device itself; write to it directly
+        try:
+            out = open(path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise InputError(f"{shown}: cannot write there ({exc.strerror or exc})") from None
+        try:
+            with out:
+                return body(out)
+        except OSError as exc:  # e.g. /dev/full, a pipe whose reader went away
+            raise InputError(f"{shown}: the output could not be written ({exc.strerror or exc})") from None
+    folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise InputError(f"{path}: the folder {folder} does not exist")
+        raise InputError(f"{shown}: the folder {folder} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise InputError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+        raise InputError(f"{shown}: cannot write there ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            result = body(out)
+            try:
+                result = body(out)
+                out.flush()
+            except OSError as exc:  # disk full, quota, I/O error: the environment, not a bug
+                raise InputError(f"{shown}: the output could not be written ({exc.strerror or exc}); "
+                                 "no output file was written") from None
         try:
             mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
             os.chmod(tmp, mode)
