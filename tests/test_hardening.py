@@ -547,6 +547,59 @@ def test_readme_interruption_rows_match_the_real_message():
     assert CTRL_C[3] == SIGTERM[3] == "ihc batch: interrupted; no output file was written (out.csv is left as it was)"
 
 
+# ------------------------------------------------------------------ odd output paths
+
+CASES = "case_id,SMA,desmin\nA,+,+\nB,-,-\n"
+
+
+def test_output_to_a_fifo_is_written_through_not_replaced(tmp_path):
+    """Like -o /dev/null: a non-regular file is written to, never renamed over (that replaced the device)."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    r = _invoke(["batch", "-", "-o", str(fifo)], input=CASES)
+    reader.join(10)
+    _check(r, {0})
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert got and got[0].splitlines()[0].startswith("case_id,status") and len(got[0].splitlines()) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
+    (tmp_path / "real.csv").write_text("old\n")
+    (tmp_path / "link.csv").symlink_to("real.csv")
+    r = _invoke(["batch", "-", "-o", str(tmp_path / "link.csv")], input=CASES)
+    _check(r, {0})
+    assert (tmp_path / "link.csv").is_symlink()
+    assert len((tmp_path / "real.csv").read_text().splitlines()) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "real.csv"]
+
+
+def test_disk_full_is_exit_2_with_the_reason_and_no_file(tmp_path, monkeypatch):
+    import errno
+
+    real_fdopen = os.fdopen
+
+    def full_fdopen(fd, *a, **k):
+        f = real_fdopen(fd, *a, **k)
+
+        def write(_):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        f.write = write
+        return f
+
+    monkeypatch.setattr(os, "fdopen", full_fdopen)
+    r = _invoke(["batch", "-", "-o", str(tmp_path / "out.csv")], input=CASES)
+    _one_line_refusal(r, "No space left on device", "no output file was written")
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------ no patient data anywhere else
 
 def _all_files(folder):
