@@ -138,6 +138,12 @@ def _read_jsonl(path, from_text, mode):
                                  "(or use --from-text to read 'ihc_text')")
             case["markers"] = _loss({k: v for k, v in markers.items() if not str(k).startswith("other:")})
             case["site"] = normalise_site(site_text)[0] if site_text else None
+            ki67 = case["markers"].get("Ki67")
+            if ki67 is not None and not (ki67 in ("low", "mid", "high") or (
+                    isinstance(ki67, (int, float)) and not isinstance(ki67, bool) and 0 <= ki67 <= 100)):
+                # an unreadable value is an unreadable panel (a miss), never a crash
+                case["markers"] = {}
+                case["error"] = f"Ki67 value {ki67!r} is neither a percentage 0-100 nor low/mid/high"
             out.append(case)
     return out
 
