@@ -208,6 +208,14 @@ def test_fuzz_evaluate_files(tmp_path_factory, content, ext, from_text):
         json.loads(r.stdout)
 
 
+@pytest.mark.parametrize("line", ['{"diagnosis":1,"markers":{"Ki67":[]}}', '{"diagnosis":"gist","markers":{"Ki67":NaN}}',
+                                  '{"diagnosis":"gist","markers":{"Ki67":"30"}}', '{"diagnosis":"gist","markers":{"Ki67":true}}'])
+def test_evaluate_odd_values_found_by_the_fuzz(tmp_path, line):
+    f = tmp_path / "cases.jsonl"
+    f.write_text(line + "\n")
+    _check(_invoke(["evaluate", str(f), "--format", "json"], env={"IHC_MODEL": None}), {0, 2})
+
+
 # ------------------------------------------------------------------ the bad-input catalogue (README table)
 
 def _make_files(folder: Path):
