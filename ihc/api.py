@@ -85,8 +85,10 @@ def load_model(path=None) -> CompactModel:
 
     if path is None:
         path = os.environ.get(MODEL_ENV) or None
+    if path and not Path(path).exists():
+        raise ModelError(f"model path {path} does not exist: give a model directory or its model_card.json")
     card_path = _resolve(path) if path else _shipped_dir() / "model_card.json"
-    key = str(card_path)
+    key = str(card_path.resolve())  # one cache entry per file, however the path was written
     if key in _CACHE:
         return _CACHE[key]
     try:
@@ -98,11 +100,15 @@ def load_model(path=None) -> CompactModel:
     if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
         raise ModelIntegrityError(
             f"model card {card_path.name} has format {card.get('format_version') if isinstance(card, dict) else None!r}; this ihc reads format {FORMAT_VERSION}")
-    if list(card.get("markers") or []) != list(MODEL_MARKERS):
+    markers = card.get("markers")
+    if not isinstance(markers, list) or markers != list(MODEL_MARKERS):
         raise ModelIntegrityError(f"model card {card_path.name} lists markers that differ from this ihc's vocabulary")
-    compact = card.get("compact") or {}
-    model = CompactModel.load(card_path.with_name(compact.get("file", "ihc_model.json")),
-                              expected_sha256=compact.get("sha256") or "missing")
+    compact = card.get("compact")
+    if not isinstance(compact, dict) or not isinstance(compact.get("sha256"), str) \
+            or not isinstance(compact.get("file", "ihc_model.json"), str):
+        raise ModelIntegrityError(f"model card {card_path.name} does not name its compact model file and sha256")
+    file_name = Path(compact.get("file", "ihc_model.json")).name  # never a path outside the model folder
+    model = CompactModel.load(card_path.with_name(file_name), expected_sha256=compact["sha256"])
     if model.classes != card.get("classes"):
         raise ModelIntegrityError("model classes differ from its card")
     model.card = card
@@ -245,8 +251,9 @@ def _evidence(model, states, panel, site, proba, n_dx=2):
             items.append({
                 "diagnosis": dx, "marker": "site", "value": site,
                 "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
-                "note": f"site {site}: prior share of {_SHORT[dx]} among spindle-cell tumours there",
-                "source": "training_data/site_priors.csv",
+                "note": f"site {site}: prior for {_SHORT[dx]} there (published case mix, tempered; "
+                        "anatomical restriction where it does not arise)",
+                "source": "training_data/site_priors.csv; training_data/site_restrictions.csv",
             })
         items.sort(key=lambda e: -abs(e["weight"]))
         out.extend(items)
@@ -352,8 +359,6 @@ def _warnings(model, panel, states, proba, status, typ):
                  "consider a malignant counterpart")
     if "Ki67" not in states and top in ("leiomyoma", "leiomyosarcoma") and max(proba) < 0.95:
         w.append("no Ki-67: leiomyoma and leiomyosarcoma are told apart by morphology and proliferation")
-    if panel.unknown:
-        w.append("not used (outside the vocabulary): " + ", ".join(panel.unknown))
     # keep order, drop repeats
     return list(dict.fromkeys(w))
 

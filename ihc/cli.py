@@ -22,7 +22,8 @@ from .exceptions import IhcError, InputError, ModelError
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
 
 EXIT_CODES_HELP = ("Exit codes: 0 result produced (ok, indeterminate or atypical); "
-                   "1 internal error; 2 usage or input error; 3 batch rows failed (all rows still written).")
+                   "1 internal error; 2 usage or input error; 3 batch rows failed (all rows still written); "
+                   "130/143 interrupted; 141 stdout closed by its reader.")
 
 
 class IhcClickError(click.ClickException):
@@ -539,6 +540,10 @@ def main(argv=None):
     except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C: exit 130, not the 1 of an internal error
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # `ihc ... | head`: the reader left; exit as a shell would (128 + SIGPIPE)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)
     except Exception as exc:  # a bug: no traceback for the user, but say how to get one
         if os.environ.get("IHC_DEBUG"):
             raise

@@ -122,12 +122,15 @@ def default_training_dir() -> Path:
 
 
 def training_data_digest(directory=None) -> str:
-    """sha256 over every file of ``training_data/`` (names and bytes, sorted by name)."""
+    """sha256 over every data file of ``training_data/`` (names and bytes, sorted by name).
+
+    Documentation (``*.md``) is left out: editing the README does not change the model.
+    """
     directory = Path(directory or default_training_dir())
     h = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         rel = path.relative_to(directory).as_posix()
-        if "__pycache__" in rel:
+        if "__pycache__" in rel or path.suffix == ".md":
             continue
         h.update(rel.encode())
         h.update(b"\0")
@@ -329,13 +332,32 @@ class Knowledge:
             full = {dx: max(shares.get(dx, 0.0), floor) for dx in DIAGNOSES}
             tot = sum(full.values())
             self.site_priors[site] = {dx: v / tot for dx, v in full.items()}
+        # anatomical restrictions: a diagnosis that does not arise at a site (IFP outside the GI
+        # tract); applied untempered, on top of the (tempered) case-mix shares
+        self.site_restrictions = {}
+        path = self.directory / "site_restrictions.csv"
+        if path.is_file():
+            for row in _read_csv(path):
+                dx, site = row["diagnosis"].strip(), row["site"].strip()
+                factor = _float(row.get("factor"))
+                if dx in DIAGNOSES and factor and factor > 0:
+                    self.site_restrictions.setdefault(site, {})[dx] = factor
+                    self.site_sources.setdefault(site, []).append(
+                        (row.get("source", "").strip(), row.get("citation", "").strip()))
+
+    @property
+    def prior_sites(self):
+        """Sites with a chosen case mix or an anatomical restriction."""
+        return sorted(set(self.site_priors) | set(self.site_restrictions))
 
     def site_log_prior(self, site, strength=None):
         """Centered log prior per diagnosis at ``site`` (tempered), or zeros when neutral."""
-        if not site or site not in self.site_priors:
+        if not site or site not in self.prior_sites:
             return {dx: 0.0 for dx in DIAGNOSES}
         k = self.recipe["site_prior_strength"]["value"] if strength is None else strength
-        logs = {dx: k * math.log(p) for dx, p in self.site_priors[site].items()}
+        shares = self.site_priors.get(site, {dx: 1.0 for dx in DIAGNOSES})
+        restrict = self.site_restrictions.get(site, {})
+        logs = {dx: k * math.log(p) + math.log(restrict.get(dx, 1.0)) for dx, p in shares.items()}
         mean = sum(logs.values()) / len(logs)
         return {dx: v - mean for dx, v in logs.items()}
 

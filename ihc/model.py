@@ -279,7 +279,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
 
     def site_lp_for(strength):
         out = {}
-        for site in kb.site_priors:
+        for site in kb.prior_sites:
             lp = kb.site_log_prior(site, strength=strength)
             out[site] = [lp[dx] for dx in kb.diagnoses]
         return out

@@ -448,8 +448,6 @@ def test_card_of_another_format_or_marker_list_is_refused(tmp_path, change, word
     _one_line_refusal(r, *words)
 
 
-@pytest.mark.xfail(reason="ihc.api.load_model trusts the card's field types (lead's file): a card whose "
-                          "'compact' or 'markers' has the wrong type crashes with exit 1", strict=False)
 @pytest.mark.parametrize("field, value", [("compact", "x"), ("markers", 5)])
 def test_card_with_wrong_field_types_is_refused_not_a_crash(tmp_path, field, value):
     d = _model_copy(tmp_path)
