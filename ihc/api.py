@@ -319,11 +319,30 @@ def _discordant(model, states, typ):
     return dx, bad
 
 
-def _status(model, proba, typ, n_states):
+#: Benign and malignant counterparts that a panel does not separate: their difference is
+#: morphology (atypia, mitoses, necrosis) and proliferation, so neither is named without Ki-67
+#: while the other keeps at least ``COUNTERPART_FLOOR`` of the probability.
+COUNTERPARTS = {"leiomyoma": "leiomyosarcoma", "leiomyosarcoma": "leiomyoma",
+                "schwannoma": "mpnst", "mpnst": "schwannoma"}
+COUNTERPART_FLOOR = 0.05
+
+
+def _unresolved_counterpart(model, proba, states):
+    """The benign/malignant counterpart left open by a panel without Ki-67, or None."""
+    if states is None or "Ki67" in states:
+        return None
+    top = model.classes[max(range(len(proba)), key=lambda k: proba[k])]
+    other = COUNTERPARTS.get(top)
+    if other and proba[model.classes.index(other)] >= COUNTERPART_FLOOR:
+        return other
+    return None
+
+
+def _status(model, proba, typ, n_states, states=None):
     th = model.thresholds
     if n_states and max(typ) < th["atypical_percentile"]:
         return "atypical"
-    if n_states and max(proba) >= th["ok_probability"]:
+    if n_states and max(proba) >= th["ok_probability"] and not _unresolved_counterpart(model, proba, states):
         return "ok"
     return "indeterminate"
 
@@ -357,8 +376,10 @@ def _warnings(model, panel, states, proba, status, typ):
     if ki == "high" and top in _BENIGN:
         w.append(f"Ki-67 {_value_word('Ki67', panel.markers.get('Ki67'))} is high for a benign {_SHORT[top]}: "
                  "consider a malignant counterpart")
-    if "Ki67" not in states and top in ("leiomyoma", "leiomyosarcoma") and max(proba) < 0.95:
-        w.append("no Ki-67: leiomyoma and leiomyosarcoma are told apart by morphology and proliferation")
+    other = _unresolved_counterpart(model, proba, states)
+    if other:
+        w.append(f"no Ki-67: {_SHORT[top]} and {_SHORT[other]} are told apart by morphology and proliferation, "
+                 "not by this panel: neither is named without Ki-67")
     # keep order, drop repeats
     return list(dict.fromkeys(w))
 
@@ -368,7 +389,7 @@ def _classify_panel(model, panel, *, top=5, available=None):
     site = panel.site
     proba = model.proba(states, site)
     typ = model.typicality(states)
-    status = _status(model, proba, typ, len(states))
+    status = _status(model, proba, typ, len(states), states)
     settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
@@ -458,14 +479,16 @@ def predict_case(model, case, naive_bayes=False):
     else:
         proba = model.proba(states, case.get("site"))
     typ = model.typicality(states) if model.atypical.get("quantiles") else [1.0] * len(proba)
-    status = _status(model, proba, typ, len(states)) if model.thresholds else None
+    status = _status(model, proba, typ, len(states), states) if model.thresholds else None
     if naive_bayes and model.thresholds:
         th = model.thresholds.get("nb_ok_probability", model.thresholds["ok_probability"])
-        status = "ok" if states and max(proba) >= th else "indeterminate"
+        status = "ok" if states and max(proba) >= th and not _unresolved_counterpart(model, proba, states) \
+            else "indeterminate"
     k = max(range(len(proba)), key=lambda i: proba[i])
     return {"id": case.get("id"), "truth": case["diagnosis"],
             "proba": dict(zip(model.classes, proba)), "status": status,
-            "diagnosis": model.classes[k] if status == "ok" else None, "typicality": max(typ)}
+            "diagnosis": model.classes[k] if status == "ok" else None, "typicality": max(typ),
+            "counterpart_open": _unresolved_counterpart(model, proba, states) is not None}
 
 
 def naive_bayes_proba(model, states, site=None):
@@ -512,10 +535,11 @@ def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95):
     nb_preds = []
     for c in cases:
         p = predict_case(model, c)
-        p["answerable"] = p["typicality"] >= atypical_level and bool(panel_states(c["markers"], model.markers))
+        p["answerable"] = (p["typicality"] >= atypical_level and bool(panel_states(c["markers"], model.markers))
+                           and not p["counterpart_open"])
         preds.append(p)
         q = predict_case(model, c, naive_bayes=True)
-        q["answerable"] = bool(panel_states(c["markers"], model.markers))
+        q["answerable"] = bool(panel_states(c["markers"], model.markers)) and not q["counterpart_open"]
         nb_preds.append(q)
     if cases:
         th["ok_probability"], curve = _best_threshold(preds, model.classes, target)

@@ -173,7 +173,7 @@ def _lean_states(model, states, site, typ=None):
     proba = model.proba(states, site)
     if typ is None:
         typ = model.typicality(states)
-    status = _status(model, proba, typ, len(states))
+    status = _status(model, proba, typ, len(states), states)
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     return status, [(model.classes[k], proba[k]) for k in order]
 
@@ -235,7 +235,7 @@ class _Classifier:
         e = [math.exp(x - mx) for x in z]
         t = sum(e)
         proba = [x / t for x in e]
-        status = _status(model, proba, typ, len(states))
+        status = _status(model, proba, typ, len(states), states)
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         return status, [(model.classes[k], proba[k]) for k in order]
 
@@ -250,7 +250,7 @@ class _Classifier:
         proba = model.proba(states, site)
         skey = tuple(states.items())
         typ = self._typicality(skey, states)
-        status = _status(model, proba, typ, len(states))
+        status = _status(model, proba, typ, len(states), states)
         settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]

@@ -70,7 +70,9 @@ def risk_coverage(preds, classes, thresholds=None):
     """Accuracy and coverage of the answers whose top probability reaches each threshold.
 
     Coverage is the share of in-set cases answered; accuracy counts an answer
-    on an out-of-set case as wrong. A case whose status is ``atypical`` (or
+    on an out-of-set case as wrong. A case left open between benign and malignant
+    counterparts (``counterpart_open``: leiomyoma/LMS, schwannoma/MPNST without Ki-67)
+    is never answered. A case whose status is ``atypical`` (or
     ``error``: an unreadable panel) is never answered, as the status rules
     never name a diagnosis for it.
 
@@ -84,7 +86,8 @@ def risk_coverage(preds, classes, thresholds=None):
     inset = [p for p in preds if p["truth"] in classes]
     rows = []
     for t in thresholds:
-        answered = [p for p in preds if p.get("status") not in NEVER_ANSWERED and max(p["proba"].values()) >= t]
+        answered = [p for p in preds if p.get("status") not in NEVER_ANSWERED and not p.get("counterpart_open")
+                    and max(p["proba"].values()) >= t]
         ans_in = [p for p in answered if p["truth"] in classes]
         right = sum(_ranked(p["proba"])[0] == p["truth"] for p in answered)
         rows.append({
