@@ -151,6 +151,9 @@ KNOWN_OTHER_MARKERS = tuple(k for k in _OTHER_DEFS if _OTHER_DEFS[k])
 
 _VOCAB = lookup_table()
 _MAX_NGRAM = 7
+# Every prefix of a normalised name (vocabulary or other marker): a key that is not one
+# cannot grow into a name, so the n-gram look-up stops there.
+_PREFIXES = {key[:i] for key in (*_VOCAB, *_OTHER) for i in range(1, len(key) + 1)}
 _MAX_WORD = 40
 
 # Word classes
@@ -378,28 +381,28 @@ def _build(text):
                 toks[j + 1][1] == e and toks[j + 2][1] == toks[j + 1][2] and is_word(j + 2):
             j += 2
             continue
-        # marker names, longest match first (words joined by spaces or - / . _)
-        span = [j]
-        k = j
-        while len(span) < _MAX_NGRAM:
-            if k + 1 < n and is_word(k + 1) and toks[k + 1][1] > toks[k][2] and \
-                    "\n" not in text[toks[k][2]:toks[k + 1][1]]:
-                k += 1
-            elif k + 2 < n and toks[k + 1][0] in "-/._" and toks[k + 1][1] == toks[k][2] and \
-                    toks[k + 2][1] == toks[k + 1][2] and is_word(k + 2):
-                k += 2
-            else:
-                break
-            span.append(k)
+        # marker names, longest match first (words joined by spaces or - / . _); the
+        # span grows only while its key can still begin a name (_PREFIXES)
         hit = None
-        if len(t) <= _MAX_WORD:
-            key = ""
-            keys = []
-            for idx in span:
-                part = norm(idx)
+        key = norm(j) if len(t) <= _MAX_WORD else ""
+        if key:
+            span = [j]
+            keys = [key]
+            k = j
+            # (the gap between two tokens never holds a new line: "\n" is a token itself)
+            while len(span) < _MAX_NGRAM and key in _PREFIXES:
+                if k + 1 < n and is_word(k + 1) and toks[k + 1][1] > toks[k][2]:
+                    k += 1
+                elif k + 2 < n and toks[k + 1][0] in "-/._" and toks[k + 1][1] == toks[k][2] and \
+                        toks[k + 2][1] == toks[k + 1][2] and is_word(k + 2):
+                    k += 2
+                else:
+                    break
+                part = norm(k)
                 if not part:
                     break
                 key += part
+                span.append(k)
                 keys.append(key)
             for L in range(len(keys), 0, -1):
                 key = keys[L - 1]
