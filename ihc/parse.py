@@ -315,6 +315,21 @@ def _clean(text):
     return text.translate(_TRANS)
 
 
+_NAME_KEYS = {}          # written word -> normalise_name(word), bounded memo
+_NAME_KEYS_MAX = 50000
+
+
+def _name_key(t):
+    """``normalise_name(t)``, memoised: reports repeat the same few hundred words."""
+    v = _NAME_KEYS.get(t)
+    if v is None:
+        # plain ASCII letters and digits: normalisation is only case-folding
+        v = t.lower() if t.isascii() and t.isalnum() else normalise_name(t)
+        if len(_NAME_KEYS) < _NAME_KEYS_MAX:
+            _NAME_KEYS[t] = v
+    return v
+
+
 def _tokens(text):
     """(text, start, end) of words, newlines and single punctuation characters."""
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
@@ -343,7 +358,7 @@ def _build(text):
         v = norms[j]
         if v is None:
             t = toks[j][0]
-            v = normalise_name(t) if len(t) <= _MAX_WORD else ""
+            v = _name_key(t) if len(t) <= _MAX_WORD else ""
             norms[j] = v
         return v
 
@@ -486,7 +501,7 @@ def _cd_numbers(items):
                 (items[x + 1].k == "P" and items[x + 1].t in ",)") or
                 (items[x + 1].k == "W" and items[x + 1].cls in (CONN, POS, NEG, FILL))):
             name = "CD" + it.t
-            key = normalise_name(name)
+            key = _name_key(name)
             if key in _VOCAB:
                 it.k, it.c, it.known = "M", _VOCAB[key], True
             else:
