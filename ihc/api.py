@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from .engine import CompactModel, marker_states, panel_states, entropy_bits
@@ -230,7 +231,22 @@ def _state_group_prob(model, dx, marker, state):
     return 1 - r["p"]
 
 
-def _evidence(model, states, panel, site, proba, n_dx=2):
+def _short_citation(text):
+    """First citation of a pooled figure, with how many more stand behind it."""
+    parts = [p.strip() for p in (text or "").split(";") if p.strip()]
+    if len(parts) <= 1:
+        return text
+    more = len(parts) - 1
+    m = re.search(r"\s\+(\d+) more$", parts[-1])
+    if m:
+        more += int(m.group(1))
+    return f"{parts[0]} (+{more} more)"
+
+
+def _evidence(model, states, panel, site, proba, status=None):
+    """Evidence for the leading diagnosis, and for the runner-up while the answer is open
+    (not ``ok``): it shows what separates them."""
+    n_dx = 1 if status == "ok" else 2
     base, prior, contrib = model.decompose(states, site)
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
     out = []
@@ -245,7 +261,7 @@ def _evidence(model, states, panel, site, proba, n_dx=2):
                 "diagnosis": dx, "marker": marker, "value": _value_word(marker, value) if marker == "Ki67" else state,
                 "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
                 "note": f"{_display(marker)} {_value_word(marker, value)}: {phrase}",
-                "source": cit,
+                "source": _short_citation(cit),
             })
         if site and any(prior):
             items.append({
@@ -395,7 +411,7 @@ def _classify_panel(model, panel, *, top=5, available=None):
     differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
     return Result(
         model=model, panel=panel, status=status, differential=differential,
-        evidence=_evidence(model, states, panel, site, proba),
+        evidence=_evidence(model, states, panel, site, proba, status),
         next_stains=_next_stains(model, states, site, proba, top=top, available=available, settled=settled),
         warnings=_warnings(model, panel, states, proba, status, typ),
         settled=settled,

@@ -262,7 +262,7 @@ class _Classifier:
                                                       settled=settled)
         return Result(
             model=model, panel=panel, status=status, differential=differential,
-            evidence=_evidence(model, states, panel, site, proba),
+            evidence=_evidence(model, states, panel, site, proba, status),
             next_stains=[dict(n) for n in nxt],
             warnings=_warnings(model, panel, states, proba, status, typ),
             settled=settled,

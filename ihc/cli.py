@@ -56,12 +56,24 @@ def _mode(strict, lenient):
 
 
 def _emit_json(obj):
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+    """JSON on stdout: indented for a person at a terminal, one compact line for a script."""
+    if sys.stdout.isatty():
+        click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+    else:
+        click.echo(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
 
 
 def _warn(lines):
     for line in lines:
         click.echo(f"warning: {line}", err=True)
+
+
+def _warn_beside_data(lines):
+    """Warnings that are also inside the JSON asked for: echoed on stderr only to a person at a
+    terminal. A script's stderr usually ends in a log, and these warnings quote the panel
+    ("CD34 positive: ..."): patient data stays in the requested output."""
+    if sys.stderr.isatty():
+        _warn(lines)
 
 
 _mode_options = [
@@ -118,7 +130,7 @@ def parse_cmd(text, site, fmt, strict, lenient):
     except IhcError as exc:
         _fail(exc)
     if fmt == "json":
-        _warn(panel.warnings)
+        _warn_beside_data(panel.warnings)
         _emit_json(panel.to_dict())
         return
     from .markers import info
@@ -244,7 +256,7 @@ def classify_cmd(text, site, fmt, top, strict, lenient, model_path):
     except IhcError as exc:
         _fail(exc)
     if fmt == "json":
-        _warn(result.warnings)
+        _warn_beside_data(result.warnings)
         _emit_json(result.to_dict())
     else:
         click.echo(format_result(result, tty=sys.stdout.isatty()))
@@ -283,7 +295,7 @@ def recommend_cmd(text, site, top, available, fmt, strict, lenient, model_path):
     except IhcError as exc:
         _fail(exc)
     if fmt == "json":
-        _warn(result.warnings)
+        _warn_beside_data(result.warnings)
         _emit_json({"status": result.status, "differential": result.differential[:3],
                     "next_stains": result.next_stains})
         return

@@ -117,10 +117,16 @@ def test_stdout_is_pure_json_when_json_is_asked(args):
 
 
 def test_warnings_go_to_stderr_not_stdout():
+    """Text output: warnings on stderr. JSON for a script: in the JSON only (stderr is not a
+    terminal, so probably a log, and the warnings quote the panel)."""
+    r = _run(["classify", "SMA+ BCL2+", "--site", "nowhere-land"])
+    assert "nowhere-land" in r.stdout  # the text report lists its warnings
+    r = _run(["parse", "SMA+ BCL2+", "--site", "nowhere-land"])
+    assert "warning:" in r.stderr and "warning:" not in r.stdout
     r = _run(["classify", "--format", "json", "SMA+ BCL2+", "--site", "nowhere-land"])
     d = json.loads(r.stdout)
-    assert d["warnings"]
-    assert "warning" in r.stderr and "warning:" not in r.stdout
+    assert any("nowhere-land" in w for w in d["warnings"])
+    assert "warning:" not in r.stdout and r.stderr == ""
 
 
 def test_batch_stdout_is_pure_csv_and_jsonl():
