@@ -1545,6 +1545,14 @@ def parse(text, site=None, *, mode="default"):
         raise InputError(f"panel text must be a string, not {type(text).__name__}")
     if not text.strip():
         raise EmptyInputError("empty panel: give marker results such as 'SMA+, desmin+, CD117-'")
+    fast = _fast_markers(text)
+    if fast is not None:
+        return _finish(fast, [], [], [], site, mode)
+    return _parse_full(text, site, mode)
+
+
+def _parse_full(text, site, mode):
+    """The general reader (``parse`` after its argument checks)."""
     clean = _clean(text)
     items = _build(clean)
     reader = _Reader(clean)
@@ -1561,6 +1569,86 @@ def parse(text, site=None, *, mode="default"):
             f"(`ihc markers` lists all)")
     unknown = list(reader.unknown.values())
     return _finish(markers, unknown, reader.unparsed, warnings, site, mode)
+
+
+# ----------------------------------------------------------------- fast path (LIS lists)
+#
+# Most LIS exports write a panel as a plain list of markers each followed by its own value:
+# ``SMA(+), desmin(-), CD34(focal +), Ki-67 30%``, ``SMA+ desmin- CD117 focal``,
+# ``SMA=pos desmin=neg``, ``SMA: pos; desmin: neg``. For that shape the general reader
+# gives each marker the value written on it and nothing else (no unknown, unparsed or
+# warning), so it is read here directly. Anything else - another value form, a marker
+# named twice, a name outside the table below, a character outside the grammar - returns
+# None and the general reader decides. tests/test_parse.py checks the two agree on every
+# name of the table with every value form and separator.
+
+# Markers the fast path reads: single words or two joined by one hyphen (SMA, desmin, CD117,
+# c-kit, S-100, Ki-67, MIB-1...). Excluded: the loss markers and beta-catenin (their values
+# are rewritten), the names the general reader refuses in lower case (kit, er, pr, ck), any
+# key that could grow into a longer name with the word or number after it.
+_FAST_VALUE_WORDS = {"positive": "pos", "pos": "pos", "negative": "neg", "neg": "neg",
+                     "focal": "focal"}
+_FAST_SIGNS = {"+": "pos", "-": "neg", "(+)": "pos", "(-)": "neg", "(focal +)": "focal"}
+
+
+def _fast_key_ok(key, name):
+    if name in LOSS_MARKERS or name == "beta_catenin" or key in ("kit", "er", "pr", "ck"):
+        return False
+    if not key.isascii() or not key.isalnum() or key.startswith("anti"):
+        return False
+    if any(key + w in _PREFIXES for w in _FAST_VALUE_WORDS):
+        return False
+    if name == "Ki67" and any(key + d in _PREFIXES for d in "0123456789"):
+        return False
+    return True
+
+
+_FAST_NAMES = {k: v for k, v in _VOCAB.items() if _fast_key_ok(k, v)}
+if any(w in _PREFIXES for w in _FAST_VALUE_WORDS):  # pragma: no cover - lexicon guard
+    _FAST_NAMES = {}
+_FAST_ITEM = re.compile(
+    r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)?)"                       # 1 name
+    r"(?:(\(\+\)|\(-\)|\(focal \+\)|\+|-)"                              # 2 sign
+    r"|[=:] ?(positive|negative|pos|neg|focal)"                         # 3 =value, : value
+    r"|( focal)"                                                        # 4 bare focal
+    r"| (\d{1,3}(?:\.\d{1,3})?)%)"                                      # 5 Ki-67 index
+    r"(?: *[,;] *| +|\Z)")
+
+
+def _fast_markers(text):
+    """Markers of a plain LIS list (see above), or None for the general reader."""
+    n = len(text)
+    pos = len(text) - len(text.lstrip(" "))
+    if pos == n:
+        return None
+    markers = {}
+    match = _FAST_ITEM.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            return None
+        written, sign, word, focal, num = m.groups()
+        name = _FAST_NAMES.get(written.replace("-", "").lower())
+        if name is None or name in markers or len(written) > _MAX_WORD or \
+                written[:5].lower() == "anti-":
+            return None
+        if name == "Ki67":
+            if num is None:
+                return None
+            x = float(num)
+            if x > 100:
+                return None
+            markers[name] = _num(x)
+        elif num is not None:
+            return None
+        elif sign is not None:
+            markers[name] = _FAST_SIGNS[sign]
+        elif word is not None:
+            markers[name] = _FAST_VALUE_WORDS[word]
+        else:
+            markers[name] = "focal"
+        pos = m.end()
+    return markers
 
 
 def _combine(reader):

@@ -729,3 +729,80 @@ def test_spelled_out_names_outside_the_vocabulary_are_unknown():
     p = parse("negative for leukocyte common antigen, factor VIII-associated antigen, and CD34; "
               "positive for glucose transporter-1 and heavy chain myosin")
     assert [other_marker_key(u) for u in p.unknown] == ["CD45", "factor VIII", "GLUT1", "SMMHC"]
+
+
+# --------------------------------------------------------------------------- fast path
+
+def _fast_case_result(fn, *args):
+    try:
+        p = fn(*args)
+    except Exception as e:  # the general reader may raise; the fast path must then decline
+        return ("raises", type(e).__name__, str(e))
+    return (list(p.markers.items()), p.unknown, p.unparsed, p.warnings)
+
+
+def _fast_written_forms():
+    import re
+    from ihc.parse import _FAST_NAMES
+    forms = set()
+    for m in vocabulary():
+        for w in (m.name, m.display, *m.synonyms):
+            forms.update({w, w.lower(), w.upper()})
+    return sorted(w for w in forms if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)?", w)
+                  and w.replace("-", "").lower() in _FAST_NAMES)
+
+
+_FAST_VALUES = ["(+)", "(-)", "(focal +)", "+", "-", "=pos", "=neg", "=positive", "=negative",
+                "=focal", ": pos", ":neg", ": focal", " focal", " 30%", " 0%", " 2.5%", " 100%",
+                " 101%", " 30", " pos", "++", "=POS", " focal +"]
+_FAST_SEPS = [", ", ",", " ", "; ", ";", "  ", " , ", "\n", ". "]
+
+
+def test_fast_path_agrees_with_the_general_reader_on_every_name_and_value():
+    """The LIS fast path reads exactly what the general reader reads, or declines."""
+    from ihc.parse import _fast_markers, _parse_full
+    taken = 0
+    for w in _fast_written_forms():
+        for v in _FAST_VALUES:
+            for text in (w + v, w + v + ", SMA+", "desmin focal " + w + v):
+                if _fast_markers(text) is not None:
+                    taken += 1
+                    assert _fast_case_result(parse, text) == \
+                        _fast_case_result(_parse_full, text, None, "default"), text
+    assert taken > 3000
+
+
+def test_fast_path_agrees_with_the_general_reader_on_random_lists():
+    import random
+    from ihc.parse import _fast_markers, _parse_full
+    rng = random.Random(5)
+    forms = _fast_written_forms() + ["kit", "ER", "ck", "anti-desmin", "Foo", "H3K27me3", "c"]
+    taken = 0
+    for _ in range(6000):
+        k = rng.choice([2, 2, 3, 4, 6])
+        text = rng.choice(["", " "]) + rng.choice(_FAST_SEPS).join(
+            rng.choice(forms) + rng.choice(_FAST_VALUES[:15]) for _ in range(k)) + \
+            rng.choice(["", " ", ",", ";"])
+        if rng.random() < 0.2:
+            j = rng.randrange(len(text) + 1)
+            text = text[:j] + rng.choice(" ,;:=+-()%.09aα\n") + text[j:]
+        if _fast_markers(text) is not None:
+            taken += 1
+            assert _fast_case_result(parse, text) == \
+                _fast_case_result(_parse_full, text, None, "default"), text
+    assert taken > 1000
+
+
+@pytest.mark.parametrize("text", [
+    "SMA+ SMA-",             # a marker named twice: conflicts are the general reader's
+    "SMA+ desmin- BCL2+",    # a name outside the vocabulary
+    "SMA(+), Des, CD34(-)",  # a marker without a value
+    "H3K27me3-",             # loss markers read as lost/retained
+    "Ki-67+",                # Ki-67 without an index
+    "Ki-67 130%",            # out of range: an error
+    "signaltransducerandactivatoroftranscription6+",  # a word too long to be a name
+    "SMA+\ndesmin-", "SMA+. desmin-", "kit+",
+])
+def test_fast_path_declines_what_it_does_not_read(text):
+    from ihc.parse import _fast_markers
+    assert _fast_markers(text) is None
