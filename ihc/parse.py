@@ -362,10 +362,7 @@ def _build(text):
             norms[j] = v
         return v
 
-    def is_word(j):
-        t = toks[j][0]
-        return t[0].isalnum() and t != "\n"
-
+    # a token is a word when it starts with a letter or digit ("\n" never does)
     items = []
     j = 0
     while j < n:
@@ -378,11 +375,11 @@ def _build(text):
                 items.append(_It("C", "\n", s, e, sp))
             j += 1
             continue
-        if not is_word(j):
+        if not toks[j][0][0].isalnum():
             j = _punct(toks, j, items, text)
             continue
         # number
-        if _NUMBER.fullmatch(t):
+        if t[0].isdecimal() and _NUMBER.fullmatch(t):  # (\d is isdecimal)
             it = _It("N", t, s, e, sp)
             try:
                 it.v = float(t)
@@ -392,8 +389,9 @@ def _build(text):
             j += 1
             continue
         # "anti-HMB-45", "anti-desmin": the antibody names the marker
-        if t.lower() == "anti" and j + 2 < n and toks[j + 1][0] == "-" and \
-                toks[j + 1][1] == e and toks[j + 2][1] == toks[j + 1][2] and is_word(j + 2):
+        if len(t) == 4 and t.lower() == "anti" and j + 2 < n and toks[j + 1][0] == "-" and \
+                toks[j + 1][1] == e and toks[j + 2][1] == toks[j + 1][2] and \
+                toks[j + 2][0][0].isalnum():
             j += 2
             continue
         # marker names, longest match first (words joined by spaces or - / . _); the
@@ -406,10 +404,10 @@ def _build(text):
             k = j
             # (the gap between two tokens never holds a new line: "\n" is a token itself)
             while len(span) < _MAX_NGRAM and key in _PREFIXES:
-                if k + 1 < n and is_word(k + 1) and toks[k + 1][1] > toks[k][2]:
+                if k + 1 < n and toks[k + 1][0][0].isalnum() and toks[k + 1][1] > toks[k][2]:
                     k += 1
                 elif k + 2 < n and toks[k + 1][0] in "-/._" and toks[k + 1][1] == toks[k][2] and \
-                        toks[k + 2][1] == toks[k + 1][2] and is_word(k + 2):
+                        toks[k + 2][1] == toks[k + 1][2] and toks[k + 2][0][0].isalnum():
                     k += 2
                 else:
                     break
@@ -456,7 +454,7 @@ def _build(text):
         # unknown marker-like compound: Bcl-2, MUC-4, NKX3.1, Fli1
         k = j
         while k + 2 < n and toks[k + 1][0] in "-." and toks[k + 1][1] == toks[k][2] and \
-                toks[k + 2][1] == toks[k + 1][2] and is_word(k + 2) and \
+                toks[k + 2][1] == toks[k + 1][2] and toks[k + 2][0][0].isalnum() and \
                 (len(toks[k + 2][0]) <= 4 or toks[k + 2][0].isdigit()) and \
                 toks[k + 2][0].lower() not in _WORDS and k - j < 6:
             k += 2
