@@ -310,7 +310,12 @@ class _It:
         return f"<{self.k}:{self.t}{'/' + str(self.c) if self.c else ''}{'/' + self.cls if self.cls else ''}>"
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
 def _clean(text):
+    if text.isascii() and not _CONTROL.search(text):
+        return text  # NFKC leaves ASCII as it is and _TRANS maps only controls in it
     text = unicodedata.normalize("NFKC", text)
     return text.translate(_TRANS)
 
