@@ -31,7 +31,14 @@ model states and site), in bounded caches. The CSV path computes only the
 status and differential (no evidence nor next stains), which is all its columns
 hold; JSON Lines rows carry the whole classify object.
 
-Only the standard library is imported here.
+For marker columns to CSV, clean blocks of the file (about 1 MB) take a vectorised
+route (:class:`_FastStructured`, :class:`_VecEval`): the block is split at once, cells
+coded per column, rows keyed with numpy, and the block's new distinct keys evaluated
+together with numpy, giving byte for byte what the row path writes (tested). Everything
+else is read row by row.
+
+Only the standard library is imported at module level; numpy (installed with pandas) is imported
+by the vectorised route when it is taken.
 """
 
 from __future__ import annotations
@@ -564,6 +571,10 @@ def _builders(layout, mode, model_markers=None):
                 return _LeanPanel(markers, key[-1][0] if si is not None else None)
             site = _site_arg(cells[si]) if si is not None else None
             return _finish(markers, unknown, [], [], site, mode)
+
+        # what the vectorised CSV path (_FastStructured) needs to code whole columns at once
+        if lean and not other_site:
+            key_of.fast = {"coders": coders, "memos": memos, "idx": idx, "si": si, "site_code": site_code}
     return key_of, build
 
 
@@ -661,11 +672,25 @@ class _Source:
         self.cr_only = False
 
     def __iter__(self):
+        for kind, payload in self.blocks():
+            if kind == "text":
+                yield from payload.split("\n")
+            else:
+                yield from payload
+
+    def blocks(self):
+        """Yield ``("lines", [line, ...])`` or ``("text", text)`` blocks, in order.
+
+        A ``"text"`` block is clean UTF-8 (no decoding fallback, no CR left once CRLF
+        line ends are read as LF) whose lines are ``text.split("\\n")``, exactly the
+        lines the ``"lines"`` form would hold; the batch fast path reads it whole.
+        """
         first = True
         if self.encoding.startswith("utf-16"):
             # lines end at LF only, as in the UTF-8 path: a lone CR inside a record is not a record break
             # (TextIOWrapper's newline="" would split there, giving a row the UTF-8 file does not have)
             text = io.TextIOWrapper(self.binary, encoding=self.encoding, errors="replace", newline="\n")
+            block = []
             for line in text:
                 self.done += 2 * len(line)
                 self.line_no += 1
@@ -675,9 +700,14 @@ class _Source:
                     first = False
                     self.cr_only = "\r" in line  # old Mac line ends: the whole file reads as one line
                 if self.cr_only:
-                    yield from line.split("\r")
-                    continue
-                yield line
+                    block.extend(line.split("\r"))
+                else:
+                    block.append(line)
+                if len(block) >= CHUNK_ROWS:
+                    yield "lines", block
+                    block = []
+            if block:
+                yield "lines", block
             return
         read = getattr(self.binary, "read1", None) or self.binary.read
         rest = b""
@@ -696,22 +726,62 @@ class _Source:
                     rest = data
                     continue
                 chunk, rest = data[:cut], data[cut + 1:]
+            clean = True
             try:
                 text = chunk.decode("utf-8")
             except UnicodeDecodeError:  # decode line by line: cp1252/latin-1 where not UTF-8
                 text = "\n".join(_decode(raw) for raw in chunk.split(b"\n"))
-            lines = text.split("\n")
-            self.line_no += len(lines)
+                clean = False
             if first:
                 first = False
-                lines[0] = lines[0].lstrip("\ufeff")
+                text = text.lstrip("\ufeff")
                 # a file with old Mac line ends (a lone CR) reads as one physical line
-                self.cr_only = "\r" in lines[0].rstrip("\r")
+                nl = text.find("\n")
+                self.cr_only = "\r" in (text if nl < 0 else text[:nl]).rstrip("\r")
+            self.line_no += text.count("\n") + 1
+            if "\r" in text and clean and not self.cr_only:
+                text = text.replace("\r\n", "\n")  # CRLF line ends: the same lines as rstrip("\r")
+                clean = "\r" not in text
+            elif "\r" in text:
+                clean = False
+            if clean:
+                yield "text", text
+                continue
+            lines = text.split("\n")
             if "\r" in text:
                 lines = [ln.rstrip("\r") for ln in lines]
                 if self.cr_only:
                     lines = [part for ln in lines for part in ln.split("\r")]
-            yield from lines
+            yield "lines", lines
+
+
+def _header_of(blocks):
+    """(the first non-blank line, [the rest of its block]) from ``_Source.blocks()``; (None, []) if none."""
+    for kind, payload in blocks:
+        if kind == "text":
+            pos = 0
+            while True:
+                nl = payload.find("\n", pos)
+                line = payload[pos:] if nl < 0 else payload[pos:nl]
+                if line.strip():
+                    return line, ([("text", payload[nl + 1:])] if nl >= 0 else [])
+                if nl < 0:
+                    break
+                pos = nl + 1
+        else:
+            for i, line in enumerate(payload):
+                if line.strip():
+                    return line, [("lines", payload[i + 1:])]
+    return None, []
+
+
+def _lines_of(blocks):
+    """The physical lines of ``_Source.blocks()`` blocks."""
+    for kind, payload in blocks:
+        if kind == "text":
+            yield from payload.split("\n")
+        else:
+            yield from payload
 
 
 def _sniff_delimiter(header):
@@ -1087,6 +1157,483 @@ def _pool(worker, n):
     return ctx.Pool(n)
 
 
+class _DuplicateIdsVec:
+    """_DuplicateIds for the vectorised path: the hashes in one sorted numpy array, ids seen a block at a time.
+
+    Counts exactly what :class:`_DuplicateIds` counts (rows whose stripped case_id hashes like an
+    earlier row's; empty ids apart), 8 bytes an id.
+    """
+
+    def __init__(self, index):
+        import numpy as np
+
+        self.np = np
+        self.index = index
+        self.seen = np.empty(0, np.int64)
+        self.count = 0
+        self.rows = []
+        self.empty = 0
+
+    def see_records(self, chunk, start):
+        """Ids of ``(fields, note)`` records numbered from ``start`` (rows without an id cell skipped)."""
+        index = self.index
+        ids, rows = [], []
+        for k, (fields, _) in enumerate(chunk):
+            if index < len(fields):
+                ids.append(fields[index])
+                rows.append(start + k)
+        self._see(ids, rows)
+
+    def see_ids(self, ids, start):
+        """The id cells of consecutive rows numbered from ``start``."""
+        self._see(ids, None, start)
+
+    def _see(self, ids, rows, start=0):
+        np = self.np
+        stripped = list(map(str.strip, ids))
+        empty = stripped.count("")
+        if empty:
+            self.empty += empty
+            keep = [k for k, c in enumerate(stripped) if c]
+            stripped = [stripped[k] for k in keep]
+            rows = [rows[k] for k in keep] if rows is not None else [start + k for k in keep]
+        n = len(stripped)
+        if not n:
+            return
+        h = np.fromiter(map(hash, stripped), np.int64, n)
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        dup = np.zeros(n, bool)
+        dup[order[1:]] = hs[1:] == hs[:-1]  # a repeat within the block (its first row comes first)
+        seen = self.seen
+        if seen.size:
+            pos = np.minimum(np.searchsorted(seen, h), seen.size - 1)
+            dup |= seen[pos] == h
+        cnt = int(np.count_nonzero(dup))
+        if cnt:
+            self.count += cnt
+            if len(self.rows) < 5:
+                where = np.flatnonzero(dup)[:5 - len(self.rows)]
+                self.rows.extend(int(rows[k]) if rows is not None else start + int(k) for k in where)
+        new = hs[np.concatenate(([True], hs[1:] != hs[:-1]))]
+        if seen.size:
+            pos = np.minimum(np.searchsorted(seen, new), seen.size - 1)
+            new = new[seen[pos] != new]
+        if new.size:
+            self.seen = np.insert(seen, np.searchsorted(seen, new), new)
+
+
+class _VecEval:
+    """Status and CSV tail of many distinct rows at once: numpy over the compact model.
+
+    Gives, bit for bit, what the row path gives (:meth:`_Classifier._from_panel` then
+    :func:`_csv_tail`) for a row whose codes are all clean: every column a value of a
+    model marker, a value of another marker, empty, not done or (not in strict mode) an
+    unknown filled column; at least one marker value. Such a row's states come from each
+    column's code alone (columns name distinct markers), so per column a table maps a code
+    to its state and the state to its centred contribution and its surprise terms.
+    Floating point is kept exact: the sums are taken column by column in the row path's
+    order (elementwise IEEE additions, as its ``zip`` loops), ``exp`` and the softmax
+    denominator use ``math.exp`` and the built-in ``sum`` as the row path does, the
+    quotient, the typicality interpolation and the thresholds are the same elementwise
+    operations. Other rows (an unreadable value, no marker value, strict mode's unknown
+    columns) are left to the row path.
+    """
+
+    def __init__(self, np, model, coders, mode):
+        from .engine import marker_states, panel_states
+
+        self.np = np
+        self.model = model
+        self.coders = coders
+        self.strict = mode == "strict"
+        self.panel_states = panel_states
+        self.K = K = len(model.classes)
+        self.classes = list(model.classes)
+        marg = model._marginals()
+        self.kind = []   # per column: code -> 0 nothing, 1 a marker value, 2 the row path
+        self.sidx = []   # per column: code -> 0 no state, i + 1 the i-th state of its marker
+        self.vec = []    # per column: (1 + states) x K centred contributions (row 0: zeros), or None
+        self.sur = []    # per column: (1 + states) x K surprise terms
+        self.states = []
+        self.ki67 = None  # column of Ki-67, if any
+        for j, coder in enumerate(coders):
+            self.kind.append(np.zeros(0, np.int8))
+            self.sidx.append(np.zeros(0, np.int64))
+            name = coder.marker
+            if name is None or name not in model.markers:
+                self.vec.append(None)
+                self.sur.append(None)
+                self.states.append(())
+                continue
+            if name == "Ki67":
+                self.ki67 = j
+            sts = tuple(marker_states(name))
+            vec = np.zeros((1 + len(sts), K))
+            sur = np.zeros((1 + len(sts), K))
+            for i, st in enumerate(sts, 1):
+                # as _Classifier._lean caches it: the centred contribution of one (marker, state)
+                v = model.decompose({name: st}, None)[2].get(name)
+                if v is not None:
+                    vec[i] = v
+                # as CompactModel.surprise adds it
+                for k, dx in enumerate(self.classes):
+                    probs = marg[dx][name]
+                    sur[i, k] = math.log(max(probs.values())) - math.log(probs[st])
+            self.vec.append(vec)
+            self.sur.append(sur)
+            self.states.append(sts)
+        self.site_rows = {}  # canonical site -> row of self.base
+        self.base = np.zeros((0, K))
+        at = model.atypical
+        self.levels = list(at["levels"])
+        self.quantiles = [at["quantiles"].get(dx) for dx in self.classes]
+        th = model.thresholds
+        self.th_atypical = th["atypical_percentile"]
+        self.th_ok = th["ok_probability"]
+        from .api import COUNTERPART_FLOOR, COUNTERPARTS
+
+        self.floor = COUNTERPART_FLOOR
+        # class index -> its counterpart's index (-1: none)
+        # what the tables assume (else every row goes to the row path)
+        self.ok = K >= 3 and all(not qs or len(qs) <= len(self.levels) for qs in self.quantiles)
+        self.counterpart = np.array([self.classes.index(COUNTERPARTS[dx]) if dx in COUNTERPARTS else -1
+                                     for dx in self.classes], np.int64)
+
+    def _grow(self, j, upto):
+        """Extend column ``j``'s code tables to codes below ``upto``."""
+        np = self.np
+        kind, sidx = self.kind[j], self.sidx[j]
+        n0 = len(kind)
+        if upto <= n0:
+            return
+        coder = self.coders[j]
+        name, sts = coder.marker, self.states[j]
+        ks, ss = [], []
+        for c in range(n0, upto):
+            o = coder.decode(c)
+            k, s = 0, 0
+            if name is None:
+                if self.strict and o == "filled" and coder.column and not coder.context:
+                    k = 2  # strict mode refuses the unknown column: the row path says so
+            elif o is _EMPTY:
+                pass
+            elif not isinstance(o, tuple) or o[0] != "v":
+                k = 2  # an unreadable value: the row path's error row
+            elif o[1] is not None:
+                k = 1
+                st = self.panel_states({name: o[1]}, self.model.markers).get(name)
+                if st is not None and st in sts:
+                    s = sts.index(st) + 1
+            ks.append(k)
+            ss.append(s)
+        self.kind[j] = np.concatenate((kind, np.array(ks, np.int8)))
+        self.sidx[j] = np.concatenate((sidx, np.array(ss, np.int64)))
+
+    def _site_rows(self, sites):
+        """Row of the centred intercept + site prior table for each canonical site."""
+        np = self.np
+        new = [s for s in dict.fromkeys(sites) if s not in self.site_rows]
+        if new:
+            rows = []
+            for s in new:
+                base, prior, _ = self.model.decompose({}, s)
+                rows.append([b + p for b, p in zip(base, prior)])  # as _Classifier._lean
+                self.site_rows[s] = len(self.site_rows)
+            self.base = np.concatenate((self.base, np.array(rows, dtype=float)))
+        return np.array([self.site_rows[s] for s in sites], np.int64)
+
+    def usable(self, codes):
+        """Boolean mask of the rows of ``codes`` (n x columns ints) this evaluator answers."""
+        np = self.np
+        n = codes.shape[0]
+        some = np.zeros(n, bool)
+        bad = np.zeros(n, bool)
+        for j in range(len(self.coders)):
+            c = codes[:, j]
+            self._grow(j, int(c.max()) + 1 if n else 0)
+            k = self.kind[j][c]
+            some |= k == 1
+            bad |= k == 2
+        return some & ~bad
+
+    def tails(self, codes, sites):
+        """CSV tails (as :func:`_csv_tail`) of usable rows: ``codes`` n x columns, ``sites`` canonical names."""
+        np = self.np
+        p, status_atypical, status_ok = self.evaluate(codes, sites)
+        order = np.argsort(-p, axis=1, kind="stable")[:, :3]  # sorted(key=(-p, k))
+        top3 = np.take_along_axis(p, order, axis=1).tolist()
+        names = self.classes
+        # as _csv_tail: status, diagnosis (ok only), confidence, three (diagnosis, probability), no error
+        fmt = "{:.6f}".format
+        kind = np.where(status_atypical, 0, np.where(status_ok, 1, 2)).tolist()
+        pre = {}
+        for c in set(kind):
+            status = ("atypical", "ok", "indeterminate")[c]
+            pre[c] = [f",{status},{d if c == 1 else ''}," for d in names]
+        out = []
+        for c, (p1, p2, p3), (k1, k2, k3) in zip(kind, top3, order.tolist()):
+            s1 = fmt(p1)
+            out.append(f"{pre[c][k1]}{s1},{names[k1]},{s1},{names[k2]},{fmt(p2)},{names[k3]},{fmt(p3)},\n")
+        return out
+
+    def _typ_max(self, s):
+        """max over classes of CompactModel.typicality, from the n x K surprises ``s`` (rows with states)."""
+        np = self.np
+        n = s.shape[0]
+        levels = self.levels
+        typ_max = np.full(n, -np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for k, qs in enumerate(self.quantiles):
+                if not qs:
+                    typ_max = np.maximum(typ_max, 1.0)
+                    continue
+                sk = s[:, k]
+                q = np.array(qs, dtype=float)
+                lv = np.array(levels[:len(qs)], dtype=float)
+                last = len(qs) - 1
+                if last:
+                    # the first j >= 1 with s > qs[j], as CompactModel.typicality's next()
+                    gt = sk[:, None] > q[None, 1:]
+                    i = np.where(gt.any(axis=1), gt.argmax(axis=1) + 1, 1)
+                else:
+                    i = np.ones(n, np.int64)
+                hi, lo = q[i - 1], q[np.minimum(i, last)]
+                frac = np.where(hi > lo, (hi - sk) / (hi - lo), 0.0)
+                l0, l1 = lv[i - 1], lv[np.minimum(i, last)]
+                mid = l0 + frac * (l1 - l0)
+                typ = np.where(sk > q[0], 0.0, np.where(sk <= q[-1], 1.0, mid))
+                typ_max = np.maximum(typ_max, typ)
+        return typ_max
+
+    def evaluate(self, codes, sites):
+        """``(proba, atypical, ok)``: n x K probabilities (CompactModel.proba's, bit for bit) and the status masks."""
+        np = self.np
+        n, K = codes.shape[0], self.K
+        rows = self._site_rows(sites)  # (first: it may extend self.base)
+        z = self.base[rows]  # a copy
+        s = np.zeros((n, K))
+        n_states = np.zeros(n, np.int64)
+        ki67 = np.zeros(n, bool)
+        for j in range(len(self.coders)):
+            vec = self.vec[j]
+            if vec is None:
+                continue
+            ix = self.sidx[j][codes[:, j]]
+            # x + 0.0 == x: a column without a state adds nothing, as the row path skips it
+            z += vec[ix]
+            s += self.sur[j][ix]
+            has = ix > 0
+            n_states += has
+            if j == self.ki67:
+                ki67 = has
+        # softmax as the row path takes it
+        mx = z.max(axis=1)
+        e = np.array(list(map(math.exp, (z - mx[:, None]).ravel().tolist()))).reshape(n, K)
+        t = np.array(list(map(sum, e.tolist())))
+        p = e / t[:, None]
+        # typicality (CompactModel.typicality); only whether its maximum is below the threshold matters,
+        # so rows with a class at 1.0 (a surprise at most that class's last quantile) skip the interpolation
+        has = n_states > 0
+        need = has.copy()
+        if self.th_atypical <= 1.0:
+            for k, qs in enumerate(self.quantiles):
+                if not qs:
+                    need[:] = False
+                    break
+                need &= ~(s[:, k] <= qs[-1])
+        typ_max = np.full(n, np.inf)  # rows not interpolated: not atypical
+        sel = np.flatnonzero(need)
+        if sel.size:
+            typ_max[sel] = self._typ_max(s[sel])
+        # api._status, with api._unresolved_counterpart
+        pmax = p.max(axis=1)
+        top = p.argmax(axis=1)  # the first maximum, as max(range(K), key=...)
+        other = self.counterpart[top]
+        open_ = ~ki67 & (other >= 0) & (p[np.arange(n), np.maximum(other, 0)] >= self.floor)
+        atypical = has & (typ_max < self.th_atypical)
+        ok = ~atypical & has & (pmax >= self.th_ok) & ~open_
+        return p, atypical, ok
+
+
+class _FastStructured:
+    """The vectorised route for marker columns -> CSV (what ``ihc batch`` takes for such files).
+
+    A clean block of the input (UTF-8 as is, no quote character, every line with the
+    header's cell count; see :meth:`rows`) is split in one go (``str.split``, as the row
+    path splits a line without quotes), each column's cells are coded with the row path's
+    memoised per-cell coders (so ``parse_value`` reads each distinct cell once), the codes
+    are combined into one integer key per row with numpy, the distinct keys of the block
+    not seen before are evaluated together by :class:`_VecEval` (numpy over the compact
+    model, bit for bit the row path's figures) or, for the few it leaves (unreadable values,
+    no marker value, strict mode's unknown columns), one by one through the row path's
+    memoised classifier on the key's first row; each key's rendered CSV tail is taken back
+    to every row with that key. Anything else goes to the row path (:class:`_RowWorker`),
+    block by block.
+    """
+
+    def __init__(self, worker, delim):
+        import numpy as np
+
+        self.np = np
+        self.worker = worker
+        self.delim = delim
+        self.delim_byte = ord(delim)
+        self.ncols = worker.ncols
+        self.layout = worker.layout
+        self.key_of = worker.key_of
+        self.build = worker.build
+        fast = worker.key_of.fast
+        self.coders = fast["coders"]
+        self.memos = fast["memos"]
+        self.idx = fast["idx"]
+        self.si = fast["si"]
+        self.site_code = fast["site_code"]
+        self.site_memo = {}  # site cell -> small int (one per canonical site)
+        self.site_ids = {}   # canonical site -> small int
+        self.site_names = []  # small int -> canonical site
+        self.memo = {}       # tuple of codes -> (CSV tail, is error)
+        try:
+            self.vec = _VecEval(np, worker.clf.model, self.coders, worker.clf.mode)
+        except (KeyError, ValueError, TypeError, IndexError):  # a model the tables cannot hold: the row path
+            self.vec = None
+        if self.vec is not None and not self.vec.ok:
+            self.vec = None
+
+    def _site_int(self, cell):
+        hit = self.site_memo.get(cell)
+        if hit is None:
+            canon = self.site_code(cell)[0]
+            hit = self.site_ids.get(canon)
+            if hit is None:
+                hit = self.site_ids[canon] = len(self.site_ids)
+                self.site_names.append(canon)
+            if len(self.site_memo) < MEMO_LIMIT:
+                self.site_memo[cell] = hit
+        return hit
+
+    def rows(self, text, start):
+        """``(ids, tails, errors, quoted)`` for the rows of a block's text, or None if the block is not clean.
+
+        ``ids`` are the case_id cells as read (None: the row numbers are the ids), ``tails``
+        the rest of each output line, ``quoted`` the rows (0-based in the block) read by the csv module.
+        """
+        np = self.np
+        ncols, delim = self.ncols, self.delim
+        if not text:
+            return None
+        quoted = []
+        raw = text.encode("utf-8")
+        a = np.frombuffer(raw, np.uint8)
+        ends = np.flatnonzero(a == 10)
+        q = np.flatnonzero(a == 34)
+        if q.size:
+            # lines with quotes are read as the row path reads them (the csv module, one line each);
+            # a quote that may open a cell spanning lines (an odd count), or a line the csv module
+            # refuses or that has the wrong cell count, sends the block to the row path
+            per_line = np.bincount(np.searchsorted(ends, q), minlength=len(ends) + 1)
+            which = np.flatnonzero(per_line)
+            if (per_line[which] % 2).any():
+                return None
+            which = which.tolist()
+            lines = text.split("\n")
+            qlines = [lines[i] for i in which]
+            try:  # all at once; a line's record must not run into the next one (else one at a time)
+                recs = list(csv.reader(qlines, delimiter=delim))
+            except csv.Error:
+                recs = None
+            if recs is None or len(recs) != len(qlines):
+                recs = [_csv_line(line, delim) for line in qlines]
+            filler = delim * (ncols - 1)
+            for i, fields in zip(which, recs):
+                if fields is None or len(fields) != ncols:
+                    return None
+                quoted.append((i, fields))
+                lines[i] = filler
+            text = "\n".join(lines)
+            del lines, qlines
+            raw = text.encode("utf-8")
+            a = np.frombuffer(raw, np.uint8)
+            ends = np.flatnonzero(a == 10)
+        n = len(ends) + 1
+        ends = np.append(ends, len(a))
+        per = np.diff(np.searchsorted(np.flatnonzero(a == self.delim_byte), ends), prepend=0)
+        del a, raw
+        if (per != ncols - 1).any():  # ragged, or a blank line
+            return None
+        if delim.isspace() and any(map(str.isspace, text.split("\n"))):  # a line of tabs is a blank line
+            return None
+        flat = text.replace("\n", delim).split(delim)
+        for i, fields in quoted:
+            flat[i * ncols:(i + 1) * ncols] = fields
+        cols = []
+        try:
+            for j, coder, memo in zip(self.idx, self.coders, self.memos):
+                col = flat[j::ncols]
+                try:
+                    c = np.fromiter(map(memo.get, col), np.int64, n)
+                except TypeError:  # a cell not seen yet (None): code it
+                    c = np.array(list(map(coder, col)), dtype=np.int64)
+                cols.append(c)
+            if self.si is not None:
+                col = flat[self.si::ncols]
+                try:
+                    c = np.fromiter(map(self.site_memo.get, col), np.int64, n)
+                except TypeError:
+                    c = np.array(list(map(self._site_int, col)), dtype=np.int64)
+                cols.append(c)
+        except (TypeError, ValueError, OverflowError):  # a code that is no small int (endless distinct errors)
+            return None
+        key = cols[0]
+        span = int(key.max()) + 1
+        for c in cols[1:]:
+            w = int(c.max()) + 1
+            if span * w >= 1 << 62:
+                _, key = np.unique(key, return_inverse=True)
+                span = int(key.max()) + 1
+            key = key * w + c
+            span *= w
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        uniq = np.ascontiguousarray(np.stack(cols, axis=1)[first])
+        reps = uniq.view(np.dtype((np.void, 8 * uniq.shape[1]))).ravel().tolist()  # one bytes key a row
+        memo, worker, key_of, build = self.memo, self.worker, self.key_of, self.build
+        hits = list(map(memo.get, reps))
+        miss = [u for u, h in enumerate(hits) if h is None]
+        if miss and self.vec is not None:
+            # the distinct new rows the vectorised evaluator answers, all at once
+            sub = uniq[miss]
+            ok = self.vec.usable(sub[:, :len(self.coders)])
+            if ok.any():
+                rows = np.flatnonzero(ok)
+                if self.si is not None:
+                    names = self.site_names
+                    sites = [names[i] for i in sub[rows, -1].tolist()]
+                else:
+                    sites = [None] * len(rows)
+                got = self.vec.tails(sub[rows][:, :len(self.coders)], sites)
+                for r, tail in zip(rows.tolist(), got):
+                    u = miss[r]
+                    hits[u] = (tail, False)
+                    _trim(memo)
+                    memo[reps[u]] = hits[u]
+        first_rows = first.tolist()
+        for u, hit in enumerate(hits):
+            if hit is None:  # the row path, on the key's first row
+                r = first_rows[u]
+                cells = flat[r * ncols:(r + 1) * ncols]
+                k = key_of(cells)
+                hit = hits[u] = worker._tail(worker.clf.outcome(k, lambda: build(cells, k)))
+                _trim(memo)
+                memo[reps[u]] = hit
+        tails = [h[0] for h in hits]
+        errs = [h[1] for h in hits]
+        inverse = inverse.reshape(-1)
+        errors = int(np.count_nonzero(np.array(errs, dtype=bool)[inverse]))
+        row_tails = np.array(tails, dtype=object)[inverse].tolist()
+        ids = flat[self.layout.id_index::ncols] if self.layout.id_index is not None else None
+        return ids, row_tails, errors, [i for i, _ in quoted]
+
+
 def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=None, id_column=None,
               mode="default", model=None, progress=None, stdout=None, workers=None):
     """Classify every row of a CSV into a CSV or JSON Lines output.
@@ -1131,12 +1678,10 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
     binary, total, close_in = _open_input(source)
     try:
         src = _Source(binary, total)
-        lines = iter(src)
-        header_line = None
-        for line in lines:
-            if line.strip():
-                header_line = line
-                break
+        blocks = src.blocks()
+        header_line, rest = _header_of(blocks)
+        blocks = itertools.chain(rest, blocks)
+        lines = _lines_of(blocks)
         if header_line is None:
             raise EmptyInputError("empty input: no header row (expected a CSV with a case_id column and "
                                   "marker columns, or a panel column)")
@@ -1149,9 +1694,80 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
         worker = _RowWorker(layout, ncols=len(header), mode=mode, model=model, fmt=fmt)
         n_workers = _workers_for(workers, layout, total)
 
-        dup = _DuplicateIds(layout.id_index) if layout.id_index is not None else None
+        fast = None
+        if (layout.mode == "structured" and fmt == "csv" and worker.ncols >= 2
+                and getattr(worker.key_of, "fast", None) is not None):
+            try:
+                fast = _FastStructured(worker, delim)
+            except ImportError:  # pragma: no cover - numpy comes with the install
+                fast = None
+        if layout.id_index is None:
+            dup = None
+        else:
+            dup = _DuplicateIdsVec(layout.id_index) if fast is not None else _DuplicateIds(layout.id_index)
+
+        def fast_body(out):
+            """Clean blocks through _FastStructured, the others through the row path, in order."""
+            out.write(",".join(CSV_COLUMNS) + "\n")
+            rows = errors = 0
+            start = 1
+            ncols = worker.ncols
+
+            def row_path(records):
+                nonlocal rows, errors, start
+                chunk = []
+                for rec in itertools.chain(records, (None,)):
+                    if rec is not None:
+                        chunk.append(rec)
+                        if len(chunk) < CHUNK_ROWS:
+                            continue
+                    if not chunk:
+                        break
+                    if dup is not None:
+                        dup.see_records(chunk, start)
+                    text, e = worker.render(chunk, start)
+                    out.write(text)
+                    rows += len(chunk)
+                    errors += e
+                    start += len(chunk)
+                    chunk = []
+                    if progress is not None:
+                        progress(rows, src.done, src.total)
+
+            for kind, payload in blocks:
+                got = fast.rows(payload, start) if kind == "text" else None
+                if got is None:
+                    lines = payload.split("\n") if kind == "text" else payload
+                    if any(line.count('"') % 2 for line in lines if '"' in line):
+                        # a quoted cell may span lines (into the next block): the row path reads the rest
+                        lines = itertools.chain(lines, _lines_of(blocks))
+                    row_path(_records(lines, delim, ncols))
+                    continue
+                ids, tails, e, quoted = got
+                n = len(tails)
+                if dup is not None:
+                    dup.see_ids(ids, start)
+                if ids is None:
+                    ids = list(map(str, range(start, start + n)))
+                elif delim != ",":
+                    ids = list(map(_csv_quote, ids))
+                else:  # only a quoted cell may hold a quote, comma, CR or LF (a clean block has no CR)
+                    for i in quoted:
+                        ids[i] = _csv_quote(ids[i])
+                for i in range(0, n, CHUNK_ROWS):
+                    out.write("".join(map(operator.add, ids[i:i + CHUNK_ROWS], tails[i:i + CHUNK_ROWS])))
+                    rows += min(CHUNK_ROWS, n - i)
+                    if progress is not None:
+                        progress(rows, src.done, src.total)
+                errors += e
+                start += n
+            if progress is not None:
+                progress(rows, src.done, src.total)
+            return rows, errors
 
         def body(out):
+            if fast is not None:
+                return fast_body(out)
             if fmt == "csv":
                 out.write(",".join(CSV_COLUMNS) + "\n")
             rows = errors = 0

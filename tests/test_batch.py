@@ -1,5 +1,6 @@
 """ihc batch and the batch library: one row out per row in, in order; errors explained; atomic output."""
 
+import collections
 import csv
 import io
 import json
@@ -204,6 +205,22 @@ def test_named_columns(tmp_path):
     assert row["case_id"] == "1"  # no case_id column: the row number
 
 
+def test_output_appears_whole_or_not_at_all_fast_path(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("case_id,SMA\n" + "".join(f"{i},+\n" for i in range(10000)))
+    out = tmp_path / "out.csv"
+    out.write_text("previous results\n")
+
+    def progress(rows, done, total):
+        if rows < 10000:  # the first slice is written, then the run is interrupted
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(src, out, progress=progress)
+    assert out.read_text() == "previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
 def test_output_appears_whole_or_not_at_all(tmp_path, monkeypatch):
     src = tmp_path / "in.csv"
     src.write_text("case_id,SMA\n" + "".join(f"{i},+\n" for i in range(10000)))
@@ -219,6 +236,7 @@ def test_output_appears_whole_or_not_at_all(tmp_path, monkeypatch):
         return real(self, chunk, start)
 
     monkeypatch.setattr(batch._RowWorker, "render", boom)
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)  # the row path
     with pytest.raises(KeyboardInterrupt):
         run_batch(src, out)
     assert out.read_text() == "previous results\n"
@@ -352,3 +370,113 @@ def test_worker_processes_give_the_same_output_in_order(tmp_path):
     s2 = run_batch(src, two, workers=2)
     assert one.getvalue() == two.getvalue()
     assert (s1.rows, s1.errors) == (s2.rows, s2.errors)
+
+
+def _many_keys_csv(n, seed):
+    """A structured CSV with many distinct (states, site) keys: every model marker, Ki-67 figures, sites,
+    an unknown and a context column, LIS spellings, a few unreadable cells; profile-like rows (so that
+    ok, the counterpart rule and atypical panels all occur) among random ones."""
+    import random
+
+    from ihc.api import load_model
+
+    rng = random.Random(seed)
+    model = load_model()
+    markers = [m for m in model.markers if m != "Ki67"]
+    profiles = [{"SMA": "+", "desmin": "+", "h_caldesmon": "+", "CD117": "-", "DOG1": "-", "S100": "-"},
+                {"S100": "+", "SOX10": "+", "SMA": "-", "CD117": "-", "H3K27me3": "retained"},
+                {"CD117": "+", "DOG1": "+", "CD34": "+", "SMA": "-"},
+                {"CD34": "+", "STAT6": "+", "S100": "-"},
+                {"CD117": "+", "S100": "+", "keratin": "+", "STAT6": "+", "ALK": "+", "HMB45": "+", "ERG": "+"}]
+    spell = {"+": ["+", "pos", "positive", "diffuse +"], "-": ["-", "neg", "negative"],
+             "retained": ["retained"], "lost": ["lost"]}
+    header = ["case_id", *markers, "Ki-67", "vimentin", "note", "site"]
+    lines = [",".join(header)]
+    for i in range(n):
+        prof = rng.choice(profiles) if rng.random() < 0.5 else {}
+        cells = []
+        for m in markers:
+            if m in prof:
+                cells.append(rng.choice(spell[prof[m]]))
+            elif rng.random() < 0.15:
+                cells.append(rng.choice(["+", "-", "focal", "weak", "nd", "lost", "retained", "neg", "maybe"]))
+            else:
+                cells.append("")
+        ki = rng.choice(["", "", "", "1", "3%", "4.9", "5", "10%", "14.9", "15", "40%", "80", "150", "x"])
+        cells += [ki, rng.choice(["", "", "+"]), rng.choice(["", "", "see report"])]
+        cells.append(rng.choice(["", "stomach", "gastric fundus", "uterus", "retroperitoneum", "thigh", "skin",
+                                 "jejunum", "bone", "moon", '"soft tissue, arm"']))
+        lines.append(f"C{i}," + ",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("mode", ["default", "strict"])
+def test_vectorised_evaluation_equals_the_row_path_byte_for_byte(monkeypatch, mode):
+    """_VecEval (numpy over all distinct keys of a block) writes exactly what the per-key row path writes."""
+    data = _many_keys_csv(12000, seed=7).encode()
+    calls = {"keys": 0}
+    real_tails = batch._VecEval.tails
+
+    def spy(self, codes, sites):
+        calls["keys"] += len(codes)
+        return real_tails(self, codes, sites)
+
+    monkeypatch.setattr(batch._VecEval, "tails", spy)
+    vec = io.StringIO()
+    s_vec = run_batch(io.BytesIO(data), vec, mode=mode)
+    assert calls["keys"] > 3000  # most distinct keys went through the vectorised evaluator
+    monkeypatch.setattr(batch._VecEval, "usable", lambda self, codes: np_zeros(len(codes)))
+    per_key = io.StringIO()
+    s_key = run_batch(io.BytesIO(data), per_key, mode=mode)
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)
+    rows = io.StringIO()
+    s_row = run_batch(io.BytesIO(data), rows, mode=mode)
+    assert vec.getvalue() == per_key.getvalue() == rows.getvalue()
+    assert (s_vec.rows, s_vec.errors) == (s_key.rows, s_key.errors) == (s_row.rows, s_row.errors) == (12000, s_vec.errors)
+    statuses = {r["status"] for r in _csv_rows(vec.getvalue())}
+    assert {"ok", "indeterminate", "atypical", "error"} <= statuses
+
+
+def np_zeros(n):
+    import numpy as np
+
+    return np.zeros(n, bool)
+
+
+def test_vectorised_probabilities_and_status_equal_classify_exactly():
+    """Probabilities bit for bit (==, not approx) and status as ihc.classify, including the counterpart rule."""
+    import numpy as np
+
+    from ihc.api import COUNTERPART_FLOOR, COUNTERPARTS
+    from ihc.parse import panel_from_mapping
+
+    text = _many_keys_csv(1500, seed=11)
+    recs = list(csv.reader(io.StringIO(text)))
+    header, recs = recs[0], recs[1:]
+    layout = batch._Layout(header)
+    worker = batch._RowWorker(layout, ncols=len(header), mode="default", model=None, fmt="csv")
+    fast = batch._FastStructured(worker, ",")
+    vec = fast.vec
+    model = worker.clf.model
+    codes = np.array([[coder(r[i]) for i, coder in zip(fast.idx, fast.coders)] for r in recs], dtype=np.int64)
+    sites = [fast.site_code(r[fast.si])[0] for r in recs]
+    usable = vec.usable(codes)
+    assert usable.mean() > 0.5
+    rows = np.flatnonzero(usable)
+    p, atypical, ok = vec.evaluate(codes[rows], [sites[i] for i in rows])
+    seen = collections.Counter()
+    for j, i in enumerate(rows.tolist()):
+        r = recs[i]
+        mapping = {header[c]: r[c] for c in fast.idx}
+        ref = ihc.classify(panel_from_mapping(mapping, site=r[fast.si] or None))
+        proba = {d["diagnosis"]: d["probability"] for d in ref.differential}
+        assert p[j].tolist() == [proba[c] for c in model.classes], r  # exact
+        status = "atypical" if atypical[j] else ("ok" if ok[j] else "indeterminate")
+        assert status == ref.status, r
+        seen[status] += 1
+        top = ref.differential[0]
+        other = COUNTERPARTS.get(top["diagnosis"])
+        if status == "indeterminate" and top["probability"] >= model.thresholds["ok_probability"] and other \
+                and proba[other] >= COUNTERPART_FLOOR:
+            seen["counterpart rule"] += 1
+    assert seen["ok"] and seen["indeterminate"] and seen["atypical"] and seen["counterpart rule"], seen
