@@ -948,6 +948,16 @@ def _csv_tail(o):
     return "," + ",".join(parts) + "\n"
 
 
+#: Characters JSON allows raw but line splitters (Python's str.splitlines, some JS readers)
+#: treat as line ends: escaped, so one JSON Lines row stays one line for every reader.
+#: (json.dumps already escapes every character below U+0020.)
+_LINE_BREAKERS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _json_line(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKERS)
+
+
 def _jsonl_tail(o):
     status, dx, conf, top, err, result = o
     if status == "error":
@@ -956,7 +966,7 @@ def _jsonl_tail(o):
         body = {"schema_version": SCHEMA_VERSION, "status": "error", "error": err}
     else:
         body = result
-    s = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    s = _json_line(body)
     return "," + s[1:] + "\n"
 
 
@@ -1023,7 +1033,6 @@ class _RowWorker:
         tail_memo = self.tail_memo
         csv_out = self.fmt == "csv"
         quote = _csv_quote
-        dumps = json.dumps
         out = []
         errors = 0
         n_row = start - 1
@@ -1044,7 +1053,7 @@ class _RowWorker:
             if csv_out:
                 out.append(quote(cid) + hit[0])
             else:
-                out.append('{"case_id":' + dumps(cid, ensure_ascii=False) + hit[0])
+                out.append('{"case_id":' + _json_line(cid) + hit[0])
         return "".join(out), errors
 
     def _odd_row(self, fields, note, n_row):

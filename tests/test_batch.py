@@ -480,3 +480,17 @@ def test_vectorised_probabilities_and_status_equal_classify_exactly():
                 and proba[other] >= COUNTERPART_FLOOR:
             seen["counterpart rule"] += 1
     assert seen["ok"] and seen["indeterminate"] and seen["atypical"] and seen["counterpart rule"], seen
+
+
+def test_jsonl_rows_stay_one_line_for_every_line_splitter(tmp_path):
+    """U+0085, U+2028 and U+2029 are legal raw in JSON but split lines in str.splitlines."""
+    from ihc.batch import run_batch
+
+    src = tmp_path / "in.csv"
+    src.write_text("case_id,panel\nA\u0085B,SMA+ desmin+\nC\u2028D,CD117+ DOG1+\nE\u2029F,\n", encoding="utf-8")
+    dst = tmp_path / "out.jsonl"
+    run_batch(str(src), str(dst))
+    text = dst.read_text(encoding="utf-8")
+    rows = text.splitlines()
+    assert len(rows) == 3
+    assert [json.loads(r)["case_id"] for r in rows] == ["A\u0085B", "C\u2028D", "E\u2029F"]
