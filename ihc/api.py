@@ -21,7 +21,7 @@ from pathlib import Path
 from .engine import CompactModel, marker_states, panel_states, entropy_bits
 from .exceptions import InputError, ModelError, ModelIntegrityError
 from .knowledge import DISPLAY_NAMES
-from .markers import MARKERS, info
+from .markers import LOSS_MARKERS, MARKERS, info
 from .panel import Panel
 
 __all__ = ["Result", "classify", "recommend", "classify_frame", "load_model", "SCHEMA_VERSION"]
@@ -281,7 +281,7 @@ def _expected_share(model, dx, marker):
     r = model.rates[dx][marker]
     if marker == "Ki67":
         return r["high"], ">=15%"
-    if marker in ("H3K27me3", "SDHB"):
+    if marker in LOSS_MARKERS:
         return r["p"], "lost"
     return r["p"], "positive"
 
@@ -511,6 +511,8 @@ def naive_bayes_proba(model, states, site=None):
     """The literature naive Bayes over the same table (the comparison)."""
     import math
 
+    from .engine import _softmax
+
     lp = model.site_log_prior.get(site) if site else None
     z = []
     for i, dx in enumerate(model.classes):
@@ -518,10 +520,7 @@ def naive_bayes_proba(model, states, site=None):
         for m, st in states.items():
             s += math.log(model.data["nb"][dx][m][st])
         z.append(s)
-    mx = max(z)
-    e = [math.exp(v - mx) for v in z]
-    t = sum(e)
-    return [v / t for v in e]
+    return _softmax(z)
 
 
 def _best_threshold(preds, classes, target=0.95, min_answered=5):

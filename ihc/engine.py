@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 
 from .exceptions import ModelError, ModelIntegrityError
-from .markers import LOSS_MARKERS
+from .markers import LOSS_MARKERS, LOSS_STATES
 
 __all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "entropy_bits"]
 
@@ -65,7 +65,7 @@ def panel_states(markers, model_markers):
         if m == "Ki67":
             s = ki67_state(v)
         elif m in LOSS_MARKERS:
-            s = {"neg": "lost", "pos": "retained", "focal": "retained"}.get(v, v)
+            s = LOSS_STATES.get(v, v)
         else:
             s = v
         if s in marker_states(m):

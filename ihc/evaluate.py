@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from .exceptions import InputError
+from .markers import LOSS_MARKERS, LOSS_STATES
 from .metrics import reliability_bins, risk_coverage, summarise
 
 __all__ = ["evaluate", "plot", "load_labelled", "format_report", "readme_block", "README_COMMAND",
@@ -78,8 +79,8 @@ def _norm_dx(text):
 def _loss(markers):
     out = {}
     for k, v in markers.items():
-        if k in ("H3K27me3", "SDHB"):
-            v = {"neg": "lost", "pos": "retained", "focal": "retained"}.get(v, v)
+        if k in LOSS_MARKERS:
+            v = LOSS_STATES.get(v, v)
         out[k] = v
     return out
 

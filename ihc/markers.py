@@ -23,6 +23,7 @@ __all__ = [
     "MARKERS",
     "BINARY_STATES",
     "LOSS_MARKERS",
+    "LOSS_STATES",
     "MarkerInfo",
     "canonical",
     "normalise_name",
@@ -52,6 +53,9 @@ BINARY_STATES = ("pos", "focal", "neg")
 
 #: Markers whose informative result is loss of expression: values ``lost``/``retained``.
 LOSS_MARKERS = ("H3K27me3", "SDHB")
+
+#: A loss marker's reading as reports and case files write it -> its state.
+LOSS_STATES = {"neg": "lost", "pos": "retained", "focal": "retained"}
 
 
 class MarkerInfo:

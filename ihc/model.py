@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .engine import FORMAT_VERSION, CompactModel, feature_names, panel_states, sha256_file
 from .exceptions import ModelError, ModelIntegrityError
+from .markers import LOSS_MARKERS, LOSS_STATES
 
 __all__ = ["PanelEncoder", "IHCClassifier", "train", "load_joblib"]
 
@@ -165,8 +166,8 @@ def load_cases(path):
             for k, v in (c.get("markers") or {}).items():
                 if k.startswith("other:"):
                     continue
-                if k in ("H3K27me3", "SDHB"):
-                    v = {"neg": "lost", "pos": "retained", "focal": "retained"}.get(v, v)
+                if k in LOSS_MARKERS:
+                    v = LOSS_STATES.get(v, v)
                 markers[k] = v
             site, _ = normalise_site(c.get("site"))
             out.append({"id": c["id"], "diagnosis": c["diagnosis"], "markers": markers,
@@ -184,7 +185,7 @@ def _nb_tables(kb):
                 t[m] = dict(zip(("low", "mid", "high"), kb.ki67_shares(dx)))
                 continue
             p = min(max(kb.rate(dx, m).p, 0.01), 0.99)
-            if m in ("H3K27me3", "SDHB"):
+            if m in LOSS_MARKERS:
                 t[m] = {"lost": p, "retained": 1 - p}
             else:
                 t[m] = {"pos": p, "focal": p, "neg": 1 - p}

@@ -353,6 +353,17 @@ def _marker_like(t):
     return upper >= 2 and len(t) <= 8
 
 
+def _add_word(items, t, s, e, sp, cls):
+    """Append a word item; a hyphen item just before it is folded into the word."""
+    it = _It("W", t, s, e, sp)
+    it.n = t.lower()
+    it.cls = cls
+    it.hy = bool(items) and items[-1].k == "HY"
+    if it.hy:
+        items.pop()
+    items.append(it)
+
+
 def _build(text):
     """Turn cleaned text into items (linear time: bounded look-ahead per token)."""
     toks = _tokens(text)
@@ -447,13 +458,7 @@ def _build(text):
         wcls = _WORDS.get(t.lower()) if len(t) <= _MAX_WORD else None
         if wcls is not None and not (t.isupper() and len(t) > 1 and wcls in (FILL, CONN, F)
                                      and _marker_like(t)):
-            it = _It("W", t, s, e, sp)
-            it.n = t.lower()
-            it.cls = wcls
-            it.hy = bool(items) and items[-1].k == "HY"
-            if it.hy:
-                items.pop()
-            items.append(it)
+            _add_word(items, t, s, e, sp, wcls)
             j += 1
             continue
         # unknown marker-like compound: Bcl-2, MUC-4, NKX3.1, Fli1
@@ -471,13 +476,7 @@ def _build(text):
             items.append(it)
             j = k + 1
             continue
-        it = _It("W", t, s, e, sp)
-        it.n = t.lower()
-        it.cls = None
-        it.hy = bool(items) and items[-1].k == "HY"
-        if it.hy:
-            items.pop()
-        items.append(it)
+        _add_word(items, t, s, e, sp, None)
         j += 1
     # drop dangling hyphen markers
     items = [it for it in items if it.k != "HY"]
