@@ -309,6 +309,56 @@ def _why(model, marker, proba):
 MIN_GAIN_BITS = 0.05
 
 
+#: A stain tests for a diagnosis when it is positive (or lost) in at least ``TEST_SENSITIVITY`` of
+#: it, in at most ``TEST_MEAN_OTHER`` of the other diagnoses on average (KIT and DOG1 for GIST, not
+#: h-caldesmon, which smooth-muscle tumours share) and in at most ``TEST_OTHER`` of the leading
+#: other diagnosis: a result either way moves it.
+TEST_SENSITIVITY = 0.85
+TEST_MEAN_OTHER = 0.15
+TEST_OTHER = 0.25
+
+
+def _site_majority_stain(model, states, site, proba, cands):
+    """The stain that tests for the site's majority tumour when the panel has none, or None.
+
+    The site's majority tumour (at least ``site_majority_percent`` of its published case mix,
+    untempered; ``models/model_card.json``) is excluded first by a careful colleague whatever
+    the stains so far suggest — KIT/DOG1 for a gastric spindle-cell tumour. The stains that test
+    for it are those positive in >= 85% of it, <= 15% of the other diagnoses on average and
+    <= 25% of the leading other diagnosis; when none is in the panel, the one of them with the
+    largest expected information gain is returned as ``(marker, gain, why)``.
+    """
+    maj = model.site_majority.get(site) if site else None
+    if not maj or maj["diagnosis"] not in model.classes:
+        return None
+    dx = maj["diagnosis"]
+    k = model.classes.index(dx)
+    other = model.classes[max((j for j in range(len(proba)) if j != k), key=lambda j: proba[j])]
+
+    def tests(m):
+        if m == "Ki67" or _expected_share(model, dx, m)[0] < TEST_SENSITIVITY:
+            return False
+        rest = [_expected_share(model, d, m)[0] for d in model.classes if d != dx]
+        return sum(rest) / len(rest) <= TEST_MEAN_OTHER and _expected_share(model, other, m)[0] <= TEST_OTHER
+
+    if any(tests(m) for m in states):
+        return None
+    scored = [(model.information_gain(states, site, m, proba=proba)[0], m) for m in cands if tests(m)]
+    if not scored:
+        return None
+    scored.sort(key=lambda t: (-t[0], model.markers.index(t[1])))
+    g, m = scored[0]
+    share, word = _expected_share(model, dx, m)
+    alt = f" ({_display(scored[1][1])} ~{100 * _expected_share(model, dx, scored[1][1])[0]:.0f}%)" \
+        if len(scored) > 1 else ""
+    why = (f"{_display(m)}: {_SHORT[dx]} is {maj['share_percent']:.0f}% of the tumours at this site in published "
+           f"series ({_short_citation(maj['citation'])}) and nothing here tests for it; {word} in {_pct(share)} "
+           f"of {_SHORT[dx]}{alt}, {_pct(_expected_share(model, other, m)[0])} of {_SHORT[other]}: a negative "
+           f"result excludes it. Listed first whatever its gain (the model gives {_SHORT[dx]} {_pct(proba[k])} "
+           "on this panel)")
+    return m, g, why
+
+
 def _next_stains(model, states, site, proba, top=5, available=None, settled=False):
     if settled:
         return []
@@ -322,8 +372,15 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         if g >= MIN_GAIN_BITS:
             gains.append((g, m))
     gains.sort(key=lambda t: (-t[0], t[1]))
-    return [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba)}
-            for g, m in gains[:top]]
+    first = _site_majority_stain(model, states, site, proba, cands) if top > 0 else None
+    out = []
+    if first:
+        m, g, why = first
+        out.append({"marker": m, "expected_information_gain": round(g, 4), "why": why})
+        gains = [t for t in gains if t[1] != m]
+    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba)}
+            for g, m in gains[:top - len(out)]]
+    return out
 
 
 def _discordant(model, states, typ):

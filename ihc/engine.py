@@ -114,6 +114,7 @@ class CompactModel:
         # coef_by_feature[j] = [w_kj for k in classes]
         self.coef_by_feature = {f: [float(row[j]) for row in data["coef"]] for j, f in enumerate(self.features)}
         self.site_log_prior = data.get("site_log_prior", {})
+        self.site_majority = data.get("site_majority", {})
         self.generative = data["generative"]
         self.rates = data["rates"]
         self.thresholds = data["thresholds"]

@@ -313,6 +313,7 @@ class Knowledge:
     def _load_site_priors(self):
         self.site_priors = {}
         self.site_sources = {}
+        self._site_citations = {}
         floor = self.recipe["site_prior_floor_percent"]["value"]
         path = self.directory / "site_priors.csv"
         chosen = {}
@@ -326,8 +327,10 @@ class Knowledge:
                 share = _float(row.get("share_percent"))
                 if dx in DIAGNOSES and share is not None:
                     chosen.setdefault(site, {})[dx] = share
+                    self._site_citations[(site, dx)] = row.get("citation", "").strip()
                     self.site_sources.setdefault(site, []).append(
                         (row.get("source", "").strip(), row.get("citation", "").strip()))
+        self.site_shares_published = chosen
         for site, shares in chosen.items():
             full = {dx: max(shares.get(dx, 0.0), floor) for dx in DIAGNOSES}
             tot = sum(full.values())
@@ -349,6 +352,23 @@ class Knowledge:
     def prior_sites(self):
         """Sites with a chosen case mix or an anatomical restriction."""
         return sorted(set(self.site_priors) | set(self.site_restrictions))
+
+    def site_majority(self):
+        """Sites where one diagnosis is the majority of the published case mix.
+
+        Returns ``{site: {"diagnosis", "share_percent", "citation"}}`` for every
+        site whose chosen series give one diagnosis at least the recipe's
+        ``site_majority_percent`` (untempered: this is what a colleague knows of
+        the site, not the prior the model applies).
+        """
+        cut = self.recipe.get("site_majority_percent", {}).get("value", 50.0)
+        out = {}
+        for site, shares in sorted(self.site_shares_published.items()):
+            dx = max(sorted(shares), key=lambda d: shares[d])
+            if shares[dx] >= cut:
+                out[site] = {"diagnosis": dx, "share_percent": shares[dx],
+                             "citation": self._site_citations.get((site, dx), "")}
+        return out
 
     def site_log_prior(self, site, strength=None):
         """Centered log prior per diagnosis at ``site`` (tempered), or zeros when neutral."""

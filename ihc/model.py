@@ -297,6 +297,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
             "intercept": [float(clf.intercept_[i]) for i in order],
             "temperature": float(T),
             "site_log_prior": site_lp_for(strength),
+            "site_majority": kb.site_majority(),
             "generative": gen,
             "rates": rates,
             "nb": nb,
