@@ -254,7 +254,8 @@ def paired_bootstrap(preds_a, preds_b, classes, metrics=BOOTSTRAP_METRICS, n=200
     """
     unknown = [m for m in metrics if m not in BOOTSTRAP_METRICS]
     if unknown:
-        raise InputError(f"paired_bootstrap: unknown metric {unknown[0]!r} (choose from {', '.join(BOOTSTRAP_METRICS)})")
+        raise InputError(f"paired_bootstrap: unknown metric {unknown[0]!r} "
+                         f"(choose from {', '.join(BOOTSTRAP_METRICS)})")
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise InputError(f"paired_bootstrap: the number of resamples must be an integer >= 0, not {n!r}")
     if not 0 < level < 1:
