@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from click.testing import CliRunner
 from ihc import metrics
 from ihc.cli import cli
 from ihc.evaluate import (README_BEGIN, README_END, README_FILES, evaluate, format_report, load_labelled, readme_block,
-                          readme_rows)
+                          readme_bootstrap, readme_rows)
+from ihc.exceptions import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).resolve().parent / "fixtures"
@@ -77,6 +79,98 @@ def test_out_of_set_and_atypical_in_metrics():
     rc = {r["threshold"]: r for r in metrics.risk_coverage(preds, ["a", "b"], [0.5, 0.95])}
     assert rc[0.95]["answered"] == 0  # the atypical case is never answered
     assert rc[0.5]["answered"] == 4 and rc[0.5]["accuracy"] == 0.5 and rc[0.5]["coverage"] == 1.0
+
+
+# ------------------------------------------------------------ paired bootstrap
+
+CLASSES = ["a", "b", "c", "d", "e"]
+
+
+def _two_methods(k=40, seed=1):
+    """Two methods' predictions on the same k cases (a few out of set, one unreadable): not degenerate."""
+    rng = random.Random(seed)
+    a, b = [], []
+    for i in range(k):
+        truth = "x" if i % 9 == 8 else CLASSES[i % 3]
+        for out, sharp in ((a, 3.0), (b, 1.0)):
+            w = {c: rng.random() + (sharp if c == truth and rng.random() < 0.7 else 0.0) for c in CLASSES}
+            z = sum(w.values())
+            out.append({"id": f"c{i}", "truth": truth, "proba": {c: v / z for c, v in w.items()},
+                        "status": "error" if i == 5 else "ok"})
+    return a, b
+
+
+def test_bootstrap_identical_predictions_give_zero_and_a_zero_interval():
+    a, _ = _two_methods()
+    r = metrics.paired_bootstrap(a, [dict(p) for p in a], CLASSES, n=300)
+    assert set(r) == set(metrics.BOOTSTRAP_METRICS)
+    for m, d in r.items():
+        assert (d["difference"], d["low"], d["high"]) == (0.0, 0.0, 0.0), m
+        assert d["a"] == d["b"]
+
+
+def test_bootstrap_point_estimate_is_the_difference_of_summarise():
+    a, b = _two_methods()
+    sa, sb = metrics.summarise(a, CLASSES), metrics.summarise(b, CLASSES)
+    r = metrics.paired_bootstrap(a, b, CLASSES, n=50)
+    for m in ("top1", "top3", "ece", "brier"):
+        assert r[m]["a"] == sa[m] and r[m]["b"] == sb[m], m
+        assert r[m]["difference"] == sa[m] - sb[m], m
+    assert r["top1"]["difference"] != 0 and r["brier"]["difference"] < 0  # the sharper method is better here
+
+
+def test_bootstrap_resamples_the_same_cases_for_both_methods():
+    """One resample: the interval is the difference of summarise on the cases random.Random(seed) draws."""
+    a, b = _two_methods()
+    inset = [i for i, p in enumerate(a) if p["truth"] in CLASSES]
+    idx = random.Random(7).choices(range(len(inset)), k=len(inset))
+    ra = [a[inset[i]] for i in idx]
+    rb = [b[inset[i]] for i in idx]
+    sa, sb = metrics.summarise(ra, CLASSES), metrics.summarise(rb, CLASSES)
+    r = metrics.paired_bootstrap(a, b, CLASSES, n=1, seed=7)
+    for m in ("top1", "top3", "ece", "brier"):
+        assert r[m]["low"] == r[m]["high"] == pytest.approx(sa[m] - sb[m], abs=1e-12), m
+
+
+def test_bootstrap_same_seed_same_interval_and_interval_holds_the_estimate():
+    a, b = _two_methods()
+    r1 = metrics.paired_bootstrap(a, b, CLASSES, n=400, seed=3)
+    r2 = metrics.paired_bootstrap(a, b, CLASSES, n=400, seed=3)
+    r3 = metrics.paired_bootstrap(a, b, CLASSES, n=400, seed=4)
+    assert r1 == r2
+    assert r1 != r3
+    for m, d in r1.items():
+        assert d["low"] < d["high"], m  # not degenerate
+        assert d["low"] <= d["difference"] <= d["high"], m
+
+
+def test_bootstrap_zero_resamples_and_no_in_set_case():
+    a, b = _two_methods()
+    r = metrics.paired_bootstrap(a, b, CLASSES, metrics=("ece",), n=0)
+    assert list(r) == ["ece"] and r["ece"]["low"] is None and r["ece"]["high"] is None
+    assert r["ece"]["difference"] == metrics.summarise(a, CLASSES)["ece"] - metrics.summarise(b, CLASSES)["ece"]
+    outside = [p for p in a if p["truth"] == "x"]
+    r = metrics.paired_bootstrap(outside, outside, CLASSES, n=10)
+    assert all(math.isnan(d["difference"]) and math.isnan(d["low"]) for d in r.values())
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"metrics": ("auc",)}, "unknown metric"),
+    ({"n": -1}, ">= 0"),
+    ({"level": 1.5}, "between 0 and 1"),
+])
+def test_bootstrap_bad_arguments_raise_input_error(kwargs, words):
+    a, b = _two_methods()
+    with pytest.raises(InputError, match=words):
+        metrics.paired_bootstrap(a, b, CLASSES, **kwargs)
+
+
+def test_bootstrap_refuses_lists_that_are_not_the_same_cases():
+    a, b = _two_methods()
+    with pytest.raises(InputError, match="not the same cases"):
+        metrics.paired_bootstrap(a, b[:-1], CLASSES)
+    with pytest.raises(InputError, match="not the same cases"):
+        metrics.paired_bootstrap(a, b[1:] + b[:1], CLASSES)
 
 
 # --------------------------------------------------------------- the fixture
@@ -154,6 +248,36 @@ def test_dev_cases_are_reported_apart_and_pooled_held_out(tmp_path):
     assert set(r["duplicate_ids"]) == {"fx-gist", "fx-lms", "fx-wrong", "fx-outside"}
 
 
+def test_evaluate_bootstrap_block_matches_the_figures_and_is_deterministic():
+    r = evaluate(JSONL, compare="naive-bayes", bootstrap=500)
+    g = _only(r)
+    bs = g["model_minus_naive_bayes"]
+    assert r["bootstrap"] == {"resamples": 500, "seed": 0, "level": 0.95}
+    assert bs["resamples"] == 500 and bs["n"] == g["model"]["n"] == 3
+    assert set(bs["metrics"]) == {"top1", "top3", "ece", "brier"}
+    for m, d in bs["metrics"].items():
+        assert d["model"] == g["model"][m] and d["naive_bayes"] == g["naive_bayes"][m], m
+        assert d["difference"] == g["model"][m] - g["naive_bayes"][m], m
+        assert d["low"] <= d["difference"] <= d["high"], m
+        assert d["includes_zero"] == (d["low"] <= 0 <= d["high"]), m
+    assert evaluate(JSONL, compare="naive-bayes", bootstrap=500)["groups"][0]["model_minus_naive_bayes"] == bs
+    text = format_report(r)
+    assert "model minus naive Bayes, paired bootstrap (500 resamples of the 3 in-set cases" in text
+    assert "95% interval" in text
+    undecided = [m for m, d in bs["metrics"].items() if d["includes_zero"]]
+    assert undecided  # three cases settle nothing
+    assert text.count("not distinguishable on these cases") == len(undecided)
+
+
+def test_evaluate_without_compare_or_with_zero_resamples_has_no_bootstrap():
+    for kw in ({}, {"compare": "naive-bayes", "bootstrap": 0}):
+        r = evaluate(JSONL, **kw)
+        assert r["bootstrap"] is None and "model_minus_naive_bayes" not in _only(r), kw
+        assert "paired bootstrap" not in format_report(r)
+    with pytest.raises(InputError, match="--bootstrap"):
+        evaluate(JSONL, compare="naive-bayes", bootstrap=-5)
+
+
 def test_without_a_dev_list_roles_are_unknown_and_pooled(tmp_path):
     r = evaluate([JSONL, CSV], training_dir=tmp_path)
     assert [g["role"] for g in r["groups"]] == ["unknown"] * 3
@@ -173,6 +297,26 @@ def test_cli_text_and_json():
     r = json.loads(res.output)
     assert [g["name"] for g in r["groups"]][:2] == ["eval_cases.jsonl", "eval_cases.csv"]
     assert r["groups"][-1].get("pooled")
+
+
+def test_cli_bootstrap_option_text_json_and_zero():
+    args = ["evaluate", str(JSONL), str(CSV), "--compare", "naive-bayes"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert res.output.count("model minus naive Bayes, paired bootstrap (2000 resamples") == 3  # 2 files + pooled
+    res = CliRunner().invoke(cli, args + ["--bootstrap", "300", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    assert r["bootstrap"]["resamples"] == 300
+    assert all(g["model_minus_naive_bayes"]["resamples"] == 300 for g in r["groups"])
+    res = CliRunner().invoke(cli, args + ["--bootstrap", "0"])
+    assert res.exit_code == 0, res.output
+    assert "paired bootstrap" not in res.output and "top-1 accuracy" in res.output
+    res = CliRunner().invoke(cli, args + ["--bootstrap", "0", "--format", "json"])
+    r = json.loads(res.output)
+    assert r["bootstrap"] is None and not any("model_minus_naive_bayes" in g for g in r["groups"])
+    res = CliRunner().invoke(cli, args + ["--bootstrap", "-1"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
 
 
 @pytest.mark.parametrize("args, words", [
@@ -250,7 +394,7 @@ def test_readme_accuracy_top1_matches_a_fresh_evaluate_run():
         pytest.skip("not a source checkout (training_data/ absent)")
     files = [ROOT / f for f in README_FILES]
     report = evaluate(files, compare="naive-bayes")
-    text_report = evaluate(files, compare="naive-bayes", from_text=True)
+    text_report = evaluate(files, compare="naive-bayes", from_text=True, bootstrap=0)  # its rows carry no interval
     keep = [g for g in text_report["groups"] if g.get("pooled") or g["role"] == "dev"]
     expected = readme_rows(report) + readme_rows(text_report, prefix="from text, ", groups=keep)
     rows = _readme_rows()
@@ -264,12 +408,18 @@ def test_readme_accuracy_top1_matches_a_fresh_evaluate_run():
             f"{prefix} top-1 in README {cells[3]} vs fresh run {s['top1']:.3f}: "
             "regenerate with python -m ihc.evaluate --update-readme README.md")
     assert len(expected) >= 10
+    # the model-minus-naive-Bayes table: seeded, so a fresh run gives the same rows
+    fresh = [r for r in readme_bootstrap(report) if r.startswith("| ")]
+    assert len(fresh) == 1 + sum(1 for g in report["groups"] if g.get("model_minus_naive_bayes"))  # head + rows
+    for r in fresh:
+        assert r in rows, f"README lacks {r!r}: regenerate with python -m ihc.evaluate --update-readme README.md"
 
 
 def test_readme_block_is_what_the_generator_prints():
     rows = _readme_rows()
     assert any("ihc evaluate training_data/real_cases_dev.jsonl" in r for r in rows)
     assert re.search(r"\| held-out: held-out pooled", "\n".join(rows))
+    assert any(r.startswith("Model minus naive Bayes, paired bootstrap (2000 resamples), 95% interval") for r in rows)
     assert readme_block().startswith(README_BEGIN)
 
 
