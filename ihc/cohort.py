@@ -36,7 +36,9 @@ def generate_cohort(kb, n_per_class=None, seed=None):
         Random seed (default: the recipe's ``seed``). Same seed, same cohort.
     """
     rec = kb.recipe
-    n_per_class = int(n_per_class or rec["cases_per_diagnosis"])
+    n_default = rec["cases_per_diagnosis"]
+    n_default = n_default["value"] if isinstance(n_default, dict) else n_default
+    n_per_class = int(n_per_class or n_default)
     rng = np.random.default_rng(rec["seed"] if seed is None else seed)
     stains = [m for m in kb.markers if m != "Ki67"]
     w = np.array([float(rec["marker_order_weight"].get(m, 1.0)) for m in stains])
