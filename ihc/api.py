@@ -318,6 +318,24 @@ TEST_MEAN_OTHER = 0.15
 TEST_OTHER = 0.25
 
 
+def _leading_other(model, dx, proba):
+    k = model.classes.index(dx)
+    return model.classes[max((j for j in range(len(proba)) if j != k), key=lambda j: proba[j])]
+
+
+def _majority_tests(model, dx, proba):
+    """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
+    other = _leading_other(model, dx, proba)
+    out = []
+    for m in model.markers:
+        if m == "Ki67" or _expected_share(model, dx, m)[0] < TEST_SENSITIVITY:
+            continue
+        rest = [_expected_share(model, d, m)[0] for d in model.classes if d != dx]
+        if sum(rest) / len(rest) <= TEST_MEAN_OTHER and _expected_share(model, other, m)[0] <= TEST_OTHER:
+            out.append(m)
+    return out
+
+
 def _site_majority_stain(model, states, site, proba, cands):
     """The stain that tests for the site's majority tumour when the panel has none, or None.
 
@@ -333,17 +351,11 @@ def _site_majority_stain(model, states, site, proba, cands):
         return None
     dx = maj["diagnosis"]
     k = model.classes.index(dx)
-    other = model.classes[max((j for j in range(len(proba)) if j != k), key=lambda j: proba[j])]
-
-    def tests(m):
-        if m == "Ki67" or _expected_share(model, dx, m)[0] < TEST_SENSITIVITY:
-            return False
-        rest = [_expected_share(model, d, m)[0] for d in model.classes if d != dx]
-        return sum(rest) / len(rest) <= TEST_MEAN_OTHER and _expected_share(model, other, m)[0] <= TEST_OTHER
-
-    if any(tests(m) for m in states):
+    other = _leading_other(model, dx, proba)
+    tests = _majority_tests(model, dx, proba)
+    if any(m in states for m in tests):
         return None
-    scored = [(model.information_gain(states, site, m, proba=proba)[0], m) for m in cands if tests(m)]
+    scored = [(model.information_gain(states, site, m, proba=proba)[0], m) for m in cands if m in tests]
     if not scored:
         return None
     scored.sort(key=lambda t: (-t[0], model.markers.index(t[1])))
@@ -436,6 +448,13 @@ def _warnings(model, panel, states, proba, status, typ):
         gi = classes.index("gist")
         if proba[gi] >= 0.01 or panel.site in _GI_SITES:
             w.append("no DOG1 or CD117: GIST not excluded")
+    maj = model.site_majority.get(panel.site) if panel.site else None
+    if maj and maj["diagnosis"] != "gist" and maj["diagnosis"] in classes and status != "atypical":
+        # the site's commonest tumour (e.g. melanoma in the skin) with none of its tests done
+        tests = _majority_tests(model, maj["diagnosis"], proba)
+        if tests and not any(m in states for m in tests):
+            w.append(f"no {' or '.join(_display(m) for m in tests)}: {_SHORT[maj['diagnosis']]} "
+                     f"({maj['share_percent']:.0f}% of tumours at this site in published series) not excluded")
     if states and status != "atypical":
         for m, s in states.items():
             share = _state_group_prob(model, top, m, s)

@@ -121,3 +121,12 @@ def test_information_gain_matches_its_definition():
         exp_h += ps * -sum(x * math.log2(x) for x in q if x > 0)
     assert gain == pytest.approx(h0 - exp_h)
     assert sum(outcomes.values()) == pytest.approx(1.0)
+
+
+def test_the_site_majority_tumour_not_tested_is_a_warning_until_a_stain_tests_for_it():
+    w = ihc.classify("SMA+ desmin+", site="skin").warnings
+    assert any(x.startswith("no SOX10: melanoma (77% of tumours at this site") for x in w), w
+    assert not any("melanoma" in x and "not excluded" in x for x in ihc.classify("SMA+ desmin+ SOX10-", site="skin").warnings)
+    # GIST keeps its own wording, given once
+    w = ihc.classify("SMA+ desmin+", site="stomach").warnings
+    assert [x for x in w if "not excluded" in x] == ["no DOG1 or CD117: GIST not excluded"]
