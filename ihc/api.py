@@ -340,7 +340,7 @@ def _site_majority_stain(model, states, site, proba, cands):
     """The stain that tests for the site's majority tumour when the panel has none, or None.
 
     The site's majority tumour (at least ``site_majority_percent`` of its published case mix,
-    untempered; ``models/model_card.json``) is excluded first by a careful colleague whatever
+    untempered; ``site_majority`` in ``models/ihc_model.json``) is excluded first by a careful colleague whatever
     the stains so far suggest — KIT/DOG1 for a gastric spindle-cell tumour. The stains that test
     for it are those positive in >= 85% of it, <= 15% of the other diagnoses on average and
     <= 25% of the leading other diagnosis; when none is in the panel, the one of them with the
