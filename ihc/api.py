@@ -325,15 +325,13 @@ def _leading_other(model, dx, proba):
 
 def _majority_tests(model, dx, proba):
     """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
+    cache = model.__dict__.setdefault("_sensitive_specific", {})
+    if dx not in cache:  # the part that does not depend on the panel, once per model and diagnosis
+        cache[dx] = [m for m in model.markers if m != "Ki67" and _expected_share(model, dx, m)[0] >= TEST_SENSITIVITY
+                     and sum(_expected_share(model, d, m)[0] for d in model.classes if d != dx)
+                     / (len(model.classes) - 1) <= TEST_MEAN_OTHER]
     other = _leading_other(model, dx, proba)
-    out = []
-    for m in model.markers:
-        if m == "Ki67" or _expected_share(model, dx, m)[0] < TEST_SENSITIVITY:
-            continue
-        rest = [_expected_share(model, d, m)[0] for d in model.classes if d != dx]
-        if sum(rest) / len(rest) <= TEST_MEAN_OTHER and _expected_share(model, other, m)[0] <= TEST_OTHER:
-            out.append(m)
-    return out
+    return [m for m in cache[dx] if _expected_share(model, other, m)[0] <= TEST_OTHER]
 
 
 def _site_majority_stain(model, states, site, proba, cands):
