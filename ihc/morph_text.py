@@ -1,0 +1,280 @@
+"""Morphology read from a report's own sentences (English, Japanese, Chinese, Korean).
+
+Reports state the findings that grade a tumour in prose: "18 mitoses per 10 HPF",
+"mitotic count 3/50 HPFs", "frequent mitotic figures", "coagulative tumour necrosis",
+"without necrosis", "marked nuclear pleomorphism", "bland spindle cells", "a 14 x 10 x 8 cm
+mass", "核分裂像 10/10HPF", "坏死", "괴사는 없었다". :func:`read_morphology` finds them
+clause by clause with the word tables below (one table per kind of word, every language
+in it), applies negation the NegEx way (a negation cue before the finding, in the same
+clause, or a negated predicate after it), and returns a
+:class:`~ihc.morphology.Morphology`. It never raises on text: what it cannot place is
+simply not read, and a contradiction (necrosis both present and absent) is a warning and
+no reading.
+
+>>> m = read_morphology("Spindle cells with marked nuclear atypia, 18 mitoses per 10 HPF "
+...                     "and coagulative necrosis; SMA+, desmin+")
+>>> m.mitoses.text, m.necrosis, m.atypia, m.cell_type
+('18 mitoses per 10 HPF', True, 'severe', 'spindle')
+>>> read_morphology("bland spindle cells, no mitoses, no necrosis").to_dict()["necrosis"]
+False
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from .exceptions import InvalidValueError
+from .morphology import MitoticCount, Morphology, parse_mitoses
+
+__all__ = ["read_morphology"]
+
+# ------------------------------------------------------------------ word tables (data)
+
+#: Words that name mitoses.
+MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
+#: Words that name tumour necrosis.
+NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
+#: Words that name nuclear atypia / pleomorphism.
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)|bizarre nuclei|pleomorphi(?:sm|c)|異型性?|异型性?|이형성?|多形性|多形|다형성)"
+PLEO_CUES = r"(?:pleomorphi(?:sm|c)|多形性|多形|다형성|bizarre)"
+
+#: Negation cues before a finding (same clause), per language.
+NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
+              r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
+              r"\bneither\b", r"\bnil\b",
+              r"无明显", r"無明顯", r"未见", r"未見", r"无", r"無", r"없")
+#: Negated predicates after a finding.
+NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
+             r"detected|apparent)|lacking|none)",
+             r"^\s*(?:は|が|も)?\s*(?:み|見|認め|観察さ)られ(?:ない|ず|なかった)", r"^\s*(?:は|が|も)?\s*(?:な[しい]|無し|ない)",
+             r"^\s*(?:は|が|も)?\s*認め(?:ない|ず|なかった)", r"^\s*(?:は|が|を)?\s*伴わ",
+             r"^\s*(?:은|는|이|가|도)?\s*(?:없|관찰되지 않|보이지 않|확인되지 않)",
+             r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
+#: Words that break a negation's scope.
+SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
+
+#: Mitotic activity in words -> the word's key in ihc.morphology.MITOSIS_WORDS.
+MITOSIS_QUALIFIERS = (
+    (r"(?:frequent|numerous|brisk|abundant|many|increased|high|prominent|conspicuous|plentiful|"
+     r"易见|多见|常见|活跃|活躍|多数|多い|目立つ|散見され|많)", "frequent"),
+    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|적)", "rare"),
+    (r"(?:inconspicuous|目立たない)", "inconspicuous"),
+)
+
+#: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
+ATYPIA_GRADES = (
+    (r"(?:marked|severe|striking|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
+     r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|심한|고도)", "severe"),
+    (r"(?:moderate|中等度|中度|中等|중등도)", "moderate"),
+    (r"(?:mild|slight|minimal|focal|low[- ]grade|轻度|輕度|軽度|경도|약간)", "mild"),
+)
+
+#: Cell type words.
+SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? cells?|spindled|fusiform cells?|紡錘形|紡錘|梭形|방추형|방추)"
+EPITHELIOID = r"(?:epithelioid|epitheloid|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
+
+#: Size context words (a length is a tumour size only next to one of these).
+SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|"
+                r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
+
+_NUM = r"\d+(?:\.\d+)?"
+_UNIT = (r"(?:hpfs?|high[- ]power fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
+         r"高倍視野|高倍视野|高倍野|고배율시야|고배율)")
+_CMP = r"(?:<=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under|最大|最多)"
+_COUNT = re.compile(
+    rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
+    rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b)\s*"
+    rf"(?P<den>{_NUM})?\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})", re.I)
+# "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first
+_COUNT_DEN_FIRST = re.compile(
+    rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})\s*(?:あたり|当たり|中|당|에서)?\s*"
+    rf"(?:に|で)?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
+_DIMS = re.compile(rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])", re.I)
+_AGE_SEX = (
+    (re.compile(r"(\d{1,3})[- ](?:year|yr)s?[- ]old (man|woman|male|female|boy|girl|lady|gentleman)"), 1, 2),
+    (re.compile(r"(\d{1,3})\s*(?:歳|岁|세)\s*(?:の)?\s*(男性|女性|男|女|남자|여자|남성|여성)"), 1, 2),
+    (re.compile(r"(男性|女性|男|女|남자|여자|남성|여성)\s*[,，、]?\s*(\d{1,3})\s*(?:歳|岁|세)"), 2, 1),
+)
+_SEX_WORDS = {"man": "M", "male": "M", "boy": "M", "gentleman": "M", "男性": "M", "男": "M", "남자": "M", "남성": "M",
+              "woman": "F", "female": "F", "girl": "F", "lady": "F", "女性": "F", "女": "F", "여자": "F", "여성": "F"}
+
+_CLAUSE_SPLIT = re.compile(r"(?<!\d)\.(?!\d)|[;。；\n!?！？]")
+_NEG_BEFORE = re.compile("|".join(NEG_BEFORE), re.I)
+_NEG_AFTER = [re.compile(p, re.I) for p in NEG_AFTER]
+_BREAK = re.compile(SCOPE_BREAK, re.I)
+
+
+def _norm(text):
+    s = unicodedata.normalize("NFKC", text)
+    return s.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-").lower()
+
+
+def _negated(clause, start, end, window=48):
+    """True when a negation cue governs the finding at ``clause[start:end]``."""
+    before = clause[max(0, start - window):start]
+    # the negation must not be cut off from the finding by a scope break
+    cues = list(_NEG_BEFORE.finditer(before))
+    if cues:
+        last = cues[-1]
+        between = before[last.end():]
+        if not _BREAK.search(between) and not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
+            return True
+    after = clause[end:end + 40]
+    return any(p.search(after) for p in _NEG_AFTER)
+
+
+def _mitoses(clause, out):
+    if not re.search(MITOSIS_CUES, clause, re.I):
+        return
+    for rx in (_COUNT, _COUNT_DEN_FIRST):
+        for m in rx.finditer(clause):
+            cmp = m.group("cmp") or ""
+            # "up to 4/10 HPF" is the hot-spot count, the one the criteria read
+            cmp = "" if cmp in ("up to", "最大", "最多") else cmp
+            a, b = m.group("a"), m.group("b")
+            den = m.group("den") or ""
+            unit = m.group("unit")
+            unit = "hpf" if re.match(r"高倍|고배율", unit) else unit
+            text = f"{cmp} {a}{'-' + b if b else ''}/{den} {unit}".strip()
+            try:
+                mc = parse_mitoses(text)
+            except InvalidValueError:
+                continue
+            out.append(MitoticCount(clause[m.start():m.end()].strip(), mc.low, mc.high, mc.converted_from_mm2))
+    if out:
+        return
+    for cue in re.finditer(MITOSIS_CUES, clause, re.I):
+        s, e = cue.start(), cue.end()
+        near = clause[max(0, s - 30):e + 30]
+        if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not _negated(clause, s, e):
+            out.append(MitoticCount(near.strip(), 1.0, math.inf))
+            continue
+        if re.search(r"mitotically\s+active", near):
+            out.append(MitoticCount("mitotically active", 6.0, math.inf))
+            continue
+        if _negated(clause, s, e):
+            out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
+            continue
+        for pat, word in MITOSIS_QUALIFIERS:
+            q = re.search(pat, near, re.I)
+            if q:
+                mc = parse_mitoses(word)
+                out.append(MitoticCount(f"{q.group(0)} {cue.group(0)}", mc.low, mc.high))
+                break
+
+
+def _necrosis(clause, found):
+    for m in re.finditer(NECROSIS_CUES, clause, re.I):
+        pre = clause[max(0, m.start() - 12):m.start()]
+        if re.search(r"(?:fat|fibrinoid|fatty)\s*$", pre):
+            continue
+        found.append(not _negated(clause, m.start(), m.end()))
+
+
+def _atypia(clause, grades, pleo):
+    for m in re.finditer(ATYPIA_CUES, clause, re.I):
+        s, e = m.start(), m.end()
+        word = m.group(0)
+        neg = _negated(clause, s, e)
+        is_pleo = bool(re.fullmatch(PLEO_CUES, word, re.I))
+        if re.fullmatch(r"pleomorphic", word, re.I) and re.match(r"\s*(?:leiomyosarcoma|sarcoma|liposarcoma|"
+                                                                 r"rhabdomyosarcoma|undifferentiated)", clause[e:]):
+            continue  # a diagnosis's name, not a finding
+        near = clause[max(0, s - 30):e + 12]
+        grade = None
+        if neg:
+            grade = "none"
+        else:
+            for pat, g in ATYPIA_GRADES:
+                if re.search(pat, near, re.I):
+                    grade = g
+                    break
+        if is_pleo:
+            pleo.append(not neg)
+            if grade in ("severe", "moderate", "mild"):
+                grades.append(grade)
+            continue
+        grades.append(grade or "present")
+    if re.search(r"\bbland\b|cytologically bland|異型に乏し|异型不明显|異型性は乏し|이형성이 없", clause):
+        grades.append("none")
+    if re.search(r"high[- ]grade (?:malignant|spindle|pleomorphic|sarcoma|tumou?r)", clause):
+        grades.append("moderate-severe")
+
+
+def _cell_type(clause, kinds):
+    sp = re.search(SPINDLE, clause, re.I)
+    ep = re.search(EPITHELIOID, clause, re.I)
+    if sp and not _negated(clause, sp.start(), sp.end(), window=20):
+        kinds.add("spindle")
+    if ep and not _negated(clause, ep.start(), ep.end(), window=20):
+        kinds.add("epithelioid")
+
+
+def _sizes(clause, sizes):
+    for m in _DIMS.finditer(clause):
+        dims = [float(x) for x in re.findall(_NUM, m.group("d"))]
+        u = m.group("u")
+        v = max(dims) / (10.0 if u in ("mm", "毫米") else 1.0)
+        after = clause[m.end():m.end() + 40]
+        before = clause[max(0, m.start() - 50):m.start()]
+        if re.match(r"\s*(?:from|away|proximal|distal|beyond|margin|above|below)", after) \
+                or re.search(r"(?:margin|distance|from)\s*(?:of\s*)?$", before):
+            continue
+        multi = len(dims) > 1
+        if not (multi or re.search(SIZE_CONTEXT, before + after[:25], re.I)):
+            continue
+        if 0 < v <= 100:
+            sizes.append(v)
+
+
+def read_morphology(text):
+    """The morphology a report's text states (a :class:`~ihc.morphology.Morphology`, maybe empty)."""
+    if not isinstance(text, str) or not text.strip():
+        return Morphology()
+    s = _norm(text)
+    counts, necrosis, grades, pleo, kinds, sizes = [], [], [], [], set(), []
+    for clause in _CLAUSE_SPLIT.split(s):
+        if not clause.strip():
+            continue
+        _mitoses(clause, counts)
+        _necrosis(clause, necrosis)
+        _atypia(clause, grades, pleo)
+        _cell_type(clause, kinds)
+        _sizes(clause, sizes)
+    out = Morphology()
+    if counts:
+        # the hot spot: the count with the highest lower bound (an exact count beats a word)
+        out.mitoses = max(counts, key=lambda c: (c.low, -0 if math.isinf(c.high) else c.high))
+        if out.mitoses.converted_from_mm2:
+            out.warnings.append(f"mitoses {out.mitoses.text}: read per 50 HPF taking 5 mm2 as 50 HPF (AJCC); "
+                                "an HPF's area differs between microscopes")
+    if necrosis:
+        if all(necrosis):
+            out.necrosis = True
+        elif not any(necrosis):
+            out.necrosis = False
+        else:
+            out.warnings.append("necrosis is stated both present and absent in the text: not read")
+    if grades:
+        order = ["none", "mild", "present", "moderate", "moderate-severe", "severe"]
+        worst = max(grades, key=order.index)
+        out.atypia = "mild-severe" if worst == "present" else worst
+        if out.atypia == "mild-severe":
+            out.atypia = "present"
+    if pleo:
+        out.pleomorphic = any(pleo)
+    if kinds:
+        out.cell_type = "mixed" if len(kinds) == 2 else kinds.pop()
+    if sizes:
+        out.size_cm = max(sizes)
+    for rx, ia, isx in _AGE_SEX:
+        m = rx.search(s)
+        if m:
+            age = float(m.group(ia))
+            if 0 <= age <= 120:
+                out.age = age
+                out.sex = _SEX_WORDS.get(m.group(isx))
+            break
+    return out

@@ -1,0 +1,520 @@
+"""Morphology and clinical context beside the stains: read, weighed, explained.
+
+Stains tell a tumour's lineage; they do not grade it. Leiomyoma and leiomyosarcoma,
+schwannoma and MPNST share their panels, and a pathologist separates them by the
+mitotic count, tumour necrosis and atypia, read against the site's criteria. This module
+holds the findings as data (:data:`FINDINGS`), reads their values as options, batch cells
+and mappings give them (:func:`morphology_from_mapping`), and weighs them:
+
+- each finding is evidence with a few states; its contribution to diagnosis *k* is
+  ``weight * log P(observed | k, site group)``, centred over the diagnoses like the stains'
+  contributions, so the evidence still adds up exactly to the score;
+- an observation may be coarse ("frequent mitoses", "atypia" without a grade): it is the set
+  of states it allows, and its probability is the sum over that set;
+- ``P(state | diagnosis, site group)`` comes from ``training_data/morphology.csv`` (every
+  figure with its citation; assumptions marked), exported into the model file by
+  ``ihc train``; a site group without its own figures falls back to ``any``;
+- grade findings (mitoses, necrosis, atypia) are not independent given the diagnosis (a
+  high-grade sarcoma has all three), so when ``n`` of them are given each is weighed
+  ``n ** -0.5`` (the geometric middle between independent, 1, and identical, ``1/n``);
+  context findings (cell type, size, age, sex) are weighed ``context_weight`` with a larger
+  probability floor, so that they shift the odds and never override the stains.
+
+Mitotic counts keep their denominator. Counts per N HPF are converted to per 50 HPF by the
+ratio of fields (no area needed). Counts per mm² are converted with the AJCC equivalence
+"50 HPF at 40x = 5 mm²" (:data:`MM2_PER_50_HPF`), and a warning says so: an HPF's area
+differs between microscopes.
+
+Standard library only (this module is on the fast classify path).
+
+>>> m = morphology_from_mapping({"mitoses": "15/10 HPF", "necrosis": "yes", "atypia": "severe"})
+>>> m.mitoses.low, m.necrosis, m.atypia
+(75.0, True, 'severe')
+>>> observed_states(m)["mitoses"]
+('m4',)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from .exceptions import InvalidValueError
+
+__all__ = [
+    "FINDINGS", "GRADE_FINDINGS", "CONTEXT_FINDINGS", "MM2_PER_50_HPF", "MitoticCount", "Morphology",
+    "parse_mitoses", "parse_necrosis", "parse_atypia", "parse_bool", "parse_cell_type", "parse_size",
+    "parse_age", "parse_sex", "morphology_from_mapping", "observed_states", "atypia_states", "site_group",
+    "MorphologyModel",
+    "MORPHOLOGY_COLUMNS",
+]
+
+#: The findings the model weighs and their states, in display order.
+FINDINGS = {
+    "mitoses": ("m0", "m1", "m2", "m3", "m4"),
+    "necrosis": ("present", "absent"),
+    "atypia": ("none", "mild", "moderate", "severe"),
+    "cell_type": ("spindle", "epithelioid", "mixed", "pleomorphic"),
+    "size": ("le2", "2to5", "5to10", "gt10"),
+    "age": ("lt18", "18to39", "40to59", "ge60"),
+    "sex": ("F", "M"),
+}
+GRADE_FINDINGS = ("mitoses", "necrosis", "atypia")
+CONTEXT_FINDINGS = ("cell_type", "size", "age", "sex")
+
+#: What each state means, for notes and ``ihc markers``-style listings.
+STATE_WORDS = {
+    "mitoses": {"m0": "<1/50 HPF", "m1": "1-5/50 HPF", "m2": "6-24/50 HPF (1-4/10 HPF)",
+                "m3": "5-9/10 HPF", "m4": ">=10/10 HPF"},
+    "size": {"le2": "<=2 cm", "2to5": ">2-5 cm", "5to10": ">5-10 cm", "gt10": ">10 cm"},
+    "age": {"lt18": "under 18", "18to39": "18-39 years", "40to59": "40-59 years", "ge60": "60 or older"},
+    "sex": {"F": "female", "M": "male"},
+}
+
+#: AJCC (7th ed., GIST chapter, as quoted by SEER's site-specific factor notes): 50 HPF at 40x
+#: are equivalent to a total area of 5 mm². Used only to convert a count given per mm².
+MM2_PER_50_HPF = 5.0
+MM2_SOURCE = ("AJCC 7th ed. GIST chapter, as quoted by SEER Site-Specific Factor 'Mitotic Count' "
+              "(staging.seer.cancer.gov/tnm/input/1.8/gist_esophagus/ssf6)")
+
+#: The mitotic bins per 50 HPF as (low, high, low closed, high closed):
+#: m0 [0,1), m1 [1,5], m2 (5,25), m3 [25,50), m4 [50,inf) -- that is m2 is >1 to <5 per 10 HPF,
+#: m3 5-9 per 10 HPF and m4 >=10 per 10 HPF.
+_BIN_EDGES = ((0.0, 1.0, True, False), (1.0, 5.0, True, True), (5.0, 25.0, False, False),
+              (25.0, 50.0, True, False), (50.0, math.inf, True, False))
+
+#: Words that give a mitotic activity without a count -> (low, high) per 50 HPF.
+MITOSIS_WORDS = {
+    "none": (0.0, 0.0), "no": (0.0, 0.0), "absent": (0.0, 0.0), "nil": (0.0, 0.0), "0": (0.0, 0.0),
+    "not seen": (0.0, 0.0), "not identified": (0.0, 0.0), "inconspicuous": (0.0, 5.0),
+    "rare": (1.0, 24.0), "occasional": (1.0, 24.0), "few": (1.0, 24.0), "scant": (1.0, 24.0),
+    "sparse": (1.0, 24.0), "scattered": (1.0, 24.0), "low": (1.0, 24.0),
+    "frequent": (25.0, math.inf), "numerous": (25.0, math.inf), "brisk": (25.0, math.inf),
+    "abundant": (25.0, math.inf), "many": (25.0, math.inf), "high": (25.0, math.inf),
+    "increased": (25.0, math.inf), "prominent": (25.0, math.inf), "conspicuous": (25.0, math.inf),
+    "easily found": (25.0, math.inf), "active": (6.0, math.inf),
+}
+
+ATYPIA_WORDS = {
+    "none": ("none",), "no": ("none",), "absent": ("none",), "bland": ("none",), "0": ("none",),
+    "mild": ("mild",), "slight": ("mild",), "minimal": ("mild",), "low": ("mild",), "1": ("mild",),
+    "moderate": ("moderate",), "2": ("moderate",), "intermediate": ("moderate",),
+    "severe": ("severe",), "marked": ("severe",), "high": ("severe",), "striking": ("severe",),
+    "prominent": ("severe",), "3": ("severe",),
+    "present": ("mild", "moderate", "severe"), "yes": ("mild", "moderate", "severe"),
+    "moderate-severe": ("moderate", "severe"), "moderate to severe": ("moderate", "severe"),
+    "mild-moderate": ("mild", "moderate"), "mild to moderate": ("mild", "moderate"),
+}
+
+CELL_TYPE_WORDS = {
+    "spindle": "spindle", "spindled": "spindle", "spindle cell": "spindle", "fusiform": "spindle",
+    "epithelioid": "epithelioid", "epitheloid": "epithelioid", "round": "epithelioid",
+    "mixed": "mixed", "spindle and epithelioid": "mixed", "epithelioid and spindle": "mixed",
+    "pleomorphic": "pleomorphic",
+}
+
+_TRUE = {"yes", "y", "true", "t", "1", "present", "positive", "pos", "+", "seen", "identified"}
+_FALSE = {"no", "n", "false", "f", "0", "absent", "negative", "neg", "-", "none", "not seen",
+          "not identified", "nil"}
+_SEX = {"f": "F", "female": "F", "woman": "F", "w": "F", "m": "M", "male": "M", "man": "M"}
+
+#: Batch / mapping column names (canonical first) and their accepted spellings.
+MORPHOLOGY_COLUMNS = {
+    "mitoses": ("mitoses", "mitosis", "mitotic_count", "mitotic count", "mitotic_rate", "mitotic rate",
+                "mitotic_index", "mitotic index", "mitotic_activity", "mf"),
+    "necrosis": ("necrosis", "tumour_necrosis", "tumor_necrosis", "coagulative_necrosis"),
+    "atypia": ("atypia", "nuclear_atypia", "cytologic_atypia", "atypia_grade"),
+    "pleomorphic": ("pleomorphic", "pleomorphism"),
+    "cell_type": ("cell_type", "cell type", "celltype", "histologic_type", "morphology_type"),
+    "size_cm": ("size_cm", "size", "tumour_size", "tumor_size", "size (cm)", "diameter_cm", "max_size_cm"),
+    "age": ("age", "age_years", "patient_age"),
+    "sex": ("sex", "gender", "patient_sex"),
+}
+_COLUMN_KEY = {re.sub(r"[\s_()-]+", "", s.lower()): k for k, v in MORPHOLOGY_COLUMNS.items() for s in v}
+
+
+def column_key(name):
+    """Canonical morphology field of a column name, or None (``"Size (cm)"`` -> ``"size_cm"``)."""
+    return _COLUMN_KEY.get(re.sub(r"[\s_()-]+", "", str(name).lower()))
+
+
+@dataclass(frozen=True)
+class MitoticCount:
+    """A mitotic count as given, with its range per 50 HPF (``high`` is ``inf`` when open)."""
+
+    text: str
+    low: float
+    high: float
+    converted_from_mm2: bool = False
+
+    def states(self):
+        """The mitotic bins this count overlaps."""
+        out = []
+        for name, (a, b, a_closed, b_closed) in zip(FINDINGS["mitoses"], _BIN_EDGES):
+            below = self.high < a or (self.high == a and not a_closed)
+            above = self.low > b or (self.low == b and not b_closed)
+            if not below and not above:
+                out.append(name)
+        return tuple(out)
+
+    def to_dict(self):
+        return {"text": self.text, "per_50_hpf_low": round(self.low, 3),
+                "per_50_hpf_high": None if math.isinf(self.high) else round(self.high, 3),
+                "states": list(self.states())}
+
+
+@dataclass
+class Morphology:
+    """Morphology and clinical context of one case; every field optional (``None`` = not given)."""
+
+    mitoses: MitoticCount | None = None
+    necrosis: bool | None = None
+    atypia: str | None = None
+    pleomorphic: bool | None = None
+    cell_type: str | None = None
+    size_cm: float | None = None
+    age: float | None = None
+    sex: str | None = None
+    warnings: list = field(default_factory=list)
+
+    def __bool__(self):
+        return any(getattr(self, k) is not None for k in _FIELDS)
+
+    def to_dict(self):
+        """The ``input.morphology`` object: only the fields given."""
+        out = {}
+        for k in _FIELDS:
+            v = getattr(self, k)
+            if v is None:
+                continue
+            out[k] = v.to_dict() if isinstance(v, MitoticCount) else v
+        return out
+
+    def merged(self, other):
+        """This morphology with the fields of ``other`` filled in where this one has none."""
+        if other is None:
+            return self
+        kw = {k: getattr(self, k) if getattr(self, k) is not None else getattr(other, k) for k in _FIELDS}
+        return Morphology(**kw, warnings=list(dict.fromkeys(self.warnings + other.warnings)))
+
+
+_FIELDS = ("mitoses", "necrosis", "atypia", "pleomorphic", "cell_type", "size_cm", "age", "sex")
+
+
+def _norm(text):
+    s = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return re.sub(r"\s+", " ", s)
+
+
+def _bad(what, text, accepted):
+    return InvalidValueError(f"{what} {str(text)[:60]!r} is not understood: accepted {accepted}")
+
+
+_MITOSES_ACCEPTED = ("a count with its denominator ('15/10 HPF', '3/50 HPF', '4/mm2', '<1/50 HPF', "
+                     "'2 per 10 HPF') or a word (none, rare, low, frequent)")
+_NUM = r"(\d+(?:\.\d+)?)"
+_COUNT_RE = re.compile(
+    r"^(?P<cmp><=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under)?\s*"
+    + _NUM + r"(?:\s*(?:-|–|to)\s*" + _NUM + r")?\s*(?:mitos[ie]s|mitotic figures?|mfs?|mitotic)?\s*"
+    r"(?:/|per|in|every)\s*(?:(?P<den>\d+(?:\.\d+)?)\s*)?(?P<unit>hpfs?|high[- ]power fields?|"
+    r"mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?)\s*$")
+
+
+def parse_mitoses(text):
+    """Read a mitotic count as reports write it.
+
+    Returns a :class:`MitoticCount`; raises :class:`~ihc.exceptions.InvalidValueError`.
+
+    >>> parse_mitoses("3/50 HPF").low
+    3.0
+    >>> parse_mitoses("15/10 HPF").states()
+    ('m4',)
+    >>> parse_mitoses("frequent").states()
+    ('m3', 'm4')
+    >>> parse_mitoses("<1/50 HPF").states()
+    ('m0',)
+    """
+    if isinstance(text, MitoticCount):
+        return text
+    if isinstance(text, bool) or text is None:
+        raise _bad("mitoses", text, _MITOSES_ACCEPTED)
+    if isinstance(text, (int, float)):
+        raise InvalidValueError(f"mitoses {text!r} has no denominator: give it as '{text:g}/10 HPF', "
+                                f"'{text:g}/50 HPF' or '{text:g}/mm2'")
+    s = _norm(text).replace("hpfs", "hpf").replace("hp fs", "hpf")
+    s = re.sub(r"^(mitoses|mitosis|mitotic (count|index|rate|activity|figures?))\s*[:=]?\s*", "", s).strip()
+    if s in MITOSIS_WORDS:
+        lo, hi = MITOSIS_WORDS[s]
+        return MitoticCount(str(text).strip(), lo, hi)
+    m = _COUNT_RE.match(s)
+    if not m:
+        raise _bad("mitoses", text, _MITOSES_ACCEPTED)
+    a = float(m.group(2))
+    b = float(m.group(3)) if m.group(3) else a
+    if b < a:
+        a, b = b, a
+    unit = m.group("unit")
+    den = float(m.group("den")) if m.group("den") else 1.0
+    if den <= 0:
+        raise _bad("mitoses", text, _MITOSES_ACCEPTED)
+    mm2 = not unit.startswith(("hpf", "high"))
+    factor = (MM2_PER_50_HPF / den) if mm2 else (50.0 / den)
+    lo, hi = a * factor, b * factor
+    cmp = m.group("cmp")
+    if cmp in ("<", "fewer than", "less than", "under"):
+        lo, hi = 0.0, max(0.0, hi - 1e-9) if a > 0 else 0.0
+    elif cmp in ("<=", "≤", "up to"):
+        lo = 0.0
+    elif cmp in (">", "more than", "over"):
+        lo, hi = lo + 1e-9, math.inf
+    elif cmp in (">=", "≥"):
+        hi = math.inf
+    return MitoticCount(str(text).strip(), lo, hi, mm2)
+
+
+def parse_bool(text, what="value"):
+    """yes/no, present/absent, true/false, 1/0, +/- (a bool passes through)."""
+    if isinstance(text, bool):
+        return text
+    if isinstance(text, (int, float)) and text in (0, 1):
+        return bool(text)
+    s = _norm(text) if text is not None else ""
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise _bad(what, text, "yes/no, present/absent, true/false, 1/0")
+
+
+def parse_necrosis(text):
+    """Tumour (coagulative) necrosis present (True) or absent (False)."""
+    return parse_bool(text, "necrosis")
+
+
+def parse_atypia(text):
+    """Nuclear atypia: none / mild / moderate / severe (and their usual synonyms).
+
+    >>> parse_atypia("marked"), parse_atypia("Moderate")
+    ('severe', 'moderate')
+    """
+    s = _norm(text) if text is not None else ""
+    s = re.sub(r"\s*(nuclear|cytologic(al)?)?\s*atypia$", "", s).strip() or "present"
+    if s in ATYPIA_WORDS and len(ATYPIA_WORDS[s]) == 1:
+        return ATYPIA_WORDS[s][0]
+    if s in ATYPIA_WORDS:
+        return s if s in ("present",) else "-".join((ATYPIA_WORDS[s][0], ATYPIA_WORDS[s][-1]))
+    raise _bad("atypia", text, "none, mild, moderate, severe (or marked, slight, bland...)")
+
+
+def atypia_states(atypia, pleomorphic=None):
+    """The atypia states an observation allows (``'moderate-severe'`` -> both)."""
+    if atypia is not None:
+        if atypia in FINDINGS["atypia"]:
+            return (atypia,)
+        return ATYPIA_WORDS.get(atypia.replace("-", " to "), ATYPIA_WORDS.get(atypia, FINDINGS["atypia"][1:]))
+    if pleomorphic is True:
+        return ("moderate", "severe")
+    if pleomorphic is False:
+        return ("none", "mild", "moderate")
+    return None
+
+
+def parse_cell_type(text):
+    """spindle / epithelioid / mixed / pleomorphic."""
+    s = _norm(text) if text is not None else ""
+    s = re.sub(r"\s*(cells?|type|morphology|shaped)$", "", s).strip()
+    if s in CELL_TYPE_WORDS:
+        return CELL_TYPE_WORDS[s]
+    raise _bad("cell type", text, "spindle, epithelioid, mixed, pleomorphic")
+
+
+def _number(text, what, unit_ok=()):
+    if isinstance(text, bool):
+        raise _bad(what, text, "a number")
+    if isinstance(text, (int, float)):
+        v = float(text)
+    else:
+        s = _norm(text)
+        for u in unit_ok:
+            s = re.sub(rf"\s*{u}\.?$", "", s)
+        try:
+            v = float(s)
+        except ValueError:
+            raise _bad(what, text, "a number") from None
+    if math.isnan(v) or math.isinf(v):
+        raise _bad(what, text, "a finite number")
+    return v
+
+
+def parse_size(text):
+    """Greatest tumour dimension in cm (``"6"``, ``"6 cm"``, ``"45 mm"``, ``"14 x 10 x 8 cm"``)."""
+    if isinstance(text, str):
+        s = _norm(text)
+        mm = s.endswith("mm")
+        dims = re.findall(r"\d+(?:\.\d+)?", s)
+        if dims and re.fullmatch(r"[\d.\s x×*by]+(cm|mm)?\.?", s):
+            v = max(float(d) for d in dims) / (10.0 if mm else 1.0)
+            if v <= 0 or v > 100:
+                raise _bad("size", text, "a greatest dimension in cm above 0 and at most 100")
+            return v
+    v = _number(text, "size", ("cm",))
+    if v <= 0 or v > 100:
+        raise _bad("size", text, "a greatest dimension in cm above 0 and at most 100")
+    return v
+
+
+def parse_age(text):
+    v = _number(text, "age", ("years", "year", "yrs", "yr", "y"))
+    if v < 0 or v > 120:
+        raise _bad("age", text, "years from 0 to 120")
+    return v
+
+
+def parse_sex(text):
+    s = _norm(text) if text is not None else ""
+    if s in _SEX:
+        return _SEX[s]
+    raise _bad("sex", text, "F or M (female, male)")
+
+
+_PARSERS = {"mitoses": parse_mitoses, "necrosis": parse_necrosis, "atypia": parse_atypia,
+            "pleomorphic": lambda v: parse_bool(v, "pleomorphic"), "cell_type": parse_cell_type,
+            "size_cm": parse_size, "age": parse_age, "sex": parse_sex}
+
+
+def morphology_from_mapping(mapping):
+    """A :class:`Morphology` from a mapping of field -> value (options, batch cells, JSON).
+
+    Keys are the canonical fields or their column spellings (:data:`MORPHOLOGY_COLUMNS`);
+    ``None`` and empty strings mean "not given". Unknown keys raise.
+
+    >>> morphology_from_mapping({"Size (cm)": "6", "sex": "female"}).to_dict()
+    {'size_cm': 6.0, 'sex': 'F'}
+    """
+    if isinstance(mapping, Morphology):
+        return mapping
+    out = Morphology()
+    for k, v in (mapping or {}).items():
+        key = column_key(k)
+        if key is None:
+            raise InvalidValueError(f"morphology field {str(k)[:40]!r} is not known: accepted "
+                                    + ", ".join(MORPHOLOGY_COLUMNS))
+        if v is None or (isinstance(v, str) and not v.strip()):
+            continue
+        setattr(out, key, _PARSERS[key](v))
+    if out.mitoses is not None and out.mitoses.converted_from_mm2:
+        out.warnings.append(f"mitoses {out.mitoses.text}: read per 50 HPF taking 5 mm2 as 50 HPF (AJCC); "
+                            "an HPF's area differs between microscopes")
+    return out
+
+
+def _bin(value, edges):
+    for name, hi in edges:
+        if value <= hi:
+            return name
+    return edges[-1][0]
+
+
+def observed_states(morph):
+    """``{finding: tuple of states allowed}`` for the findings given."""
+    if not morph:
+        return {}
+    out = {}
+    if morph.mitoses is not None:
+        out["mitoses"] = morph.mitoses.states()
+    if morph.necrosis is not None:
+        out["necrosis"] = ("present",) if morph.necrosis else ("absent",)
+    a = atypia_states(morph.atypia, morph.pleomorphic)
+    if a:
+        out["atypia"] = tuple(a)
+    if morph.cell_type is not None:
+        out["cell_type"] = (morph.cell_type,)
+    if morph.size_cm is not None:
+        out["size"] = (_bin(morph.size_cm, (("le2", 2.0), ("2to5", 5.0), ("5to10", 10.0), ("gt10", math.inf))),)
+    if morph.age is not None:
+        out["age"] = ("lt18" if morph.age < 18 else "18to39" if morph.age < 40 else
+                      "40to59" if morph.age < 60 else "ge60",)
+    if morph.sex is not None:
+        out["sex"] = (morph.sex,)
+    return out
+
+
+#: Canonical site -> the site group whose morphology figures apply (``any`` when none).
+SITE_GROUPS = {
+    "stomach": "gi", "small_intestine": "gi", "colorectum": "gi", "esophagus": "gi",
+    "retroperitoneum": "abdomen", "mesentery_omentum": "abdomen",
+    "uterus": "uterus", "soft_tissue": "soft_tissue", "skin": "skin",
+}
+SITE_GROUP_NAMES = {"gi": "GI tract", "abdomen": "retroperitoneum/abdomen", "uterus": "uterus",
+                    "soft_tissue": "deep soft tissue", "skin": "skin", "any": "all sites"}
+
+
+def site_group(site):
+    return SITE_GROUPS.get(site, "any")
+
+
+class MorphologyModel:
+    """The morphology tables of a model file, evaluated with the standard library.
+
+    ``data`` is the ``"morphology"`` object of ``ihc_model.json``:
+    ``{"classes": [...], "weights": {...}, "tables": {group: {feature: {dx: {state: p}}}},
+    "sources": {group: {feature: {dx: [citation, basis]}}}}``.
+    """
+
+    def __init__(self, data, classes):
+        self.data = data
+        self.classes = list(classes)
+        self.tables = data["tables"]
+        self.sources = data.get("sources", {})
+        self.weights = data["weights"]
+        self._cache = {}
+
+    def probs(self, feature, group, dx):
+        """``{state: P(state | dx)}`` at the site group, falling back to ``any``."""
+        t = self.tables.get(group, {}).get(feature, {}).get(dx)
+        if t is None:
+            t = self.tables["any"][feature][dx]
+            group = "any"
+        return t, group
+
+    def weight(self, feature, n_grade):
+        if feature in GRADE_FINDINGS:
+            return self.weights["grade"] / math.sqrt(max(1, n_grade))
+        return self.weights["context"]
+
+    def loglik(self, feature, allowed, group):
+        """Per-class ``log sum_{s in allowed} P(s | k)`` (floored as exported)."""
+        key = (feature, allowed, group)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = [math.log(sum(self.probs(feature, group, dx)[0][s] for s in allowed)) for dx in self.classes]
+            self._cache[key] = hit
+        return hit
+
+    def contributions(self, observed, site):
+        """``{finding: per-class centred contribution}`` for the findings observed."""
+        group = site_group(site)
+        n_grade = sum(1 for f in observed if f in GRADE_FINDINGS)
+        out = {}
+        K = len(self.classes)
+        for f in FINDINGS:
+            if f not in observed:
+                continue
+            w = self.weight(f, n_grade)
+            ll = self.loglik(f, tuple(observed[f]), group)
+            m = sum(ll) / K
+            out[f] = [w * (v - m) for v in ll]
+        return out
+
+    def share(self, feature, allowed, site, dx):
+        t, g = self.probs(feature, site_group(site), dx)
+        return sum(t[s] for s in allowed), g
+
+    def source(self, feature, site, dx):
+        group = site_group(site)
+        s = self.sources.get(group, {}).get(feature, {}).get(dx)
+        if s is None:
+            s = self.sources.get("any", {}).get(feature, {}).get(dx)
+        return s or ["", "assumed"]
