@@ -22,6 +22,7 @@ from .engine import CompactModel, marker_states, panel_states, entropy_bits
 from .exceptions import InputError, ModelError, ModelIntegrityError
 from .knowledge import DISPLAY_NAMES
 from .markers import LOSS_MARKERS, MARKERS, info
+from .morphology import FINDINGS, GRADE_FINDINGS, STATE_WORDS, SITE_GROUP_NAMES, observed_states, site_group
 from .panel import Panel
 
 __all__ = ["Result", "classify", "recommend", "classify_frame", "load_model", "SCHEMA_VERSION"]
@@ -126,13 +127,16 @@ class Result:
     ``to_dict()`` gives the JSON object of the output contract (schema version 1).
     """
 
-    def __init__(self, *, model, panel, status, differential, evidence, next_stains, warnings, settled):
+    def __init__(self, *, model, panel, status, differential, evidence, next_stains, warnings, settled,
+                 next_findings=(), gist_risk=None):
         self.model = model
         self.panel = panel
         self.status = status
         self.differential = differential
         self.evidence = evidence
         self.next_stains = next_stains
+        self.next_findings = list(next_findings)
+        self.gist_risk = gist_risk
         self.warnings = warnings
         self.settled = settled
 
@@ -156,6 +160,8 @@ class Result:
             "differential": [dict(d) for d in self.differential],
             "evidence": [dict(e) for e in self.evidence],
             "next_stains": [dict(n) for n in self.next_stains],
+            **({"next_findings": [dict(n) for n in self.next_findings]} if self.next_findings else {}),
+            **({"gist_risk": self.gist_risk} if self.gist_risk is not None else {}),
             "warnings": list(self.warnings),
         }
 
@@ -163,8 +169,15 @@ class Result:
         return f"<Result {self.status} {self.differential[0]['diagnosis']} {self.confidence:.2f}>"
 
 
-def _as_panel(panel_or_text, site, mode):
-    from .parse import panel_from_mapping, parse
+def _as_panel(panel_or_text, site, mode, morphology=None):
+    from .reading import with_morphology
+
+    return with_morphology(_as_stains(panel_or_text, site, mode), morphology)
+
+
+def _as_stains(panel_or_text, site, mode):
+    from .parse import panel_from_mapping
+    from .reading import parse
 
     if isinstance(panel_or_text, Panel):
         panel = panel_or_text
@@ -243,17 +256,54 @@ def _short_citation(text):
     return f"{parts[0]} (+{more} more)"
 
 
-def _evidence(model, states, panel, site, proba, status=None):
+def _finding_value(finding, morph):
+    """The finding as given ('15/10 HPF', 'present', 'severe', '6 cm'...)."""
+    if finding == "mitoses":
+        return morph.mitoses.text
+    if finding == "necrosis":
+        return "present" if morph.necrosis else "absent"
+    if finding == "atypia":
+        if morph.atypia is not None:
+            return morph.atypia
+        return "pleomorphic" if morph.pleomorphic else "not pleomorphic"
+    if finding == "size":
+        return f"{morph.size_cm:g} cm"
+    if finding == "age":
+        return f"{morph.age:g} years"
+    return str(getattr(morph, finding))
+
+
+def _finding_note(model, finding, allowed, morph, site, dx):
+    share, group = model.morphology.share(finding, allowed, site, dx)
+    words = STATE_WORDS.get(finding, {})
+    what = " or ".join(words.get(a, a) for a in allowed)
+    label = {"cell_type": "cell type"}.get(finding, finding)
+    value = _finding_value(finding, morph)
+    where = f" ({SITE_GROUP_NAMES[group]})" if group != "any" else ""
+    seen = f"{what} in {_pct(share)} of {_SHORT[dx]}{where}"
+    cit, basis = model.morphology.source(finding, site, dx)
+    if basis == "assumed":
+        seen = "assumed: " + seen
+    return f"{label} {value}: {seen}", _short_citation(cit) or "training_data/morphology.csv"
+
+
+def _evidence(model, states, panel, site, proba, status=None, findings=None):
     """Evidence for the leading diagnosis, and for the runner-up while the answer is open
     (not ``ok``): it shows what separates them."""
     n_dx = 1 if status == "ok" else 2
-    base, prior, contrib = model.decompose(states, site)
+    base, prior, contrib = model.decompose(states, site, findings)
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
     out = []
     for k in ranked[:n_dx]:
         dx = model.classes[k]
         items = []
         for marker, c in contrib.items():
+            if marker in FINDINGS:
+                note, src = _finding_note(model, marker, findings[marker], panel.morphology, site, dx)
+                items.append({"diagnosis": dx, "marker": marker, "value": _finding_value(marker, panel.morphology),
+                              "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
+                              "note": note, "source": src})
+                continue
             state = states[marker]
             phrase, cit, src = _rate_phrase(model, dx, marker, state)
             value = panel.markers.get(marker, state)
@@ -334,7 +384,7 @@ def _majority_tests(model, dx, proba):
     return [m for m in cache[dx] if _expected_share(model, other, m)[0] <= TEST_OTHER]
 
 
-def _site_majority_stain(model, states, site, proba, cands):
+def _site_majority_stain(model, states, site, proba, cands, findings=None):
     """The stain that tests for the site's majority tumour when the panel has none, or None.
 
     The site's majority tumour (at least ``site_majority_percent`` of its published case mix,
@@ -353,7 +403,8 @@ def _site_majority_stain(model, states, site, proba, cands):
     tests = _majority_tests(model, dx, proba)
     if any(m in states for m in tests):
         return None
-    scored = [(model.information_gain(states, site, m, proba=proba)[0], m) for m in cands if m in tests]
+    scored = [(model.information_gain(states, site, m, proba=proba, findings=findings)[0], m)
+              for m in cands if m in tests]
     if not scored:
         return None
     scored.sort(key=lambda t: (-t[0], model.markers.index(t[1])))
@@ -369,7 +420,7 @@ def _site_majority_stain(model, states, site, proba, cands):
     return m, g, why
 
 
-def _next_stains(model, states, site, proba, top=5, available=None, settled=False):
+def _next_stains(model, states, site, proba, top=5, available=None, settled=False, findings=None):
     if settled:
         return []
     cands = [m for m in model.markers if m not in states]
@@ -378,11 +429,11 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         cands = [m for m in cands if m in allowed]
     gains = []
     for m in cands:
-        g, _ = model.information_gain(states, site, m, proba=proba)
+        g, _ = model.information_gain(states, site, m, proba=proba, findings=findings)
         if g >= MIN_GAIN_BITS:
             gains.append((g, m))
     gains.sort(key=lambda t: (-t[0], t[1]))
-    first = _site_majority_stain(model, states, site, proba, cands) if top > 0 else None
+    first = _site_majority_stain(model, states, site, proba, cands, findings) if top > 0 else None
     out = []
     if first:
         m, g, why = first
@@ -390,6 +441,37 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         gains = [t for t in gains if t[1] != m]
     out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba)}
             for g, m in gains[:top - len(out)]]
+    return out
+
+
+#: Findings the next-step advice may ask for (age and sex are known to the requester).
+ASKABLE_FINDINGS = ("mitoses", "necrosis", "atypia", "cell_type", "size")
+_FINDING_ASK = {
+    "mitoses": "count mitoses per 10 HPF (or 50 HPF / 5 mm2) in the most active area",
+    "necrosis": "state whether there is tumour (coagulative) necrosis",
+    "atypia": "grade the nuclear atypia (none / mild / moderate / severe)",
+    "cell_type": "state the cell type (spindle / epithelioid / mixed / pleomorphic)",
+    "size": "give the tumour's greatest dimension",
+}
+
+
+def _next_findings(model, states, site, proba, findings, next_stains, settled=False):
+    """Morphological findings that would decide more than the best stain, by expected gain (bits)."""
+    if settled or model.morphology is None:
+        return []
+    best_stain = max((n["expected_information_gain"] for n in next_stains), default=0.0)
+    out = []
+    for f in ASKABLE_FINDINGS:
+        if f in (findings or {}):
+            continue
+        g = model.finding_gain(states, site, f, findings, proba)
+        if g >= MIN_GAIN_BITS and g >= best_stain:
+            ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
+            names = " vs ".join(_SHORT[model.classes[k]] for k in ranked)
+            out.append({"finding": f, "expected_information_gain": round(g, 4),
+                        "why": f"{_FINDING_ASK[f]}: it separates {names} more than any stain not yet done "
+                               f"({g:.2f} bits against {best_stain:.2f})"})
+    out.sort(key=lambda d: -d["expected_information_gain"])
     return out
 
 
@@ -410,9 +492,12 @@ COUNTERPARTS = {"leiomyoma": "leiomyosarcoma", "leiomyosarcoma": "leiomyoma",
 COUNTERPART_FLOOR = 0.05
 
 
-def _unresolved_counterpart(model, proba, states):
-    """The benign/malignant counterpart left open by a panel without Ki-67, or None."""
+def _unresolved_counterpart(model, proba, states, findings=None):
+    """The benign/malignant counterpart left open by a panel without Ki-67 or a grading finding
+    (mitoses, necrosis, atypia), or None."""
     if states is None or "Ki67" in states:
+        return None
+    if findings and any(f in findings for f in GRADE_FINDINGS):
         return None
     top = model.classes[max(range(len(proba)), key=lambda k: proba[k])]
     other = COUNTERPARTS.get(top)
@@ -421,16 +506,17 @@ def _unresolved_counterpart(model, proba, states):
     return None
 
 
-def _status(model, proba, typ, n_states, states=None):
+def _status(model, proba, typ, n_states, states=None, findings=None):
     th = model.thresholds
     if n_states and max(typ) < th["atypical_percentile"]:
         return "atypical"
-    if n_states and max(proba) >= th["ok_probability"] and not _unresolved_counterpart(model, proba, states):
+    if n_states and max(proba) >= th["ok_probability"] \
+            and not _unresolved_counterpart(model, proba, states, findings):
         return "ok"
     return "indeterminate"
 
 
-def _warnings(model, panel, states, proba, status, typ):
+def _warnings(model, panel, states, proba, status, typ, findings=None):
     w = list(panel.warnings)
     classes = model.classes
     k0 = max(range(len(classes)), key=lambda k: proba[k])
@@ -466,10 +552,10 @@ def _warnings(model, panel, states, proba, status, typ):
     if ki == "high" and top in _BENIGN:
         w.append(f"Ki-67 {_value_word('Ki67', panel.markers.get('Ki67'))} is high for a benign {_SHORT[top]}: "
                  "consider a malignant counterpart")
-    other = _unresolved_counterpart(model, proba, states)
+    other = _unresolved_counterpart(model, proba, states, findings)
     if other:
-        w.append(f"no Ki-67: {_SHORT[top]} and {_SHORT[other]} are told apart by morphology and proliferation, "
-                 "not by this panel: neither is named without Ki-67")
+        w.append(f"no Ki-67 and no mitotic count, necrosis or atypia: {_SHORT[top]} and {_SHORT[other]} are told "
+                 "apart by morphology and proliferation, not by this panel: neither is named without one of them")
     # keep order, drop repeats
     return list(dict.fromkeys(w))
 
@@ -477,22 +563,40 @@ def _warnings(model, panel, states, proba, status, typ):
 def _classify_panel(model, panel, *, top=5, available=None):
     states = panel_states(panel.markers, model.markers)
     site = panel.site
-    proba = model.proba(states, site)
+    findings = observed_states(panel.morphology) if model.morphology is not None else {}
+    proba = model.proba(states, site, findings)
     typ = model.typicality(states)
-    status = _status(model, proba, typ, len(states), states)
+    n_evidence = len(states) + len(findings)
+    status = _status(model, proba, typ, n_evidence, states, findings)
     settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
+    next_stains = _next_stains(model, states, site, proba, top=top, available=available, settled=settled,
+                               findings=findings)
     return Result(
         model=model, panel=panel, status=status, differential=differential,
-        evidence=_evidence(model, states, panel, site, proba, status),
-        next_stains=_next_stains(model, states, site, proba, top=top, available=available, settled=settled),
-        warnings=_warnings(model, panel, states, proba, status, typ),
+        evidence=_evidence(model, states, panel, site, proba, status, findings),
+        next_stains=next_stains,
+        next_findings=_next_findings(model, states, site, proba, findings, next_stains, settled),
+        gist_risk=_gist_risk(model, panel, differential),
+        warnings=_warnings(model, panel, states, proba, status, typ, findings),
         settled=settled,
     )
 
 
-def classify(panel_or_text, site=None, *, mode="default", model=None, top=5, available=None) -> Result:
+def _gist_risk(model, panel, differential):
+    """The GIST risk block when GIST leads (AFIP and modified NIH), else None."""
+    if differential[0]["diagnosis"] != "gist" or not model.gist_risk_rows:
+        return None
+    from .gist_risk import gist_risk
+
+    m = panel.morphology
+    return gist_risk(model.gist_risk_rows, site=panel.site, site_text=panel.site_text,
+                     size_cm=m.size_cm if m else None, mitoses=m.mitoses if m else None)
+
+
+def classify(panel_or_text, site=None, *, morphology=None, mode="default", model=None, top=5,
+             available=None) -> Result:
     """Rank the diagnoses a panel supports.
 
     Parameters
@@ -501,6 +605,11 @@ def classify(panel_or_text, site=None, *, mode="default", model=None, top=5, ava
         Free text as reports write it, a mapping of marker -> value, or a parsed Panel.
     site : str, optional
         Free-text site ("gastric fundus", "retroperitoneum"...); shifts the prior.
+    morphology : mapping or Morphology, optional
+        Morphology and clinical context: ``mitoses`` ("15/10 HPF", "3/50 HPF", "4/mm2",
+        "frequent"), ``necrosis`` (bool), ``atypia`` (none/mild/moderate/severe),
+        ``pleomorphic`` (bool), ``cell_type``, ``size_cm``, ``age``, ``sex``. Findings stated
+        in the text are read too; these take precedence.
     mode : {"default", "strict", "lenient"}
         Validation mode for unknown markers and unparsed text.
     model : CompactModel or path, optional
@@ -522,11 +631,11 @@ def classify(panel_or_text, site=None, *, mode="default", model=None, top=5, ava
     """
     if not isinstance(model, CompactModel):
         model = load_model(model)
-    panel = _as_panel(panel_or_text, site, mode)
+    panel = _as_panel(panel_or_text, site, mode, morphology)
     return _classify_panel(model, panel, top=top, available=available)
 
 
-def recommend(panel_or_text, site=None, *, top=5, available=None, mode="default", model=None):
+def recommend(panel_or_text, site=None, *, morphology=None, top=5, available=None, mode="default", model=None):
     """The stains not yet done, ranked by expected information gain (bits).
 
     Returns a list of ``{"marker", "expected_information_gain", "why"}`` dicts;
@@ -535,7 +644,8 @@ def recommend(panel_or_text, site=None, *, top=5, available=None, mode="default"
     >>> [s["marker"] for s in recommend("CD34+")][:3]  # doctest: +SKIP
     ['STAT6', ...]
     """
-    return classify(panel_or_text, site, mode=mode, model=model, top=top, available=available).next_stains
+    return classify(panel_or_text, site, morphology=morphology, mode=mode, model=model, top=top,
+                    available=available).next_stains
 
 
 def classify_frame(df, *, panel_column=None, site_column="site", id_column="case_id", mode="default", model=None):
@@ -561,28 +671,35 @@ def classify_frame(df, *, panel_column=None, site_column="site", id_column="case
 # ------------------------------------------------------------- training helpers
 
 
-def predict_case(model, case, naive_bayes=False):
-    """Prediction record for a labelled case (used by training and evaluation)."""
+def predict_case(model, case, naive_bayes=False, morphology=False):
+    """Prediction record for a labelled case (used by training and evaluation).
+
+    With ``morphology``, the case's ``morphology`` object and its age and sex are weighed too.
+    """
+    from .morphology import case_morphology
+
     states = panel_states(case["markers"], model.markers)
+    findings = observed_states(case_morphology(case)) if morphology and model.morphology is not None else {}
     if naive_bayes:
-        proba = naive_bayes_proba(model, states, case.get("site"))
+        proba = naive_bayes_proba(model, states, case.get("site"), findings)
     else:
-        proba = model.proba(states, case.get("site"))
+        proba = model.proba(states, case.get("site"), findings)
     typ = model.typicality(states) if model.atypical.get("quantiles") else [1.0] * len(proba)
-    status = _status(model, proba, typ, len(states), states) if model.thresholds else None
+    n = len(states) + len(findings)
+    status = _status(model, proba, typ, n, states, findings) if model.thresholds else None
     if naive_bayes and model.thresholds:
         th = model.thresholds.get("nb_ok_probability", model.thresholds["ok_probability"])
-        status = "ok" if states and max(proba) >= th and not _unresolved_counterpart(model, proba, states) \
+        status = "ok" if n and max(proba) >= th and not _unresolved_counterpart(model, proba, states, findings) \
             else "indeterminate"
     k = max(range(len(proba)), key=lambda i: proba[i])
     return {"id": case.get("id"), "truth": case["diagnosis"],
             "proba": dict(zip(model.classes, proba)), "status": status,
             "diagnosis": model.classes[k] if status == "ok" else None, "typicality": max(typ),
-            "counterpart_open": _unresolved_counterpart(model, proba, states) is not None}
+            "counterpart_open": _unresolved_counterpart(model, proba, states, findings) is not None}
 
 
-def naive_bayes_proba(model, states, site=None):
-    """The literature naive Bayes over the same table (the comparison)."""
+def naive_bayes_proba(model, states, site=None, findings=None):
+    """The literature naive Bayes over the same table (the comparison), with the same morphology terms."""
     import math
 
     from .engine import _softmax
@@ -594,6 +711,9 @@ def naive_bayes_proba(model, states, site=None):
         for m, st in states.items():
             s += math.log(model.data["nb"][dx][m][st])
         z.append(s)
+    if findings and model.morphology is not None:
+        for c in model.morphology.contributions(findings, site).values():
+            z = [a + b for a, b in zip(z, c)]
     return _softmax(z)
 
 
@@ -623,11 +743,11 @@ def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95):
     preds = []
     nb_preds = []
     for c in cases:
-        p = predict_case(model, c)
+        p = predict_case(model, c, morphology=True)
         p["answerable"] = (p["typicality"] >= atypical_level and bool(panel_states(c["markers"], model.markers))
                            and not p["counterpart_open"])
         preds.append(p)
-        q = predict_case(model, c, naive_bayes=True)
+        q = predict_case(model, c, naive_bayes=True, morphology=True)
         q["answerable"] = bool(panel_states(c["markers"], model.markers)) and not q["counterpart_open"]
         nb_preds.append(q)
     if cases:

@@ -80,6 +80,27 @@ _mode_options = [
     click.option("--strict", is_flag=True, help="Unknown markers or unparsed text are errors (exit 2)."),
     click.option("--lenient", is_flag=True, help="Unknown markers and unparsed text are reported without warnings."),
 ]
+_morph_options = [
+    click.option("--mitoses", default=None, metavar="TEXT",
+                 help="Mitotic count with its denominator ('15/10 HPF', '3/50 HPF', '4/mm2') or a word (none, rare, frequent)."),
+    click.option("--necrosis/--no-necrosis", default=None, help="Tumour (coagulative) necrosis present / absent."),
+    click.option("--atypia", default=None, metavar="GRADE", help="Nuclear atypia: none, mild, moderate, severe."),
+    click.option("--pleomorphic/--no-pleomorphic", default=None, help="Nuclear pleomorphism present / absent."),
+    click.option("--cell-type", default=None, metavar="TYPE", help="spindle, epithelioid, mixed or pleomorphic."),
+    click.option("--size", default=None, metavar="CM", help="Tumour size, greatest dimension in cm."),
+    click.option("--age", default=None, metavar="YEARS", help="Patient age in years."),
+    click.option("--sex", default=None, metavar="F|M", help="Patient sex."),
+]
+
+
+def _morphology(kw):
+    """The morphology options as a mapping for the library (None when none was given)."""
+    keys = ("mitoses", "necrosis", "atypia", "pleomorphic", "cell_type", "size", "age", "sex")
+    given = {("size_cm" if k == "size" else k): kw.pop(k) for k in keys}
+    given = {k: v for k, v in given.items() if v is not None}
+    return given or None
+
+
 _model_option = click.option(
     "--model", "model_path", type=click.Path(), default=None, envvar="IHC_MODEL",
     help="Model directory or model_card.json to use instead of the shipped model (also $IHC_MODEL). "
@@ -116,17 +137,19 @@ def cli():
 @click.option("--site", default=None, help="Free-text site, e.g. 'gastric fundus'.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_add(_mode_options)
-def parse_cmd(text, site, fmt, strict, lenient):
+@_add(_morph_options)
+def parse_cmd(text, site, fmt, strict, lenient, **morph):
     """Read an IHC panel as reports write it and print it structured.
 
     \b
     Example:
       ihc parse "desmin+, SMA+, c-kit-, S-100-" --format json
+      ihc parse "18 mitoses per 10 HPF and coagulative necrosis; SMA+, desmin+, CD117-" --format json
     """
-    from .parse import parse
+    from .reading import parse
 
     try:
-        panel = parse(_text_arg(text), site=site, mode=_mode(strict, lenient))
+        panel = parse(_text_arg(text), site=site, mode=_mode(strict, lenient), morphology=_morphology(morph))
     except IhcError as exc:
         _fail(exc)
     if fmt == "json":
@@ -140,6 +163,8 @@ def parse_cmd(text, site, fmt, strict, lenient):
         click.echo(f"{info(name).display:<12} {v}")
     if panel.site:
         click.echo(f"{'site':<12} {panel.site}")
+    for k, v in (panel.morphology.to_dict() if panel.morphology else {}).items():
+        click.echo(f"{k:<12} {_morph_word(v)}")
     if panel.unknown:
         click.echo(f"{'unknown':<12} {', '.join(panel.unknown)}")
     if panel.unparsed:
@@ -179,7 +204,15 @@ def _bar(p, width, tty):
     return ("█" * n + "░" * (width - n)) if tty else ("#" * n + "." * (width - n))
 
 
-def format_result(result, *, tty=False, n_dx=5, n_evidence=4):
+def _morph_word(v):
+    if isinstance(v, dict):
+        return v["text"]
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def format_result(result, *, tty=False, n_dx=5, n_evidence=5):
     """The human text of a classify result."""
     d = result.to_dict()
     style = (lambda s, **kw: click.style(s, **kw)) if tty else (lambda s, **kw: s)
@@ -213,6 +246,27 @@ def format_result(result, *, tty=False, n_dx=5, n_evidence=4):
             lines.append(f"  {s['marker']:<12} {s['expected_information_gain']:.2f} bits  {s['why']}")
     else:
         lines.append("Next stains: none needed to separate the supported diagnoses.")
+    if d.get("next_findings"):
+        lines.append("Morphology that would decide more than any stain (expected information gain):")
+        for f in d["next_findings"]:
+            lines.append(f"  {f['finding']:<12} {f['expected_information_gain']:.2f} bits  {f['why']}")
+    risk = d.get("gist_risk")
+    if risk is not None:
+        lines.append("")
+        lines.append("GIST risk of progression:")
+        if risk["afip"]:
+            a = risk["afip"]
+            pct = f"{a['risk_percent']:g}%" if a["risk_percent"] is not None else "no rate published"
+            lines.append(f"  AFIP (Miettinen & Lasota): {a['label']} ({pct}; {a['site_column'].replace('_', '/')}, "
+                         f"{a['mitoses']}, {a['size']})  [{a['source']}]")
+        if risk["joensuu"]:
+            j = risk["joensuu"]
+            lines.append(f"  modified NIH (Joensuu): {j['category']} ({j['site']}, {j['mitoses']}, {j['size']})"
+                         f"  [{j['source']}]")
+        if risk["missing"]:
+            lines.append("  missing: " + ", ".join(risk["missing"]))
+        for n in risk["notes"]:
+            lines.append(f"  note: {n}")
     if d["warnings"]:
         lines.append("")
         lines.append("Warnings:")
@@ -220,6 +274,9 @@ def format_result(result, *, tty=False, n_dx=5, n_evidence=4):
             lines.append(style(f"  ! {w}", fg="yellow"))
     inp = d["input"]
     extra = []
+    if inp.get("morphology"):
+        extra.append("morphology read: " + "; ".join(
+            f"{k} {_morph_word(v)}" for k, v in inp["morphology"].items()))
     if inp["ignored"]:
         extra.append("ignored (not used by the model): " + ", ".join(inp["ignored"]))
     if inp["unparsed"]:
@@ -237,9 +294,10 @@ def format_result(result, *, tty=False, n_dx=5, n_evidence=4):
 @click.option("--site", default=None, help="Free-text site ('gastric fundus', 'retroperitoneum', 'thigh'...).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--top", default=5, show_default=True, type=click.IntRange(0, 30), help="Next stains to propose.")
+@_add(_morph_options)
 @_add(_mode_options)
 @_model_option
-def classify_cmd(text, site, fmt, top, strict, lenient, model_path):
+def classify_cmd(text, site, fmt, top, strict, lenient, model_path, **morph):
     """Rank the diagnoses a panel supports, with evidence, next stains and warnings.
 
     TEXT is the panel as a report writes it (several arguments are joined; '-' reads stdin).
@@ -247,12 +305,14 @@ def classify_cmd(text, site, fmt, top, strict, lenient, model_path):
     \b
     Example:
       ihc classify "SMA(+), Des(+), CD34(-), CD117(-), S100(-), Ki-67(+,30%), DOG1(-)" --site retroperitoneum
-      ihc classify --format json "CD117+ DOG1+ CD34+" --site stomach
+      ihc classify --format json "CD117+ DOG1+ CD34+" --site stomach --size 6 --mitoses "3/50 HPF"
+      ihc classify "SMA+ desmin+ CD117- S100-" --site retroperitoneum --mitoses "15/10 HPF" --necrosis
     """
     from .api import classify
 
     try:
-        result = classify(_text_arg(text), site=site, mode=_mode(strict, lenient), model=model_path, top=top)
+        result = classify(_text_arg(text), site=site, morphology=_morphology(morph), mode=_mode(strict, lenient),
+                          model=model_path, top=top)
     except IhcError as exc:
         _fail(exc)
     if fmt == "json":
@@ -269,9 +329,10 @@ def classify_cmd(text, site, fmt, top, strict, lenient, model_path):
 @click.option("--available", default=None,
               help="Comma-separated markers the lab has (names or synonyms); only these are proposed.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_add(_morph_options)
 @_add(_mode_options)
 @_model_option
-def recommend_cmd(text, site, top, available, fmt, strict, lenient, model_path):
+def recommend_cmd(text, site, top, available, fmt, strict, lenient, model_path, **morph):
     """Which stain to order next: the markers not yet done, by expected information gain.
 
     \b
@@ -290,14 +351,15 @@ def recommend_cmd(text, site, top, available, fmt, strict, lenient, model_path):
                 _fail(InputError(f"--available: unknown marker {name!r}; `ihc markers` lists the accepted names"))
             avail.append(c)
     try:
-        result = classify(_text_arg(text), site=site, mode=_mode(strict, lenient), model=model_path,
-                          top=top, available=avail)
+        result = classify(_text_arg(text), site=site, morphology=_morphology(morph), mode=_mode(strict, lenient),
+                          model=model_path, top=top, available=avail)
     except IhcError as exc:
         _fail(exc)
     if fmt == "json":
         _warn_beside_data(result.warnings)
         _emit_json({"status": result.status, "differential": result.differential[:3],
-                    "next_stains": result.next_stains})
+                    "next_stains": result.next_stains,
+                    **({"next_findings": result.next_findings} if result.next_findings else {})})
         return
     top_dx = result.differential[0]
     click.echo(f"status {result.status}; leading {top_dx['diagnosis']} {top_dx['probability']:.2f}")
@@ -306,6 +368,8 @@ def recommend_cmd(text, site, top, available, fmt, strict, lenient, model_path):
                    else "No stain on offer would change the differential appreciably.")
     for s in result.next_stains:
         click.echo(f"{s['marker']:<12} {s['expected_information_gain']:.2f} bits  {s['why']}")
+    for f in result.next_findings:
+        click.echo(f"{f['finding']:<12} {f['expected_information_gain']:.2f} bits  {f['why']}")
     _warn(result.warnings)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .exceptions import ModelError, ModelIntegrityError
 from .markers import LOSS_MARKERS, LOSS_STATES
+from .morphology import MorphologyModel
 
 __all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "entropy_bits"]
 
@@ -120,6 +121,9 @@ class CompactModel:
         self.thresholds = data["thresholds"]
         self.atypical = data["atypical"]
         self.sha256 = data.get("_sha256")
+        morph = data.get("morphology")
+        self.morphology = MorphologyModel(morph, self.classes) if morph else None
+        self.gist_risk_rows = data.get("gist_risk", [])
 
     @classmethod
     def load(cls, path, expected_sha256=None):
@@ -141,13 +145,15 @@ class CompactModel:
         return cls(data)
 
     # ------------------------------------------------------------- scoring
-    def decompose(self, states, site=None):
+    def decompose(self, states, site=None, findings=None):
         """Per-class centred score terms.
 
         Returns ``(base, prior, contrib)`` where ``base[k]`` is the centred
         intercept, ``prior[k]`` the centred site log prior and
-        ``contrib[marker][k]`` the centred contribution of each marker; their
-        sum is the centred score whose softmax is the probability.
+        ``contrib[name][k]`` the centred contribution of each marker, then of each
+        morphological finding in ``findings`` (``{finding: allowed states}``, see
+        :func:`ihc.morphology.observed_states`); their sum is the centred score
+        whose softmax is the probability.
         """
         K = len(self.classes)
         T = self.T
@@ -166,10 +172,12 @@ class CompactModel:
                 continue
             mw = sum(w) / K
             contrib[marker] = [(x - mw) / T for x in w]
+        if findings and self.morphology is not None:
+            contrib.update(self.morphology.contributions(findings, site))
         return base, prior, contrib
 
-    def scores(self, states, site=None):
-        base, prior, contrib = self.decompose(states, site)
+    def scores(self, states, site=None, findings=None):
+        base, prior, contrib = self.decompose(states, site, findings)
         z = [base[k] + prior[k] for k in range(len(self.classes))]
         for c in contrib.values():
             for k, v in enumerate(c):
@@ -187,9 +195,9 @@ class CompactModel:
                 z[k] += v
         return z
 
-    def proba(self, states, site=None):
+    def proba(self, states, site=None, findings=None):
         """Probability of each class (list in ``self.classes`` order)."""
-        return _softmax(self.scores(states, site))
+        return _softmax(self.scores(states, site, findings))
 
     # --------------------------------------------------------- generative
     def state_prob(self, dx, marker, state, subtype_index=None):
@@ -261,7 +269,7 @@ class CompactModel:
         return out
 
     # ------------------------------------------------------------ next stain
-    def information_gain(self, states, site, marker, proba=None):
+    def information_gain(self, states, site, marker, proba=None, findings=None):
         """Expected reduction of the posterior entropy (bits) if ``marker`` were stained.
 
         Outcome probabilities are the model's own predictive distribution:
@@ -270,7 +278,7 @@ class CompactModel:
         """
         if marker in states:
             return 0.0, {}
-        p = proba if proba is not None else self.proba(states, site)
+        p = proba if proba is not None else self.proba(states, site, findings)
         h0 = entropy_bits(p)
         exp_h = 0.0
         outcome_p = {}
@@ -280,6 +288,27 @@ class CompactModel:
                 continue
             new = dict(states)
             new[marker] = s
-            exp_h += ps * entropy_bits(self.proba(new, site))
+            exp_h += ps * entropy_bits(self.proba(new, site, findings))
             outcome_p[s] = ps
         return max(0.0, h0 - exp_h), outcome_p
+
+    def finding_gain(self, states, site, finding, findings, proba):
+        """Expected information gain (bits) of learning a morphological ``finding`` not yet given.
+
+        The outcome probabilities are the model's predictive distribution over the finding's
+        states at the site group, as for a stain.
+        """
+        if self.morphology is None or finding in (findings or {}):
+            return 0.0
+        from .morphology import FINDINGS
+
+        h0 = entropy_bits(proba)
+        exp_h = 0.0
+        for s in FINDINGS[finding]:
+            ps = sum(pk * self.morphology.share(finding, (s,), site, dx)[0] for pk, dx in zip(proba, self.classes))
+            if ps <= 0:
+                continue
+            new = dict(findings or {})
+            new[finding] = (s,)
+            exp_h += ps * entropy_bits(self.proba(states, site, new))
+        return max(0.0, h0 - exp_h)

@@ -410,3 +410,66 @@ class Knowledge:
 def load_knowledge(directory=None) -> Knowledge:
     """Load and pool the knowledge base of ``training_data/``."""
     return Knowledge(directory)
+
+
+# ------------------------------------------------------------------ morphology
+
+def _group_citation(rows):
+    cits = []
+    for r in rows:
+        c = (r.get("citation") or r.get("source") or "").strip()
+        if c and c not in cits:
+            cits.append(c)
+    if not cits:
+        return ""
+    return cits[0] + (f" (+{len(cits) - 1} more)" if len(cits) > 1 else "")
+
+
+def morphology_tables(directory, classes, recipe):
+    """The ``"morphology"`` object of the model file, from ``training_data/morphology.csv``.
+
+    Per site group, finding and diagnosis, ``P(state)`` floored (grade findings at
+    ``grade_floor``, context findings at ``context_floor``, from the recipe) and renormalised;
+    with the first citation of each group and its basis (reported / derived / assumed).
+    Returns None when the file is absent (a model without morphology).
+    """
+    from .morphology import FINDINGS, GRADE_FINDINGS
+
+    path = Path(directory) / "morphology.csv"
+    if not path.is_file():
+        return None
+    rec = recipe["morphology"]
+    groups = {}
+    for r in _read_csv(path):
+        if r["diagnosis"] not in classes:
+            continue
+        if r["feature"] not in FINDINGS or r["state"] not in FINDINGS[r["feature"]]:
+            raise InputError(f"morphology.csv: unknown feature/state {r['feature']}={r['state']}")
+        groups.setdefault((r["site_group"], r["feature"], r["diagnosis"]), []).append(r)
+    tables, sources = {}, {}
+    for (group, feature, dx), rows in sorted(groups.items()):
+        probs = {s: 0.0 for s in FINDINGS[feature]}
+        for r in rows:
+            probs[r["state"]] += float(r["probability"])
+        floor = rec["grade_floor"] if feature in GRADE_FINDINGS else rec["context_floor"]
+        probs = {s: max(p, floor) for s, p in probs.items()}
+        tot = sum(probs.values())
+        tables.setdefault(group, {}).setdefault(feature, {})[dx] = {s: round(p / tot, 6) for s, p in probs.items()}
+        bases = {r["basis"] for r in rows}
+        basis = "assumed" if bases == {"assumed"} else ("reported" if bases == {"reported"} else "derived")
+        sources.setdefault(group, {}).setdefault(feature, {})[dx] = [_group_citation(rows), basis]
+    for feature in FINDINGS:
+        for dx in classes:
+            if dx not in tables.get("any", {}).get(feature, {}):
+                raise InputError(f"morphology.csv: no 'any' row group for {dx} x {feature} (the fallback)")
+    return {"weights": {"grade": rec["grade_weight"], "context": rec["context_weight"]},
+            "tables": tables, "sources": sources}
+
+
+def gist_risk_rows(directory):
+    """The rows of ``training_data/gist_risk.csv`` the classify path quotes ([] when absent)."""
+    path = Path(directory) / "gist_risk.csv"
+    if not path.is_file():
+        return []
+    keep = ("scheme", "site", "mitoses", "size", "risk_percent", "label", "source", "citation")
+    return [{k: (r.get(k) or "").strip() for k in keep} for r in _read_csv(path)]

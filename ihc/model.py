@@ -242,6 +242,36 @@ def _atypical_quantiles(compact, kb, levels, n_per_class=8000):
     return q
 
 
+def _choose_grade_weight(compact, dev_in, recipe, quick):
+    """The weight of the grade findings (mitoses, necrosis, atypia), chosen on dev log-loss over the
+    dev cases that state at least one of them; the recipe's value when fewer than 10 do."""
+    from .morphology import GRADE_FINDINGS, case_morphology, observed_states
+
+    rec = recipe["morphology"]
+    cases = []
+    for c in dev_in:
+        f = observed_states(case_morphology(c))
+        if any(g in f for g in GRADE_FINDINGS):
+            cases.append((panel_states(c["markers"], compact.markers), c["site"], f, c["diagnosis"]))
+    if len(cases) < 10 or quick:
+        return [{"grade_weight": rec["grade_weight"], "dev_cases": len(cases), "chosen": "recipe"}]
+    out = []
+    best = None
+    for w in rec["grade_weight_grid"]:
+        compact.morphology.weights["grade"] = w
+        nll = 0.0
+        for st, site, f, dx in cases:
+            p = compact.proba(st, site, f)
+            nll -= math.log(max(p[compact.classes.index(dx)], 1e-12))
+        nll /= len(cases)
+        out.append({"grade_weight": w, "dev_cases": len(cases), "dev_log_loss": round(nll, 4)})
+        if best is None or nll < best[0] - 1e-9:
+            best = (nll, w)
+    compact.morphology.weights["grade"] = compact.data["morphology"]["weights"]["grade"] = best[1]
+    compact.morphology._cache.clear()
+    return out
+
+
 def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     """Rebuild the model from ``training_data/`` alone, deterministically.
 
@@ -263,7 +293,8 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     """
     from . import api  # status rules
     from .cohort import generate_cohort
-    from .knowledge import default_training_dir, load_knowledge, source_root, training_data_digest
+    from .knowledge import (default_training_dir, gist_risk_rows, load_knowledge, morphology_tables, source_root,
+                            training_data_digest)
     from .metrics import summarise
 
     say = progress or (lambda msg: None)
@@ -308,11 +339,17 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
             "thresholds": {},
             "atypical": {"levels": [], "quantiles": {}},
         }
+        if morph is not None:
+            data["morphology"] = morph
+        if risk:
+            data["gist_risk"] = risk
         return CompactModel(data)
 
     gen = _generative(kb)
     rates = _rates_for_notes(kb)
     nb = _nb_tables(kb)
+    morph = morphology_tables(training_dir, kb.diagnoses, kb.recipe)
+    risk = gist_risk_rows(training_dir)
 
     def dev_nll(cm):
         tot = 0.0
@@ -341,6 +378,9 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     pipeline = Pipeline([("encode", encoder), ("classify", clf)])
     compact = compact_from(clf, T, S)
     say(f"chosen C={C}, temperature={T}, site prior strength={S} (dev log-loss {best[0]:.3f})")
+    morph_selection = _choose_grade_weight(compact, dev_in, kb.recipe, quick) if morph is not None else []
+    if morph_selection:
+        say(f"morphology grade weight {compact.morphology.weights['grade']} (dev cases with morphology)")
 
     # atypicality: how probable generated panels of each diagnosis are under it
     levels = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5]
@@ -389,7 +429,8 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
         "features": list(encoder.feature_names_out_),
         "training_data_digest": digest,
         "training": {"cohort_cases": len(panels), "seed": kb.recipe["seed"], "C": C, "temperature": T, "site_prior_strength": S,
-                     "selection": selection, "seconds": round(time.perf_counter() - t0, 1),
+                     "selection": selection, "morphology_selection": morph_selection,
+                     "seconds": round(time.perf_counter() - t0, 1),
                      "assumed_rates": len(kb.assumed), "defaulted_rates": len(kb.defaulted)},
         "thresholds": thresholds,
         "risk_coverage_dev": curve,

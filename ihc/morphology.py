@@ -48,7 +48,7 @@ __all__ = [
     "parse_mitoses", "parse_necrosis", "parse_atypia", "parse_bool", "parse_cell_type", "parse_size",
     "parse_age", "parse_sex", "morphology_from_mapping", "observed_states", "atypia_states", "site_group",
     "MorphologyModel",
-    "MORPHOLOGY_COLUMNS",
+    "MORPHOLOGY_COLUMNS", "case_morphology", "column_key",
 ]
 
 #: The findings the model weighs and their states, in display order.
@@ -408,6 +408,27 @@ def morphology_from_mapping(mapping):
         out.warnings.append(f"mitoses {out.mitoses.text}: read per 50 HPF taking 5 mm2 as 50 HPF (AJCC); "
                             "an HPF's area differs between microscopes")
     return out
+
+
+def case_morphology(case):
+    """The morphology of a labelled real case: its ``morphology`` object plus its age and sex.
+
+    Values that cannot be read are left out (a curated case never stops an evaluation).
+    """
+    m = Morphology()
+    fields = dict(case.get("morphology") or {})
+    for k in ("age", "sex"):
+        if case.get(k) not in (None, ""):
+            fields.setdefault(k, case[k])
+    for k, v in fields.items():
+        key = column_key(k)
+        if key is None or v is None or (isinstance(v, str) and not v.strip()):
+            continue
+        try:
+            setattr(m, key, _PARSERS[key](v))
+        except InvalidValueError:
+            continue
+    return m
 
 
 def _bin(value, edges):

@@ -30,6 +30,9 @@ class Panel:
         Fragments of the text that were not understood.
     warnings : list of str
         Parser warnings (e.g. a site that could not be placed).
+    morphology : Morphology or None
+        Morphology and clinical context (mitoses, necrosis, atypia, cell type, size, age,
+        sex), read from the text or given as options; ``None`` when none was given.
 
     Examples
     --------
@@ -44,6 +47,7 @@ class Panel:
     unknown: list = field(default_factory=list)
     unparsed: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    morphology: object = None
 
     @property
     def ignored(self):
@@ -60,6 +64,8 @@ class Panel:
         }
         if ignored:
             d["ignored"] = self.ignored
+        if self.morphology:
+            d["morphology"] = self.morphology.to_dict()
         return d
 
     def to_text(self) -> str:
