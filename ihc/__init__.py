@@ -16,6 +16,6 @@ except PackageNotFoundError:  # a source tree that is not installed
 
 from .api import Result, classify, classify_frame, recommend  # noqa: E402
 from .panel import Panel  # noqa: E402
-from .parse import parse  # noqa: E402
+from .reading import parse  # noqa: E402
 
 __all__ = ["parse", "classify", "recommend", "classify_frame", "Result", "Panel", "__version__"]

@@ -554,8 +554,8 @@ def _warnings(model, panel, states, proba, status, typ, findings=None):
                  "consider a malignant counterpart")
     other = _unresolved_counterpart(model, proba, states, findings)
     if other:
-        w.append(f"no Ki-67 and no mitotic count, necrosis or atypia: {_SHORT[top]} and {_SHORT[other]} are told "
-                 "apart by morphology and proliferation, not by this panel: neither is named without one of them")
+        w.append(f"no Ki-67: {_SHORT[top]} and {_SHORT[other]} are told apart by morphology and proliferation, "
+                 "not by this panel: neither is named without Ki-67 or a mitotic count, necrosis or atypia")
     # keep order, drop repeats
     return list(dict.fromkeys(w))
 
@@ -679,7 +679,10 @@ def predict_case(model, case, naive_bayes=False, morphology=False):
     from .morphology import case_morphology
 
     states = panel_states(case["markers"], model.markers)
-    findings = observed_states(case_morphology(case)) if morphology and model.morphology is not None else {}
+    morph = case.get("morph")
+    if morph is None:
+        morph = case_morphology(case)
+    findings = observed_states(morph) if morphology and model.morphology is not None else {}
     if naive_bayes:
         proba = naive_bayes_proba(model, states, case.get("site"), findings)
     else:

@@ -473,3 +473,13 @@ def gist_risk_rows(directory):
         return []
     keep = ("scheme", "site", "mitoses", "size", "risk_percent", "label", "source", "citation")
     return [{k: (r.get(k) or "").strip() for k in keep} for r in _read_csv(path)]
+
+
+def dev_case_files(directory):
+    """The development case files of a training folder: ``real_cases_dev.jsonl`` and ``real_cases_*_dev.jsonl``.
+
+    They choose the model's hyperparameters and thresholds; every other ``real_cases_*.jsonl`` is held out.
+    """
+    d = Path(directory)
+    return sorted(p for p in d.glob("real_cases*dev.jsonl") if p.is_file()
+                  and (p.name == "real_cases_dev.jsonl" or p.name.endswith("_dev.jsonl")))

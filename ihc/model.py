@@ -175,7 +175,8 @@ def load_cases(path):
                 markers[k] = v
             site, _ = normalise_site(c.get("site"))
             out.append({"id": c["id"], "diagnosis": c["diagnosis"], "markers": markers,
-                        "site": site, "source": c.get("source"), "ihc_text": c.get("ihc_text")})
+                        "site": site, "source": c.get("source"), "ihc_text": c.get("ihc_text"),
+                        "morphology": c.get("morphology"), "age": c.get("age"), "sex": c.get("sex")})
     return out
 
 
@@ -309,8 +310,9 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     encoder = PanelEncoder(markers=kb.markers).fit(panels)
     X = encoder.transform(panels)
     y = np.array(labels)
-    dev_path = training_dir / "real_cases_dev.jsonl"
-    dev = load_cases(dev_path) if dev_path.is_file() else []
+    from .knowledge import dev_case_files
+
+    dev = [c for path in dev_case_files(training_dir) for c in load_cases(path)]
     dev_in = [c for c in dev if c["diagnosis"] in kb.diagnoses]
 
     def site_lp_for(strength):

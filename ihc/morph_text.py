@@ -44,7 +44,7 @@ PLEO_CUES = r"(?:pleomorphi(?:sm|c)|多形性|多形|다형성|bizarre)"
 NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
               r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
               r"\bneither\b", r"\bnil\b",
-              r"无明显", r"無明顯", r"未见", r"未見", r"无", r"無", r"없")
+              r"无明显", r"無明顯", r"未见", r"未見", r"缺乏", r"缺少", r"无", r"無", r"없")
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
              r"detected|apparent)|lacking|none)",
@@ -76,7 +76,7 @@ SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? cells?|spindled|fusifo
 EPITHELIOID = r"(?:epithelioid|epitheloid|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
 
 #: Size context words (a length is a tumour size only next to one of these).
-SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|"
+SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|polyp|"
                 r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
 
 _NUM = r"\d+(?:\.\d+)?"
@@ -119,7 +119,10 @@ def _negated(clause, start, end, window=48):
     if cues:
         last = cues[-1]
         between = before[last.end():]
-        if not _BREAK.search(between) and not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
+        cjk = not last.group(0).isascii()
+        if cjk and (re.search(r"[,、:]", between) or len(between) > 8):
+            pass  # a CJK negation governs only the words right after it, within its comma phrase
+        elif not _BREAK.search(between) and not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
             return True
     after = clause[end:end + 40]
     return any(p.search(after) for p in _NEG_AFTER)
@@ -197,7 +200,8 @@ def _atypia(clause, grades, pleo):
                 grades.append(grade)
             continue
         grades.append(grade or "present")
-    if re.search(r"\bbland\b|cytologically bland|異型に乏し|异型不明显|異型性は乏し|이형성이 없", clause):
+    if re.search(r"\bbland\b|cytologically bland|異型に乏し|異型性に乏し|異型性は乏し|异型不明显|异型性不明显|"
+                 r"缺乏异型|无异型|無異型|이형성이 없|이형성은 없", clause):
         grades.append("none")
     if re.search(r"high[- ]grade (?:malignant|spindle|pleomorphic|sarcoma|tumou?r)", clause):
         grades.append("moderate-severe")
@@ -223,7 +227,7 @@ def _sizes(clause, sizes):
                 or re.search(r"(?:margin|distance|from)\s*(?:of\s*)?$", before):
             continue
         multi = len(dims) > 1
-        if not (multi or re.search(SIZE_CONTEXT, before + after[:25], re.I)):
+        if not (multi or re.search(SIZE_CONTEXT, before + after[:40], re.I)):
             continue
         if 0 < v <= 100:
             sizes.append(v)

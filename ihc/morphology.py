@@ -15,10 +15,11 @@ and mappings give them (:func:`morphology_from_mapping`), and weighs them:
   figure with its citation; assumptions marked), exported into the model file by
   ``ihc train``; a site group without its own figures falls back to ``any``;
 - grade findings (mitoses, necrosis, atypia) are not independent given the diagnosis (a
-  high-grade sarcoma has all three), so when ``n`` of them are given each is weighed
-  ``n ** -0.5`` (the geometric middle between independent, 1, and identical, ``1/n``);
-  context findings (cell type, size, age, sex) are weighed ``context_weight`` with a larger
-  probability floor, so that they shift the odds and never override the stains.
+  high-grade sarcoma has all three), so each is weighed ``grade_weight`` < 1, chosen on the
+  development cases that state morphology; context findings (cell type, size, age, sex) are
+  weighed ``context_weight`` with a larger probability floor, so that they shift the odds and
+  never override the stains. A weight is per finding, not per panel, so a finding's
+  contribution is a fixed vector per (finding, observation, site group): a table entry.
 
 Mitotic counts keep their denominator. Counts per N HPF are converted to per 50 HPF by the
 ratio of fields (no area needed). Counts per mm² are converted with the AJCC equivalence
@@ -500,10 +501,12 @@ class MorphologyModel:
             group = "any"
         return t, group
 
-    def weight(self, feature, n_grade):
+    def weight(self, feature):
+        """The weight of a finding: ``grade`` for mitoses, necrosis and atypia, ``context[feature]`` else."""
         if feature in GRADE_FINDINGS:
-            return self.weights["grade"] / math.sqrt(max(1, n_grade))
-        return self.weights["context"]
+            return self.weights["grade"]
+        w = self.weights["context"]
+        return w[feature] if isinstance(w, dict) else w
 
     def loglik(self, feature, allowed, group):
         """Per-class ``log sum_{s in allowed} P(s | k)`` (floored as exported)."""
@@ -517,13 +520,12 @@ class MorphologyModel:
     def contributions(self, observed, site):
         """``{finding: per-class centred contribution}`` for the findings observed."""
         group = site_group(site)
-        n_grade = sum(1 for f in observed if f in GRADE_FINDINGS)
         out = {}
         K = len(self.classes)
         for f in FINDINGS:
             if f not in observed:
                 continue
-            w = self.weight(f, n_grade)
+            w = self.weight(f)
             ll = self.loglik(f, tuple(observed[f]), group)
             m = sum(ll) / K
             out[f] = [w * (v - m) for v in ll]
