@@ -71,7 +71,8 @@ from .exceptions import (
     NoKnownMarkerError,
     UnknownMarkerError,
 )
-from .markers import LOSS_MARKERS, info, lookup_table, normalise_name
+from .lexicon_cjk import has_cjk, rewrite as _cjk_rewrite
+from .markers import LOSS_MARKERS, NOT_MODELLED, info, lookup_table, normalise_name
 from .panel import Panel
 from .sites import normalise_site
 
@@ -86,38 +87,19 @@ MODES = ("strict", "default", "lenient")
 # IHC markers outside the vocabulary that reports often name: reported in
 # ``Panel.unknown`` (never used by the model). normalised synonym -> display key.
 _OTHER_DEFS = {
-    "CD99": ["CD99", "CD 99", "MIC2", "O13"],
-    "BCL2": ["BCL2", "BCL-2", "bcl 2"],
-    "WT1": ["WT1", "WT-1"],
-    "CD10": ["CD10", "CD 10"],
-    "p63": ["p63"], "p40": ["p40"], "p16": ["p16"],
-    "synaptophysin": ["synaptophysin", "SYN"],
-    "chromogranin": ["chromogranin", "chromogranin A", "chromogranin-A", "CgA"],
-    "MUC4": ["MUC4", "MUC-4"], "CD56": ["CD56", "NCAM"], "MITF": ["MITF"],
-    "PAX8": ["PAX8", "PAX-8"], "GATA3": ["GATA3", "GATA-3"], "NSE": ["NSE", "neuron specific enolase",
-                                                                     "neuron-specific enolase"],
-    "CD57": ["CD57", "CD 57", "Leu7", "Leu-7"],
-    "MSA": ["MSA", "HHF35", "HHF-35", "muscle specific actin", "muscle-specific actin",
-            "muscle actin", "pan-muscle actin", "pan muscle actin"],
-    "claudin-1": ["claudin-1", "claudin 1", "claudin1"],
+    "p40": ["p40"],
+    "MITF": ["MITF"], "GATA3": ["GATA3", "GATA-3"],
     "factor XIIIa": ["factor XIIIa", "factor XIII a", "FXIIIa", "factor 13a"],
-    "collagen IV": ["collagen IV", "collagen type IV", "type IV collagen", "collagen 4"],
-    "CD21": ["CD21"], "CD23": ["CD23"], "CD35": ["CD35"], "TFE3": ["TFE3"],
-    "INI1": ["INI1", "INI-1", "SMARCB1", "BAF47"], "PAX7": ["PAX7"], "TTF1": ["TTF1", "TTF-1"],
-    "CK7": ["CK7", "CK 7", "cytokeratin 7"], "CK20": ["CK20", "CK 20", "cytokeratin 20"],
+    "PAX7": ["PAX7"],
     "CK5/6": ["CK5/6", "CK 5/6"], "HMWK": ["HMWK", "34betaE12", "34BE12"],
     "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
-    "HLA-DR": ["HLA-DR", "HLA DR"], "FLI1": ["FLI1", "FLI-1"], "NKX2.2": ["NKX2.2"],
-    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"], "podoplanin": ["podoplanin", "D2-40"],
+    "HLA-DR": ["HLA-DR", "HLA DR"],
+    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"],
     "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"],
-    "CD45": ["CD45", "LCA", "leukocyte common antigen", "leucocyte common antigen"],
     "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
     "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
     "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
-    "GLUT1": ["GLUT1", "GLUT-1", "glucose transporter-1", "glucose transporter 1"], "SMMHC": ["SMMHC", "smooth muscle myosin heavy chain",
-                                             "smooth muscle myosin", "myosin heavy chain",
-                                             "heavy chain myosin"],
-    "neurofilament": ["neurofilament", "NF"], "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
+    "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
     "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
     "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
                     "von Willebrand factor", "vWF", "factor VIII-associated antigen",
@@ -150,6 +132,10 @@ for _k, _syns in _OTHER_DEFS.items():
 KNOWN_OTHER_MARKERS = tuple(k for k in _OTHER_DEFS if _OTHER_DEFS[k])
 
 _VOCAB = lookup_table()
+# Short names that are ordinary words or abbreviations when written in lower case ("kit",
+# "er", "syn", "nf"): read as markers only when capitalised (KIT, ER, Syn, NF).
+_LOWER_REFUSED = {"kit", "er", "pr", "ck"} | {
+    k for k, v in _VOCAB.items() if v in NOT_MODELLED and len(k) <= 4 and k.isalpha()}
 _MAX_NGRAM = 7
 # Every prefix of a normalised name (vocabulary or other marker): a key that is not one
 # cannot grow into a name, so the n-gram look-up stops there.
@@ -234,8 +220,11 @@ _NON_TUMOUR = {
     "nonneoplastic", "cajal", "icc", "mast", "lymphocytes", "lymphocyte", "lymphocytic",
     "inflammatory", "histiocytes", "macrophages", "plasma", "pericytes", "nerve", "nerves",
     "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
-    "component", "components", "overlying",
+    "component", "components", "overlying", "stroma",
 }
+# Of those, the words that name other cells outright: a reading placed only there is no
+# tumour result ("in the epithelioid component" is still the tumour's).
+_OTHER_CELLS = _NON_TUMOUR - {"component", "components"}
 # "30% of the (tumour) cells": a percentage of cells grades a reading.
 _CELL_WORDS = {"cells", "cell", "nuclei", "tumor", "tumour", "neoplastic", "lesional"}
 
@@ -436,8 +425,7 @@ def _build(text):
             for L in range(len(keys), 0, -1):
                 key = keys[L - 1]
                 if key in _VOCAB:
-                    if L == 1 and key in ("kit", "er", "pr", "ck", "des", "vim") and t.islower() \
-                            and key not in ("des", "vim"):
+                    if L == 1 and key in _LOWER_REFUSED and t.islower():
                         continue
                     hit = ("M", _VOCAB[key], span[L - 1])
                     break
@@ -757,8 +745,10 @@ def _num(x):
 
 
 class _Reader:
-    def __init__(self, text):
+    def __init__(self, text, source=None, spans=None):
         self.text = text
+        self.source = text if source is None else source
+        self.spans = spans      # rewritten text position -> span of the source (CJK)
         self.readings = []      # (canon, value, sentence, written, pos, non-tumour word)
         self.unknown = {}       # normalised -> written
         self.unparsed = []
@@ -786,7 +776,13 @@ class _Reader:
                 break
             b += 1
             steps += 1
-        return _clip(self.text[its[a].s:its[b].e])
+        return _clip(self.quote(its[a].s, its[b].e))
+
+    def quote(self, s, e):
+        """The text between rewritten positions s and e, as the user wrote it."""
+        if self.spans is None or e <= s:
+            return self.text[s:e]
+        return self.source[self.spans[s][0]:self.spans[e - 1][1]]
 
     def add_unparsed(self, s):
         s = _clip(s.strip(" ,;:"))
@@ -1221,6 +1217,10 @@ class _Reader:
         n = len(its)
         if j < n and its[j].k == "P" and its[j].t == "(":
             pe = _paren_end(its, j, 8)
+            if pe == j + 2 and its[i].c == "SMA" and its[j + 1].k == "M" and \
+                    its[j + 1].c == "MSA" and normalise_name(its[i].t) == "actin":
+                its[i].c = "MSA"  # "actin (HHF-35)": the clone names muscle-specific actin
+                return pe + 1
             if pe > j + 1 and all(x.k in "MU" and x.c == its[i].c or
                                   (x.k == "P" and x.t in ",/") or
                                   (x.k == "W" and x.n in ("clone", "antibody"))
@@ -1397,7 +1397,7 @@ class _Reader:
                     neg = x > 0 and its[x - 1].k == "S" and its[x - 1].t == "-" and \
                         x - 1 > i and its[x - 2].k == "P" and its[x - 2].t in ":=("
                     if neg or val < 0 or val > 100:
-                        shown = self.text[its[i].s:its[end].e]
+                        shown = self.quote(its[i].s, its[end].e)
                         raise InvalidValueError(
                             f"Ki-67 value out of range in '{_clip(shown)}': "
                             f"the index is a percentage from 0 to 100 (e.g. 'Ki-67 30%')")
@@ -1556,8 +1556,13 @@ def parse(text, site=None, *, mode="default"):
 def _parse_full(text, site, mode):
     """The general reader (``parse`` after its argument checks)."""
     clean = _clean(text)
+    spans = None
+    source = clean
+    if has_cjk(clean):
+        # Chinese, Japanese, Korean: read with the same grammar (ihc.lexicon_cjk)
+        clean, spans = _cjk_rewrite(clean)
     items = _build(clean)
-    reader = _Reader(clean)
+    reader = _Reader(clean, source, spans)
     reader.run(items)
     markers, warnings = _combine(reader)
     if not markers:
@@ -1594,7 +1599,7 @@ _FAST_SIGNS = {"+": "pos", "-": "neg", "(+)": "pos", "(-)": "neg", "(focal +)": 
 
 
 def _fast_key_ok(key, name):
-    if name in LOSS_MARKERS or name == "beta_catenin" or key in ("kit", "er", "pr", "ck"):
+    if name in LOSS_MARKERS or name == "beta_catenin" or key in _LOWER_REFUSED:
         return False
     if not key.isascii() or not key.isalnum() or key.startswith("anti"):
         return False
@@ -1662,6 +1667,11 @@ def _combine(reader):
     warnings = []
     # text order: a marker resolved late (a list's polarity after it) keeps its place
     for name, rs in sorted(by.items(), key=lambda kv: min(r[3] for r in kv[1])):
+        if all(r[4] in _OTHER_CELLS for r in rs):
+            # "CD34は血管内皮のみ陽性", "CD117 stained only the mast cells": no tumour result
+            warnings.append(f"{info(name).display} read only in other cells than the tumour "
+                            f"('{rs[0][4]}'); not taken as a tumour result")
+            continue
         values = list(dict.fromkeys(r[0] for r in rs))
         if len(values) == 1:
             markers[name] = values[0]
@@ -1777,7 +1787,10 @@ def parse_value(marker, text):
         if name == "Ki67":
             return _num(x)
         return _finalise_cell(name, _pct_state(x))
-    s = " ".join(_clean(str(text)).split())
+    s = _clean(str(text))
+    if has_cjk(s):
+        s = _cjk_rewrite(s)[0]
+    s = " ".join(s.split())
     if s.lower() in _ND_CELLS:
         return None
     if len(s) > 200:
