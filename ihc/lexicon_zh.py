@@ -48,7 +48,9 @@ WORDS = {
     "肌特异性肌动蛋白": "muscle specific actin", "肌动蛋白": "actin", "肌動蛋白": "actin",
     "角蛋白": "keratin", "细胞角蛋白": "cytokeratin", "細胞角蛋白": "cytokeratin",
     "广谱角蛋白": "pan-cytokeratin", "钙调理蛋白": "calponin", "调宁蛋白": "calponin",
-    "钙调蛋白结合蛋白": "caldesmon", "钙结合蛋白": "calretinin", "钙视网膜蛋白": "calretinin",
+    "钙调蛋白结合蛋白": "caldesmon", "钙视网膜蛋白": "calretinin",
+    # 钙结合蛋白 ("calcium-binding protein") is written for caldesmon and for calretinin: not read
+    "角蛋白ck": "keratin", "角蛋白CK": "keratin", "细胞角蛋白CK": "keratin", "细胞角蛋白ck": "keratin",
     "上皮膜抗原": "EMA", "连环蛋白": "catenin", "連環蛋白": "catenin", "突触素": "synaptophysin",
     "嗜铬粒蛋白": "chromogranin", "嗜铬素": "chromogranin", "神经元特异性烯醇化酶": "NSE",
     "神经丝蛋白": "neurofilament", "胶质纤维酸性蛋白": "GFAP", "雌激素受体": "estrogen receptor",

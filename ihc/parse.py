@@ -582,6 +582,22 @@ def _punct(toks, j, items, text):
 # --------------------------------------------------------------------------- phrases
 
 
+# Copulas that may join a marker's own noun to its grade ("SMA positivity was focal").
+_COPULAS = {"was", "were", "is", "are"}
+
+# "cluster of differentiation (CD)117", "cluster of differentiation 34": the CD name spelled out
+_CD_SPELLED = re.compile(r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
+
+
+def _cd_spelled(text):
+    """Write spelled-out CD names as CD names, keeping every other character where it was."""
+    if "differentiation" not in text.lower():
+        return text
+    return _CD_SPELLED.sub(lambda m: "CD" + m.group(1) if len(m.group(0)) < 2 + len(m.group(1))
+                           else " " * (len(m.group(0)) - 2 - len(m.group(1))) + "CD" + m.group(1),
+                           text)
+
+
 # Words that say a stain was done: "not done" is no result, but "staining performed on the
 # larger lesion was positive" still has one (the result comes later).
 _DONE = {"done", "performed", "ordered", "requested", "attempted"}
@@ -656,6 +672,9 @@ def _read_phrase(its, i, allow_paren=True):
                     ph.nd = True
             elif it.n == "only" and j > i:
                 pass  # "cytoplasmic only"
+            elif it.n in _COPULAS and j > i and ph.polar and j + 1 < n and \
+                    its[j + 1].k == "W" and its[j + 1].cls in (QF, QP, POS, NEG, RET):
+                pass  # "SMA positivity was focal", "CD34 expression was negative"
             elif it.n in ("and", "of", "in", "specific", "with") and j > i and j + 1 < n \
                     and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES \
                     and not _grades_next_marker(its, j + 1):
@@ -1561,6 +1580,7 @@ def _parse_full(text, site, mode):
     if has_cjk(clean):
         # Chinese, Japanese, Korean: read with the same grammar (ihc.lexicon_cjk)
         clean, spans = _cjk_rewrite(clean)
+    clean = _cd_spelled(clean)
     items = _build(clean)
     reader = _Reader(clean, source, spans)
     reader.run(items)
