@@ -23,6 +23,7 @@ __all__ = [
     "EXTENDED",
     "UNINFORMATIVE",
     "NOT_MODELLED",
+    "OTHER_MARKERS",
     "MARKERS",
     "BINARY_STATES",
     "LOSS_MARKERS",
@@ -221,6 +222,38 @@ _DEFS = {
               "glucose transporter 1 (perineurial cells)"),
     "p63": ("p63", ["P63", "TP63", "p-63"], "p63 (squamous, myoepithelial)"),
 }
+
+
+#: IHC stains outside the vocabulary that reports often name: display key -> synonyms. The
+#: reader reports them in ``unknown`` under the display key, as known names (not guesses).
+OTHER_MARKERS = {
+    "p40": ["p40"],
+    "MITF": ["MITF"], "GATA3": ["GATA3", "GATA-3"],
+    "factor XIIIa": ["factor XIIIa", "factor XIII a", "FXIIIa", "factor 13a"],
+    "PAX7": ["PAX7"],
+    "CK5/6": ["CK5/6", "CK 5/6"], "HMWK": ["HMWK", "34betaE12", "34BE12"],
+    "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
+    "HLA-DR": ["HLA-DR", "HLA DR"],
+    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"],
+    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"],
+    "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
+    "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
+    "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
+    "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
+    "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
+    "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
+                    "von Willebrand factor", "vWF", "factor VIII-associated antigen",
+                    "factor VIII associated antigen"],
+    "CAMTA1": ["CAMTA1"], "NUT": ["NUT"], "BCOR": ["BCOR"], "SSX": ["SSX", "SS18-SSX"],
+    "NY-ESO-1": ["NY-ESO-1"], "PRAME": ["PRAME"], "SOX2": ["SOX2"], "SOX9": ["SOX9"],
+    "pan-TRK": ["pan-TRK", "panTRK"], "ROS1": ["ROS1"], "SMARCA4": ["SMARCA4", "BRG1"],
+    "cyclin D1": ["cyclin D1", "cyclin-D1"], "PHH3": ["PHH3"], "CD163L": ["CD163L"],
+    "EGFR": ["EGFR"], "HER2": ["HER2"], "calponin-h1": ["calponin h1"], "PGP9.5": ["PGP9.5"],
+    "p75": ["p75"], "CD138": ["CD138"], "kappa": ["kappa"], "lambda": ["lambda"],
+    "CD31/CD34": [],
+}
+
+assert not set(OTHER_MARKERS) & set(_DEFS)
 
 
 def normalise_name(text: str) -> str:

@@ -71,8 +71,9 @@ from .exceptions import (
     NoKnownMarkerError,
     UnknownMarkerError,
 )
+from . import lexicon_en as _EN
 from .lexicon_cjk import has_cjk, rewrite as _cjk_rewrite
-from .markers import LOSS_MARKERS, NOT_MODELLED, info, lookup_table, normalise_name
+from .markers import LOSS_MARKERS, NOT_MODELLED, OTHER_MARKERS, info, lookup_table, normalise_name
 from .panel import Panel
 from .sites import normalise_site
 
@@ -84,34 +85,9 @@ MODES = ("strict", "default", "lenient")
 
 # --------------------------------------------------------------------------- lexicon
 
-# IHC markers outside the vocabulary that reports often name: reported in
-# ``Panel.unknown`` (never used by the model). normalised synonym -> display key.
-_OTHER_DEFS = {
-    "p40": ["p40"],
-    "MITF": ["MITF"], "GATA3": ["GATA3", "GATA-3"],
-    "factor XIIIa": ["factor XIIIa", "factor XIII a", "FXIIIa", "factor 13a"],
-    "PAX7": ["PAX7"],
-    "CK5/6": ["CK5/6", "CK 5/6"], "HMWK": ["HMWK", "34betaE12", "34BE12"],
-    "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
-    "HLA-DR": ["HLA-DR", "HLA DR"],
-    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"],
-    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"],
-    "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
-    "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
-    "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
-    "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
-    "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
-    "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
-                    "von Willebrand factor", "vWF", "factor VIII-associated antigen",
-                    "factor VIII associated antigen"],
-    "CAMTA1": ["CAMTA1"], "NUT": ["NUT"], "BCOR": ["BCOR"], "SSX": ["SSX", "SS18-SSX"],
-    "NY-ESO-1": ["NY-ESO-1"], "PRAME": ["PRAME"], "SOX2": ["SOX2"], "SOX9": ["SOX9"],
-    "pan-TRK": ["pan-TRK", "panTRK"], "ROS1": ["ROS1"], "SMARCA4": ["SMARCA4", "BRG1"],
-    "cyclin D1": ["cyclin D1", "cyclin-D1"], "PHH3": ["PHH3"], "CD163L": ["CD163L"],
-    "EGFR": ["EGFR"], "HER2": ["HER2"], "calponin-h1": ["calponin h1"], "PGP9.5": ["PGP9.5"],
-    "p75": ["p75"], "CD138": ["CD138"], "kappa": ["kappa"], "lambda": ["lambda"],
-    "CD31/CD34": [],
-}
+# IHC markers outside the vocabulary that reports often name (ihc.markers.OTHER_MARKERS):
+# reported in ``Panel.unknown`` under their display key (never used by the model).
+_OTHER_DEFS = OTHER_MARKERS
 
 
 def other_marker_key(name):
@@ -147,60 +123,10 @@ POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND, F, CONN, BRK, FILL, HIGH, LOW, MO
     "POS", "NEG", "RET", "EXPR", "NEGATOR", "QF", "QP", "PAT", "ND", "F", "CONN", "BRK",
     "FILL", "HIGH", "LOW", "MOLEC")
 
-_WORDS = {}
-
-
-def _w(cls, words):
-    for w in words.split():
-        _WORDS[w] = cls
-
-
-_w(POS, "positive positivity positively pos posit positiv positve postive immunopositive "
-        "immunopositivity immunoreactive reactive")
-_w(NEG, "negative negativity negatively neg negativ immunonegative nonreactive unreactive "
-        "lost loss deficient deficiency")
-_w(RET, "retained retention intact preserved")
-_w(EXPR, "expressed express expresses expressing expression expressions coexpressed coexpress "
-         "coexpresses coexpression coexpressing overexpressed overexpression overexpressing "
-         "stained stain stains staining stainings immunostaining immunostained immunostain "
-         "immunoreactivity immunoreactivities reactivity reactivities reaction reactions "
-         "immunoexpression immunolabeling immunolabelling labelled labeled decorated "
-         "highlighted highlights highlight contained immunohistochemically_positive immunoreaction "
-         "immunoreactions immunoexpressions signal signals detected present")
-_w(NEGATOR, "no not lack lacked lacking lacks absence absent without non nonspecific neither "
-            "never devoid negated")
-_w(QF, "focal focally weak weakly patchy patchily scattered partial partially variable variably "
-       "heterogeneous heterogeneously rare rarely occasional occasionally few some subset "
-       "subpopulation subpopulations interspersed entrapped isolated faint faintly mild mildly "
-       "minority sporadic sporadically single individual focus foci equivocal partly")
-_w(QP, "diffuse diffusely strong strongly intense intensely uniform uniformly moderate "
-       "moderately extensive extensively widespread most majority global globally intermediate "
-       "bright brightly marked markedly consistent consistently homogeneous homogeneously "
-       "robust definite definitely highly")
-_w(PAT, "nuclear nuclei nucleus cytoplasmic cytoplasm membranous membrane membranes "
-        "paranuclear perinuclear granular golgi dotlike")
-_w(ND, "done performed nd na pending unavailable ordered requested attempted inconclusive "
-       "noncontributory indeterminate failed")
-_w(F, "for to with against of")
-_w(CONN, "and or plus nor as well along together including both either also")
-_w(BRK, "but whereas while whilst however although though except yet unlike contrast "
-        "conversely")
-_w(FILL, "protein proteins antigen antigens antibody antibodies marker markers the a an all "
-         "immunohistochemical immunohistochemistry immunostains clone monoclonal polyclonal "
-         "melanocytic myogenic smooth muscle epithelial neural endothelial vascular "
-         "neuroendocrine lymphoid histiocytic perineurial mesenchymal schwannian myoid immune "
-         "profile profiles following other cells cell tumor tumour tumors tumours "
-         "spindle neoplastic lesional was were is are be been being appeared appear appears "
-         "showed show shows showing revealed revealing demonstrated demonstrating displayed "
-         "exhibited had has have did does do in areas only specific that which these they it "
-         "its their same nearly almost virtually completely entirely totally found seen "
-         "observed noted identified by ihc")
-_w(HIGH, "high higher increased elevated considerable brisk raised")
-_w(LOW, "low lower minimal scant negligible")
-_w(MOLEC, "mutation mutations mutated mutant amplification amplifications amplified "
-          "rearrangement rearrangements rearranged fusion fusions gene genes exon exons "
-          "translocation translocations deletion deletions fish pcr sequencing transcript "
-          "transcripts mrna ngs methylation hybridization hybridisation copy")
+# word -> class, from the English table (ihc/lexicon_en.py)
+_WORDS = {w: cls for cls, words in _EN.WORD_CLASSES.items() for w in words.split()}
+assert set(_EN.WORD_CLASSES) == {POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND, F, CONN, BRK,
+                                 FILL, HIGH, LOW, MOLEC}
 
 # Words that may sit inside a polarity phrase between its words.
 _PHRASE_CLASSES = {POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND}
@@ -208,40 +134,13 @@ _POLAR_CLASSES = {POS, NEG, RET, EXPR, NEGATOR}
 # Words that keep a forward list open ("positive for X, Y and the Z protein").
 _LIST_CLASSES = {CONN, F, FILL, PAT}
 
-# Sentence-level words that say a tumour is heterogeneous (pos + neg -> focal).
-_CUES = {"some", "others", "subset", "subpopulation", "subpopulations", "areas", "foci",
-         "regions", "portions", "parts", "part"}
-
-# Words that place a reading in cells other than the tumour's ("CD117 stained mast cells",
-# "SMA positive in entrapped smooth muscle", "CD34 highlights the background vessels").
-_NON_TUMOUR = {
-    "entrapped", "background", "vessel", "vessels", "vasculature", "capillary", "capillaries",
-    "endothelium", "endothelial", "vascular", "normal", "residual", "adjacent", "surrounding",
-    "nonneoplastic", "cajal", "icc", "mast", "lymphocytes", "lymphocyte", "lymphocytic",
-    "inflammatory", "histiocytes", "macrophages", "plasma", "pericytes", "nerve", "nerves",
-    "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
-    "component", "components", "overlying", "stroma",
-}
-# Of those, the words that name other cells outright: a reading placed only there is no
-# tumour result ("in the epithelioid component" is still the tumour's).
-_OTHER_CELLS = _NON_TUMOUR - {"component", "components"}
-# "30% of the (tumour) cells": a percentage of cells grades a reading.
-_CELL_WORDS = {"cells", "cell", "nuclei", "tumor", "tumour", "neoplastic", "lesional"}
-
-# Words that place it in the tumour ("in tumour cells", "lesional cells").
-_TUMOUR = {"tumor", "tumour", "tumors", "tumours", "neoplastic", "lesional", "neoplasm",
-           "neoplasms"}
-
-# All-caps abbreviations that are not IHC markers.
-_STOP = {
-    "GIST", "IHC", "FISH", "PCR", "RT", "DNA", "RNA", "MRNA", "NGS", "HPF", "HE", "CT", "MRI",
-    "PET", "WHO", "LMS", "MPNST", "SFT", "IMT", "IFP", "DDLPS", "DDL", "WDLPS", "UPS", "MFH",
-    "ICC", "NOS", "FNCLCC", "AJCC", "TNM", "USA", "UK", "SMT", "EUS", "FNA", "FNAB", "GI",
-    "GE", "GEJ", "CNS", "PEC", "PECOMA", "II", "III", "IV", "VI", "NB", "AND", "OR", "THE",
-    "FOR", "LI", "ID", "NA", "ND", "CASE", "MM", "CM", "HPFS", "LPF", "EM", "TEM", "OK",
-    "NEG", "POS", "IHC", "PS", "VS", "ER", "PR", "SD", "HES", "EBV", "HIV", "HPV", "ISH",
-    "CISH", "SISH", "WT", "MDT", "IV", "COPD", "DM", "HTN", "AB", "CK", "ALT",
-}
+_CUES = _EN.CUES
+_NON_TUMOUR = _EN.NON_TUMOUR
+_OTHER_CELLS = _EN.OTHER_CELLS
+_CELL_WORDS = _EN.CELL_WORDS
+_TUMOUR = _EN.TUMOUR
+_STOP = _EN.STOP
+_COPULAS = _EN.COPULAS
 
 _TRANS = {
     0x2010: "-", 0x2011: "-", 0x2012: "-", 0x2013: "-", 0x2014: "-", 0x2015: "-",
@@ -581,9 +480,6 @@ def _punct(toks, j, items, text):
 
 # --------------------------------------------------------------------------- phrases
 
-
-# Copulas that may join a marker's own noun to its grade ("SMA positivity was focal").
-_COPULAS = {"was", "were", "is", "are"}
 
 # "cluster of differentiation (CD)117", "cluster of differentiation 34": the CD name spelled out
 _CD_SPELLED = re.compile(r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
