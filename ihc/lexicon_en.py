@@ -97,7 +97,7 @@ CELL_WORDS = {"cells", "cell", "nuclei", "tumor", "tumour", "neoplastic", "lesio
 
 #: Words that place a reading in the tumour ("in tumour cells", "lesional cells").
 TUMOUR = {"tumor", "tumour", "tumors", "tumours", "neoplastic", "lesional", "neoplasm",
-           "neoplasms"}
+          "neoplasms"}
 
 #: All-caps abbreviations that are not IHC markers.
 STOP = {

@@ -41,6 +41,13 @@ of tumour cells``, ``20% of the cells expressed SMA`` -> ``focal``). ``H3K27me3`
 positive/retained as ``retained``. Beta-catenin described as cytoplasmic or
 membranous without nuclear staining is ``neg`` (nuclear staining is what counts).
 
+Chinese, Japanese and Korean text is first rewritten into the words of the English lexicon
+by per-language tables (:mod:`ihc.lexicon_ja`, :mod:`ihc.lexicon_zh`, :mod:`ihc.lexicon_ko`,
+read by :mod:`ihc.lexicon_cjk`): ``KIT、DOG1陽性、desmin、S-100蛋白陰性`` reads as
+``KIT, DOG1 positive, desmin, S-100 protein negative``, ``CD117과 DOG1은 양성`` as ``CD117
+and DOG1 positive``; fragments not understood are quoted as written. The English words are
+a table too (:mod:`ihc.lexicon_en`); the grammar below is the same for every language.
+
 A marker named next to a molecular word (*mutation, amplification, FISH,
 rearrangement, fusion, exon*...) is not an IHC result and is skipped.
 
@@ -51,7 +58,9 @@ negative``): that is read as ``focal``, with a warning. Two readings are not a
 conflict either when the text places one of them in other cells than the tumour
 (``CD117 ... positive in mast cells``, ``SMA ... in entrapped smooth muscle``,
 ``CD34 highlighted the background vessels``, ``in the epithelioid component``):
-the tumour reading is kept and the other dropped, with a warning. A plain
+the tumour reading is kept and the other dropped, with a warning; a marker read only in
+such cells (``CD34は血管内皮のみ陽性``, ``CD117 stained only the mast cells``) gives no tumour
+result and is left out, with a warning. A plain
 ``actin`` reading that disagrees with a named smooth muscle actin gives way to it.
 
 Only the standard library is imported: this module is on the fast path.
@@ -93,8 +102,10 @@ _OTHER_DEFS = OTHER_MARKERS
 def other_marker_key(name):
     """Return the display key of a known IHC marker outside the vocabulary, else ``None``.
 
-    >>> other_marker_key("muscle specific actin"), other_marker_key("HHF-35")
-    ('MSA', 'MSA')
+    >>> other_marker_key("factor VIII-related antigen"), other_marker_key("HepPar-1")
+    ('factor VIII', 'hepatocyte')
+    >>> other_marker_key("HHF-35") is None  # in the vocabulary (MSA), not "other"
+    True
     """
     return _OTHER.get(normalise_name(name))
 
@@ -1448,8 +1459,12 @@ def parse(text, site=None, *, mode="default"):
     >>> p = parse("SMA(+), Des(+), CD34(-), CD117(-), Ki-67(+,30%)")
     >>> p.markers
     {'SMA': 'pos', 'desmin': 'pos', 'CD34': 'neg', 'CD117': 'neg', 'Ki67': 30}
-    >>> parse("positive for CD99 but negative for desmin").unknown
+    >>> parse("positive for SATB2 but negative for desmin").unknown
+    ['SATB2']
+    >>> parse("positive for CD99 but negative for desmin").ignored  # known, not modelled
     ['CD99']
+    >>> parse("免疫染色ではKIT、DOG1陽性、desmin、S-100蛋白陰性であった").markers
+    {'CD117': 'pos', 'DOG1': 'pos', 'desmin': 'neg', 'S100': 'neg'}
     >>> parse("H3K27me3 showed loss of nuclear expression; S100 focal").markers
     {'H3K27me3': 'lost', 'S100': 'focal'}
     """
@@ -1823,9 +1838,9 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
 
     Examples
     --------
-    >>> p = panel_from_mapping({"SMA": "+", "c-kit": "neg", "Ki-67": "5-10%", "BCL2": "pos"})
+    >>> p = panel_from_mapping({"SMA": "+", "c-kit": "neg", "Ki-67": "5-10%", "SATB2": "pos"})
     >>> p.markers, p.unknown
-    ({'SMA': 'pos', 'CD117': 'neg', 'Ki67': 7.5}, ['BCL2'])
+    ({'SMA': 'pos', 'CD117': 'neg', 'Ki67': 7.5}, ['SATB2'])
     """
     _check_mode(mode)
     if mapping is None or not hasattr(mapping, "items"):
@@ -1845,6 +1860,9 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
                     site = str(cell)
             continue
         name = _VOCAB.get(normalise_name(k))
+        if name is None and has_cjk(k):
+            # a column named in the report's script: "デスミン", "结蛋白", "평활근 액틴"
+            name = _VOCAB.get(normalise_name(_cjk_rewrite(_clean(k))[0]))
         if name is None:
             try:
                 empty = cell is None or (isinstance(cell, float) and math.isnan(cell)) or \

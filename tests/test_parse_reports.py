@@ -104,6 +104,16 @@ def test_cjk_forms(text, expected):
     assert parse(text).markers == expected
 
 
+def test_cjk_cells_and_columns():
+    from ihc.parse import panel_from_mapping, parse_value
+    assert [parse_value("SMA", "陽性"), parse_value("CD117", "（－）"), parse_value("desmin", "弱陽性"),
+            parse_value("Ki67", "约30%"), parse_value("S100", "음성")] == ["pos", "neg", "focal", 30,
+                                                                          "neg"]
+    assert panel_from_mapping({"デスミン": "陽性", "结蛋白": "", "CD117": "（－）",
+                               "평활근 액틴": "양성"}).markers == {"desmin": "pos", "CD117": "neg",
+                                                              "SMA": "pos"}
+
+
 def test_korean_benign_is_not_positive():
     # 양성 종양 = benign tumour (良性), not a positive result
     p = parse("양성 종양으로 진단되었다. CD34 음성")
@@ -264,3 +274,12 @@ def test_readme_parser_figures_match_a_fresh_run():
 def test_refused_sentences_raise_input_errors_only():
     with pytest.raises(NoKnownMarkerError):
         parse("免疫染色を施行した。")
+
+
+def test_doctests_of_the_reader_modules():
+    import doctest
+    import importlib
+    for name in ("ihc.parse", "ihc.markers", "ihc.lexicon_cjk", "ihc.parse_eval"):
+        mod = importlib.import_module(name)
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0, name
