@@ -7,7 +7,9 @@ case-insensitively after normalisation (see :func:`normalise_name`).
 'CD117'
 >>> canonical("alpha-SMA")
 'SMA'
->>> canonical("BCL2") is None
+>>> canonical("bcl-2"), canonical("HHF-35")
+('BCL2', 'MSA')
+>>> canonical("SATB2") is None
 True
 """
 
@@ -20,6 +22,8 @@ __all__ = [
     "CORE",
     "EXTENDED",
     "UNINFORMATIVE",
+    "NOT_MODELLED",
+    "OTHER_MARKERS",
     "MARKERS",
     "BINARY_STATES",
     "LOSS_MARKERS",
@@ -42,8 +46,18 @@ EXTENDED = (
     "SDHB", "calretinin", "CD31", "ERG", "myogenin", "MyoD1", "ER", "PR",
 )
 
-#: Recognised but carrying no diagnostic weight in the model (echoed as ignored).
-UNINFORMATIVE = ("vimentin", "p53", "CD68", "GFAP")
+#: Recognised stains the model has no figures for (yet): read, echoed as ignored, never
+#: "unknown". Whether the model uses them is the knowledge base's work, not the reader's.
+NOT_MODELLED = (
+    "CD99", "BCL2", "WT1", "MSA", "CD56", "synaptophysin", "chromogranin", "NSE",
+    "neurofilament", "PAX8", "TTF1", "CK7", "CK20", "CD10", "CD45", "CD21", "CD23", "CD35",
+    "podoplanin", "MUC4", "INI1", "HHV8", "NKX2_2", "FLI1", "collagen_IV", "claudin1", "p16",
+    "CD57", "TFE3", "SMMHC", "GLUT1", "p63",
+)
+
+#: Recognised but carrying no diagnostic weight in the model (echoed as ignored): the
+#: uninformative stains and those of :data:`NOT_MODELLED`.
+UNINFORMATIVE = ("vimentin", "p53", "CD68", "GFAP") + NOT_MODELLED
 
 #: Every canonical marker, in display order.
 MARKERS = CORE + EXTENDED + UNINFORMATIVE
@@ -140,15 +154,106 @@ _DEFS = {
     "CD31": ("CD31", ["CD 31", "PECAM-1", "PECAM1", "PECAM"], "endothelial marker"),
     "ERG": ("ERG", ["ERG protein"], "endothelial transcription factor"),
     "myogenin": ("myogenin", ["myf-4", "myf4", "MYOG"], "skeletal-muscle transcription factor"),
-    "MyoD1": ("MyoD1", ["MyoD", "MYOD-1", "MyoD-1", "MYOD1"], "skeletal-muscle transcription factor"),
+    "MyoD1": ("MyoD1", ["MyoD", "MYOD-1", "MyoD-1", "MYOD1", "Myo-D1", "MyoD 1", "Myo D1", "myoD1"], "skeletal-muscle transcription factor"),
     "ER": ("ER", ["estrogen receptor", "oestrogen receptor", "ER-alpha", "ERα", "ERalpha"],
            "oestrogen receptor"),
     "PR": ("PR", ["progesterone receptor", "PgR", "PGR"], "progesterone receptor"),
     "vimentin": ("vimentin", ["vim", "vimentine"], "mesenchymal intermediate filament (uninformative)"),
     "p53": ("p53", ["P53", "TP53", "p-53"], "p53 (not used by the model)"),
     "CD68": ("CD68", ["CD 68", "KP1", "PGM1"], "histiocytic marker (not used by the model)"),
-    "GFAP": ("GFAP", ["glial fibrillary acidic protein"], "glial marker (not used by the model)"),
+    "GFAP": ("GFAP", ["glial fibrillary acidic protein", "glial fibrillary acid protein"],
+             "glial marker (not used by the model)"),
+    # ---- recognised, not (yet) used by the model (NOT_MODELLED)
+    "CD99": ("CD99", ["CD 99", "MIC2", "MIC-2", "O13", "12E7"], "CD99 / MIC2 (Ewing, synovial sarcoma, SFT)"),
+    "BCL2": ("BCL2", ["BCL-2", "bcl 2", "Bcl2", "B-cell lymphoma 2", "BCL2 protein"],
+             "BCL2 (SFT, synovial sarcoma, GIST)"),
+    "WT1": ("WT1", ["WT-1", "WT 1", "Wilms tumor 1", "Wilms tumour 1"],
+            "Wilms tumour 1 (mesothelial, desmoplastic small round cell tumour)"),
+    "MSA": ("MSA", ["HHF35", "HHF-35", "HHF 35", "muscle specific actin", "muscle-specific actin",
+                    "muscle actin", "pan-muscle actin", "pan muscle actin",
+                    "actin (HHF-35)", "actin HHF-35", "muscle-actin"],
+            "muscle-specific actin (HHF-35; not smooth muscle actin)"),
+    "CD56": ("CD56", ["CD 56", "NCAM", "N-CAM", "neural cell adhesion molecule"],
+             "neural cell adhesion molecule"),
+    "synaptophysin": ("synaptophysin", ["Syn", "SYP", "synaptophysine"], "neuroendocrine marker"),
+    "chromogranin": ("chromogranin", ["chromogranin A", "chromogranin-A", "CgA", "CGA", "CHGA"],
+                     "neuroendocrine marker"),
+    "NSE": ("NSE", ["neuron specific enolase", "neuron-specific enolase", "neurone specific enolase",
+                    "neuronal specific enolase"], "neuron-specific enolase"),
+    "neurofilament": ("neurofilament", ["NF", "NFP", "neurofilament protein", "neurofilaments",
+                                        "NF-L", "NFL"], "neurofilament protein"),
+    "PAX8": ("PAX8", ["PAX-8", "PAX 8"], "paired box 8 (Mullerian, renal, thyroid)"),
+    "TTF1": ("TTF-1", ["TTF1", "TTF 1", "thyroid transcription factor-1",
+                       "thyroid transcription factor 1", "NKX2.1", "NKX2-1"],
+             "thyroid transcription factor 1"),
+    "CK7": ("CK7", ["CK 7", "CK-7", "cytokeratin 7", "cytokeratin-7", "keratin 7", "KRT7"], "keratin 7"),
+    "CK20": ("CK20", ["CK 20", "CK-20", "cytokeratin 20", "cytokeratin-20", "keratin 20", "KRT20"],
+             "keratin 20"),
+    "CD10": ("CD10", ["CD 10", "CALLA", "neprilysin"], "CD10 (endometrial stroma, renal)"),
+    "CD45": ("CD45", ["CD 45", "LCA", "leukocyte common antigen", "leucocyte common antigen",
+                      "CD45RB", "CD45 (LCA)", "LCA (CD45)"], "leukocyte common antigen"),
+    "CD21": ("CD21", ["CD 21", "CR2"], "follicular dendritic cell marker"),
+    "CD23": ("CD23", ["CD 23"], "follicular dendritic cell marker"),
+    "CD35": ("CD35", ["CD 35", "CR1"], "follicular dendritic cell marker"),
+    "podoplanin": ("podoplanin", ["D2-40", "D240", "D2 40", "D2-40 (podoplanin)",
+                                  "podoplanin (D2-40)"], "podoplanin (lymphatic endothelium)"),
+    "MUC4": ("MUC4", ["MUC-4", "MUC 4", "mucin 4"], "mucin 4 (low-grade fibromyxoid sarcoma)"),
+    "INI1": ("INI1", ["INI-1", "INI 1", "SMARCB1", "SMARCB1/INI1", "INI1/SMARCB1", "BAF47", "hSNF5"],
+             "SMARCB1 (lost in epithelioid sarcoma, rhabdoid tumours)"),
+    "HHV8": ("HHV8", ["HHV-8", "HHV 8", "HHV8-LANA", "HHV-8 LANA", "LANA", "LANA-1", "LANA1", "KSHV",
+                      "human herpesvirus 8", "human herpesvirus-8", "human herpes virus 8"],
+             "HHV8 latency-associated nuclear antigen (Kaposi sarcoma)"),
+    "NKX2_2": ("NKX2.2", ["NKX2.2", "NKX2-2", "NKX 2.2", "NKX22"], "NKX2.2 (Ewing sarcoma)"),
+    "FLI1": ("FLI1", ["FLI-1", "FLI 1", "Fli1", "Friend leukemia integration 1"],
+             "FLI1 (endothelial, Ewing sarcoma)"),
+    "collagen_IV": ("collagen IV", ["collagen IV", "collagen type IV", "type IV collagen",
+                                    "collagen 4", "Col IV", "collagen-IV"],
+                    "basement membrane collagen"),
+    "claudin1": ("claudin-1", ["claudin-1", "claudin 1", "claudin1", "CLDN1"],
+                 "claudin-1 (perineurial cells)"),
+    "p16": ("p16", ["P16", "p16INK4a", "p16 INK4a", "p16(INK4a)", "CDKN2A", "CDKN2A/p16",
+                    "p16/CDKN2A"], "p16 / CDKN2A protein"),
+    "CD57": ("CD57", ["CD 57", "Leu7", "Leu-7", "HNK-1", "HNK1"], "CD57 (nerve sheath)"),
+    "TFE3": ("TFE3", ["TFE-3", "TFE 3"], "TFE3 (alveolar soft part sarcoma, TFE3 PEComa)"),
+    "SMMHC": ("SMMHC", ["smooth muscle myosin heavy chain", "smooth muscle myosin",
+                        "myosin heavy chain", "heavy chain myosin", "SM-MHC", "SMMS-1"],
+              "smooth muscle myosin heavy chain"),
+    "GLUT1": ("GLUT1", ["GLUT-1", "GLUT 1", "glucose transporter-1", "glucose transporter 1"],
+              "glucose transporter 1 (perineurial cells)"),
+    "p63": ("p63", ["P63", "TP63", "p-63"], "p63 (squamous, myoepithelial)"),
 }
+
+
+#: IHC stains outside the vocabulary that reports often name: display key -> synonyms. The
+#: reader reports them in ``unknown`` under the display key, as known names (not guesses).
+OTHER_MARKERS = {
+    "p40": ["p40"],
+    "MITF": ["MITF"], "GATA3": ["GATA3", "GATA-3"],
+    "factor XIIIa": ["factor XIIIa", "factor XIII a", "FXIIIa", "factor 13a"],
+    "PAX7": ["PAX7"],
+    "CK5/6": ["CK5/6", "CK 5/6"], "HMWK": ["HMWK", "34betaE12", "34BE12"],
+    "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
+    "HLA-DR": ["HLA-DR", "HLA DR"],
+    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"],
+    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"],
+    "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
+    "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
+    "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
+    "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
+    "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
+    "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
+                    "von Willebrand factor", "vWF", "factor VIII-associated antigen",
+                    "factor VIII associated antigen"],
+    "CAMTA1": ["CAMTA1"], "NUT": ["NUT"], "BCOR": ["BCOR"], "SSX": ["SSX", "SS18-SSX"],
+    "NY-ESO-1": ["NY-ESO-1"], "PRAME": ["PRAME"], "SOX2": ["SOX2"], "SOX9": ["SOX9"],
+    "pan-TRK": ["pan-TRK", "panTRK"], "ROS1": ["ROS1"], "SMARCA4": ["SMARCA4", "BRG1"],
+    "cyclin D1": ["cyclin D1", "cyclin-D1"], "PHH3": ["PHH3"], "CD163L": ["CD163L"],
+    "EGFR": ["EGFR"], "HER2": ["HER2"], "calponin-h1": ["calponin h1"], "PGP9.5": ["PGP9.5"],
+    "p75": ["p75"], "CD138": ["CD138"], "kappa": ["kappa"], "lambda": ["lambda"],
+    "CD31/CD34": [],
+}
+
+assert not set(OTHER_MARKERS) & set(_DEFS)
 
 
 def normalise_name(text: str) -> str:

@@ -41,6 +41,13 @@ of tumour cells``, ``20% of the cells expressed SMA`` -> ``focal``). ``H3K27me3`
 positive/retained as ``retained``. Beta-catenin described as cytoplasmic or
 membranous without nuclear staining is ``neg`` (nuclear staining is what counts).
 
+Chinese, Japanese and Korean text is first rewritten into the words of the English lexicon
+by per-language tables (:mod:`ihc.lexicon_ja`, :mod:`ihc.lexicon_zh`, :mod:`ihc.lexicon_ko`,
+read by :mod:`ihc.lexicon_cjk`): ``KIT、DOG1陽性、desmin、S-100蛋白陰性`` reads as
+``KIT, DOG1 positive, desmin, S-100 protein negative``, ``CD117과 DOG1은 양성`` as ``CD117
+and DOG1 positive``; fragments not understood are quoted as written. The English words are
+a table too (:mod:`ihc.lexicon_en`); the grammar below is the same for every language.
+
 A marker named next to a molecular word (*mutation, amplification, FISH,
 rearrangement, fusion, exon*...) is not an IHC result and is skipped.
 
@@ -51,7 +58,9 @@ negative``): that is read as ``focal``, with a warning. Two readings are not a
 conflict either when the text places one of them in other cells than the tumour
 (``CD117 ... positive in mast cells``, ``SMA ... in entrapped smooth muscle``,
 ``CD34 highlighted the background vessels``, ``in the epithelioid component``):
-the tumour reading is kept and the other dropped, with a warning. A plain
+the tumour reading is kept and the other dropped, with a warning; a marker read only in
+such cells (``CD34は血管内皮のみ陽性``, ``CD117 stained only the mast cells``) gives no tumour
+result and is left out, with a warning. A plain
 ``actin`` reading that disagrees with a named smooth muscle actin gives way to it.
 
 Only the standard library is imported: this module is on the fast path.
@@ -71,7 +80,9 @@ from .exceptions import (
     NoKnownMarkerError,
     UnknownMarkerError,
 )
-from .markers import LOSS_MARKERS, info, lookup_table, normalise_name
+from . import lexicon_en as _EN
+from .lexicon_cjk import has_cjk, rewrite as _cjk_rewrite
+from .markers import LOSS_MARKERS, NOT_MODELLED, OTHER_MARKERS, info, lookup_table, normalise_name
 from .panel import Panel
 from .sites import normalise_site
 
@@ -83,60 +94,18 @@ MODES = ("strict", "default", "lenient")
 
 # --------------------------------------------------------------------------- lexicon
 
-# IHC markers outside the vocabulary that reports often name: reported in
-# ``Panel.unknown`` (never used by the model). normalised synonym -> display key.
-_OTHER_DEFS = {
-    "CD99": ["CD99", "CD 99", "MIC2", "O13"],
-    "BCL2": ["BCL2", "BCL-2", "bcl 2"],
-    "WT1": ["WT1", "WT-1"],
-    "CD10": ["CD10", "CD 10"],
-    "p63": ["p63"], "p40": ["p40"], "p16": ["p16"],
-    "synaptophysin": ["synaptophysin", "SYN"],
-    "chromogranin": ["chromogranin", "chromogranin A", "chromogranin-A", "CgA"],
-    "MUC4": ["MUC4", "MUC-4"], "CD56": ["CD56", "NCAM"], "MITF": ["MITF"],
-    "PAX8": ["PAX8", "PAX-8"], "GATA3": ["GATA3", "GATA-3"], "NSE": ["NSE", "neuron specific enolase",
-                                                                     "neuron-specific enolase"],
-    "CD57": ["CD57", "CD 57", "Leu7", "Leu-7"],
-    "MSA": ["MSA", "HHF35", "HHF-35", "muscle specific actin", "muscle-specific actin",
-            "muscle actin", "pan-muscle actin", "pan muscle actin"],
-    "claudin-1": ["claudin-1", "claudin 1", "claudin1"],
-    "factor XIIIa": ["factor XIIIa", "factor XIII a", "FXIIIa", "factor 13a"],
-    "collagen IV": ["collagen IV", "collagen type IV", "type IV collagen", "collagen 4"],
-    "CD21": ["CD21"], "CD23": ["CD23"], "CD35": ["CD35"], "TFE3": ["TFE3"],
-    "INI1": ["INI1", "INI-1", "SMARCB1", "BAF47"], "PAX7": ["PAX7"], "TTF1": ["TTF1", "TTF-1"],
-    "CK7": ["CK7", "CK 7", "cytokeratin 7"], "CK20": ["CK20", "CK 20", "cytokeratin 20"],
-    "CK5/6": ["CK5/6", "CK 5/6"], "HMWK": ["HMWK", "34betaE12", "34BE12"],
-    "CEA": ["CEA"], "AFP": ["AFP"], "CDX2": ["CDX2", "CDX-2"], "PSA": ["PSA"],
-    "HLA-DR": ["HLA-DR", "HLA DR"], "FLI1": ["FLI1", "FLI-1"], "NKX2.2": ["NKX2.2"],
-    "NKX3.1": ["NKX3.1"], "SATB2": ["SATB2"], "podoplanin": ["podoplanin", "D2-40"],
-    "CD1a": ["CD1a"], "CD3": ["CD3"], "CD20": ["CD20"],
-    "CD45": ["CD45", "LCA", "leukocyte common antigen", "leucocyte common antigen"],
-    "CD30": ["CD30"], "CD163": ["CD163"], "CD4": ["CD4"], "CD8": ["CD8"], "CD43": ["CD43"],
-    "CD15": ["CD15"], "MPO": ["MPO"], "lysozyme": ["lysozyme"], "tryptase": ["tryptase"],
-    "langerin": ["langerin"], "nestin": ["nestin"], "inhibin": ["inhibin"],
-    "GLUT1": ["GLUT1", "GLUT-1", "glucose transporter-1", "glucose transporter 1"], "SMMHC": ["SMMHC", "smooth muscle myosin heavy chain",
-                                             "smooth muscle myosin", "myosin heavy chain",
-                                             "heavy chain myosin"],
-    "neurofilament": ["neurofilament", "NF"], "pan-melanoma": ["pan-mel", "pan-melanoma", "PNL2"],
-    "hepatocyte": ["hepatocyte", "HepPar1", "HepPar-1", "hepatocyte specific antigen"],
-    "factor VIII": ["factor VIII", "factor VIII-related antigen", "factor VIII related antigen",
-                    "von Willebrand factor", "vWF", "factor VIII-associated antigen",
-                    "factor VIII associated antigen"],
-    "CAMTA1": ["CAMTA1"], "NUT": ["NUT"], "BCOR": ["BCOR"], "SSX": ["SSX", "SS18-SSX"],
-    "NY-ESO-1": ["NY-ESO-1"], "PRAME": ["PRAME"], "SOX2": ["SOX2"], "SOX9": ["SOX9"],
-    "pan-TRK": ["pan-TRK", "panTRK"], "ROS1": ["ROS1"], "SMARCA4": ["SMARCA4", "BRG1"],
-    "cyclin D1": ["cyclin D1", "cyclin-D1"], "PHH3": ["PHH3"], "CD163L": ["CD163L"],
-    "EGFR": ["EGFR"], "HER2": ["HER2"], "calponin-h1": ["calponin h1"], "PGP9.5": ["PGP9.5"],
-    "p75": ["p75"], "CD138": ["CD138"], "kappa": ["kappa"], "lambda": ["lambda"],
-    "CD31/CD34": [],
-}
+# IHC markers outside the vocabulary that reports often name (ihc.markers.OTHER_MARKERS):
+# reported in ``Panel.unknown`` under their display key (never used by the model).
+_OTHER_DEFS = OTHER_MARKERS
 
 
 def other_marker_key(name):
     """Return the display key of a known IHC marker outside the vocabulary, else ``None``.
 
-    >>> other_marker_key("muscle specific actin"), other_marker_key("HHF-35")
-    ('MSA', 'MSA')
+    >>> other_marker_key("factor VIII-related antigen"), other_marker_key("HepPar-1")
+    ('factor VIII', 'hepatocyte')
+    >>> other_marker_key("HHF-35") is None  # in the vocabulary (MSA), not "other"
+    True
     """
     return _OTHER.get(normalise_name(name))
 
@@ -150,6 +119,10 @@ for _k, _syns in _OTHER_DEFS.items():
 KNOWN_OTHER_MARKERS = tuple(k for k in _OTHER_DEFS if _OTHER_DEFS[k])
 
 _VOCAB = lookup_table()
+# Short names that are ordinary words or abbreviations when written in lower case ("kit",
+# "er", "syn", "nf"): read as markers only when capitalised (KIT, ER, Syn, NF).
+_LOWER_REFUSED = {"kit", "er", "pr", "ck"} | {
+    k for k, v in _VOCAB.items() if v in NOT_MODELLED and len(k) <= 4 and k.isalpha()}
 _MAX_NGRAM = 7
 # Every prefix of a normalised name (vocabulary or other marker): a key that is not one
 # cannot grow into a name, so the n-gram look-up stops there.
@@ -161,60 +134,10 @@ POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND, F, CONN, BRK, FILL, HIGH, LOW, MO
     "POS", "NEG", "RET", "EXPR", "NEGATOR", "QF", "QP", "PAT", "ND", "F", "CONN", "BRK",
     "FILL", "HIGH", "LOW", "MOLEC")
 
-_WORDS = {}
-
-
-def _w(cls, words):
-    for w in words.split():
-        _WORDS[w] = cls
-
-
-_w(POS, "positive positivity positively pos posit positiv positve postive immunopositive "
-        "immunopositivity immunoreactive reactive")
-_w(NEG, "negative negativity negatively neg negativ immunonegative nonreactive unreactive "
-        "lost loss deficient deficiency")
-_w(RET, "retained retention intact preserved")
-_w(EXPR, "expressed express expresses expressing expression expressions coexpressed coexpress "
-         "coexpresses coexpression coexpressing overexpressed overexpression overexpressing "
-         "stained stain stains staining stainings immunostaining immunostained immunostain "
-         "immunoreactivity immunoreactivities reactivity reactivities reaction reactions "
-         "immunoexpression immunolabeling immunolabelling labelled labeled decorated "
-         "highlighted highlights highlight contained immunohistochemically_positive immunoreaction "
-         "immunoreactions immunoexpressions signal signals detected present")
-_w(NEGATOR, "no not lack lacked lacking lacks absence absent without non nonspecific neither "
-            "never devoid negated")
-_w(QF, "focal focally weak weakly patchy patchily scattered partial partially variable variably "
-       "heterogeneous heterogeneously rare rarely occasional occasionally few some subset "
-       "subpopulation subpopulations interspersed entrapped isolated faint faintly mild mildly "
-       "minority sporadic sporadically single individual focus foci equivocal partly")
-_w(QP, "diffuse diffusely strong strongly intense intensely uniform uniformly moderate "
-       "moderately extensive extensively widespread most majority global globally intermediate "
-       "bright brightly marked markedly consistent consistently homogeneous homogeneously "
-       "robust definite definitely highly")
-_w(PAT, "nuclear nuclei nucleus cytoplasmic cytoplasm membranous membrane membranes "
-        "paranuclear perinuclear granular golgi dotlike")
-_w(ND, "done performed nd na pending unavailable ordered requested attempted inconclusive "
-       "noncontributory indeterminate failed")
-_w(F, "for to with against of")
-_w(CONN, "and or plus nor as well along together including both either also")
-_w(BRK, "but whereas while whilst however although though except yet unlike contrast "
-        "conversely")
-_w(FILL, "protein proteins antigen antigens antibody antibodies marker markers the a an all "
-         "immunohistochemical immunohistochemistry immunostains clone monoclonal polyclonal "
-         "melanocytic myogenic smooth muscle epithelial neural endothelial vascular "
-         "neuroendocrine lymphoid histiocytic perineurial mesenchymal schwannian myoid immune "
-         "profile profiles following other cells cell tumor tumour tumors tumours "
-         "spindle neoplastic lesional was were is are be been being appeared appear appears "
-         "showed show shows showing revealed revealing demonstrated demonstrating displayed "
-         "exhibited had has have did does do in areas only specific that which these they it "
-         "its their same nearly almost virtually completely entirely totally found seen "
-         "observed noted identified by ihc")
-_w(HIGH, "high higher increased elevated considerable brisk raised")
-_w(LOW, "low lower minimal scant negligible")
-_w(MOLEC, "mutation mutations mutated mutant amplification amplifications amplified "
-          "rearrangement rearrangements rearranged fusion fusions gene genes exon exons "
-          "translocation translocations deletion deletions fish pcr sequencing transcript "
-          "transcripts mrna ngs methylation hybridization hybridisation copy")
+# word -> class, from the English table (ihc/lexicon_en.py)
+_WORDS = {w: cls for cls, words in _EN.WORD_CLASSES.items() for w in words.split()}
+assert set(_EN.WORD_CLASSES) == {POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND, F, CONN, BRK,
+                                 FILL, HIGH, LOW, MOLEC}
 
 # Words that may sit inside a polarity phrase between its words.
 _PHRASE_CLASSES = {POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND}
@@ -222,37 +145,13 @@ _POLAR_CLASSES = {POS, NEG, RET, EXPR, NEGATOR}
 # Words that keep a forward list open ("positive for X, Y and the Z protein").
 _LIST_CLASSES = {CONN, F, FILL, PAT}
 
-# Sentence-level words that say a tumour is heterogeneous (pos + neg -> focal).
-_CUES = {"some", "others", "subset", "subpopulation", "subpopulations", "areas", "foci",
-         "regions", "portions", "parts", "part"}
-
-# Words that place a reading in cells other than the tumour's ("CD117 stained mast cells",
-# "SMA positive in entrapped smooth muscle", "CD34 highlights the background vessels").
-_NON_TUMOUR = {
-    "entrapped", "background", "vessel", "vessels", "vasculature", "capillary", "capillaries",
-    "endothelium", "endothelial", "vascular", "normal", "residual", "adjacent", "surrounding",
-    "nonneoplastic", "cajal", "icc", "mast", "lymphocytes", "lymphocyte", "lymphocytic",
-    "inflammatory", "histiocytes", "macrophages", "plasma", "pericytes", "nerve", "nerves",
-    "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
-    "component", "components", "overlying",
-}
-# "30% of the (tumour) cells": a percentage of cells grades a reading.
-_CELL_WORDS = {"cells", "cell", "nuclei", "tumor", "tumour", "neoplastic", "lesional"}
-
-# Words that place it in the tumour ("in tumour cells", "lesional cells").
-_TUMOUR = {"tumor", "tumour", "tumors", "tumours", "neoplastic", "lesional", "neoplasm",
-           "neoplasms"}
-
-# All-caps abbreviations that are not IHC markers.
-_STOP = {
-    "GIST", "IHC", "FISH", "PCR", "RT", "DNA", "RNA", "MRNA", "NGS", "HPF", "HE", "CT", "MRI",
-    "PET", "WHO", "LMS", "MPNST", "SFT", "IMT", "IFP", "DDLPS", "DDL", "WDLPS", "UPS", "MFH",
-    "ICC", "NOS", "FNCLCC", "AJCC", "TNM", "USA", "UK", "SMT", "EUS", "FNA", "FNAB", "GI",
-    "GE", "GEJ", "CNS", "PEC", "PECOMA", "II", "III", "IV", "VI", "NB", "AND", "OR", "THE",
-    "FOR", "LI", "ID", "NA", "ND", "CASE", "MM", "CM", "HPFS", "LPF", "EM", "TEM", "OK",
-    "NEG", "POS", "IHC", "PS", "VS", "ER", "PR", "SD", "HES", "EBV", "HIV", "HPV", "ISH",
-    "CISH", "SISH", "WT", "MDT", "IV", "COPD", "DM", "HTN", "AB", "CK", "ALT",
-}
+_CUES = _EN.CUES
+_NON_TUMOUR = _EN.NON_TUMOUR
+_OTHER_CELLS = _EN.OTHER_CELLS
+_CELL_WORDS = _EN.CELL_WORDS
+_TUMOUR = _EN.TUMOUR
+_STOP = _EN.STOP
+_COPULAS = _EN.COPULAS
 
 _TRANS = {
     0x2010: "-", 0x2011: "-", 0x2012: "-", 0x2013: "-", 0x2014: "-", 0x2015: "-",
@@ -436,8 +335,7 @@ def _build(text):
             for L in range(len(keys), 0, -1):
                 key = keys[L - 1]
                 if key in _VOCAB:
-                    if L == 1 and key in ("kit", "er", "pr", "ck", "des", "vim") and t.islower() \
-                            and key not in ("des", "vim"):
+                    if L == 1 and key in _LOWER_REFUSED and t.islower():
                         continue
                     hit = ("M", _VOCAB[key], span[L - 1])
                     break
@@ -594,6 +492,19 @@ def _punct(toks, j, items, text):
 # --------------------------------------------------------------------------- phrases
 
 
+# "cluster of differentiation (CD)117", "cluster of differentiation 34": the CD name spelled out
+_CD_SPELLED = re.compile(r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
+
+
+def _cd_spelled(text):
+    """Write spelled-out CD names as CD names, keeping every other character where it was."""
+    if "differentiation" not in text.lower():
+        return text
+    return _CD_SPELLED.sub(lambda m: "CD" + m.group(1) if len(m.group(0)) < 2 + len(m.group(1))
+                           else " " * (len(m.group(0)) - 2 - len(m.group(1))) + "CD" + m.group(1),
+                           text)
+
+
 # Words that say a stain was done: "not done" is no result, but "staining performed on the
 # larger lesion was positive" still has one (the result comes later).
 _DONE = {"done", "performed", "ordered", "requested", "attempted"}
@@ -668,6 +579,9 @@ def _read_phrase(its, i, allow_paren=True):
                     ph.nd = True
             elif it.n == "only" and j > i:
                 pass  # "cytoplasmic only"
+            elif it.n in _COPULAS and j > i and ph.polar and j + 1 < n and \
+                    its[j + 1].k == "W" and its[j + 1].cls in (QF, QP, POS, NEG, RET):
+                pass  # "SMA positivity was focal", "CD34 expression was negative"
             elif it.n in ("and", "of", "in", "specific", "with") and j > i and j + 1 < n \
                     and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES \
                     and not _grades_next_marker(its, j + 1):
@@ -757,8 +671,10 @@ def _num(x):
 
 
 class _Reader:
-    def __init__(self, text):
+    def __init__(self, text, source=None, spans=None):
         self.text = text
+        self.source = text if source is None else source
+        self.spans = spans      # rewritten text position -> span of the source (CJK)
         self.readings = []      # (canon, value, sentence, written, pos, non-tumour word)
         self.unknown = {}       # normalised -> written
         self.unparsed = []
@@ -786,7 +702,13 @@ class _Reader:
                 break
             b += 1
             steps += 1
-        return _clip(self.text[its[a].s:its[b].e])
+        return _clip(self.quote(its[a].s, its[b].e))
+
+    def quote(self, s, e):
+        """The text between rewritten positions s and e, as the user wrote it."""
+        if self.spans is None or e <= s:
+            return self.text[s:e]
+        return self.source[self.spans[s][0]:self.spans[e - 1][1]]
 
     def add_unparsed(self, s):
         s = _clip(s.strip(" ,;:"))
@@ -1221,6 +1143,10 @@ class _Reader:
         n = len(its)
         if j < n and its[j].k == "P" and its[j].t == "(":
             pe = _paren_end(its, j, 8)
+            if pe == j + 2 and its[i].c == "SMA" and its[j + 1].k == "M" and \
+                    its[j + 1].c == "MSA" and normalise_name(its[i].t) == "actin":
+                its[i].c = "MSA"  # "actin (HHF-35)": the clone names muscle-specific actin
+                return pe + 1
             if pe > j + 1 and all(x.k in "MU" and x.c == its[i].c or
                                   (x.k == "P" and x.t in ",/") or
                                   (x.k == "W" and x.n in ("clone", "antibody"))
@@ -1397,7 +1323,7 @@ class _Reader:
                     neg = x > 0 and its[x - 1].k == "S" and its[x - 1].t == "-" and \
                         x - 1 > i and its[x - 2].k == "P" and its[x - 2].t in ":=("
                     if neg or val < 0 or val > 100:
-                        shown = self.text[its[i].s:its[end].e]
+                        shown = self.quote(its[i].s, its[end].e)
                         raise InvalidValueError(
                             f"Ki-67 value out of range in '{_clip(shown)}': "
                             f"the index is a percentage from 0 to 100 (e.g. 'Ki-67 30%')")
@@ -1533,8 +1459,12 @@ def parse(text, site=None, *, mode="default"):
     >>> p = parse("SMA(+), Des(+), CD34(-), CD117(-), Ki-67(+,30%)")
     >>> p.markers
     {'SMA': 'pos', 'desmin': 'pos', 'CD34': 'neg', 'CD117': 'neg', 'Ki67': 30}
-    >>> parse("positive for CD99 but negative for desmin").unknown
+    >>> parse("positive for SATB2 but negative for desmin").unknown
+    ['SATB2']
+    >>> parse("positive for CD99 but negative for desmin").ignored  # known, not modelled
     ['CD99']
+    >>> parse("免疫染色ではKIT、DOG1陽性、desmin、S-100蛋白陰性であった").markers
+    {'CD117': 'pos', 'DOG1': 'pos', 'desmin': 'neg', 'S100': 'neg'}
     >>> parse("H3K27me3 showed loss of nuclear expression; S100 focal").markers
     {'H3K27me3': 'lost', 'S100': 'focal'}
     """
@@ -1556,8 +1486,14 @@ def parse(text, site=None, *, mode="default"):
 def _parse_full(text, site, mode):
     """The general reader (``parse`` after its argument checks)."""
     clean = _clean(text)
+    spans = None
+    source = clean
+    if has_cjk(clean):
+        # Chinese, Japanese, Korean: read with the same grammar (ihc.lexicon_cjk)
+        clean, spans = _cjk_rewrite(clean)
+    clean = _cd_spelled(clean)
     items = _build(clean)
-    reader = _Reader(clean)
+    reader = _Reader(clean, source, spans)
     reader.run(items)
     markers, warnings = _combine(reader)
     if not markers:
@@ -1594,7 +1530,7 @@ _FAST_SIGNS = {"+": "pos", "-": "neg", "(+)": "pos", "(-)": "neg", "(focal +)": 
 
 
 def _fast_key_ok(key, name):
-    if name in LOSS_MARKERS or name == "beta_catenin" or key in ("kit", "er", "pr", "ck"):
+    if name in LOSS_MARKERS or name == "beta_catenin" or key in _LOWER_REFUSED:
         return False
     if not key.isascii() or not key.isalnum() or key.startswith("anti"):
         return False
@@ -1662,6 +1598,11 @@ def _combine(reader):
     warnings = []
     # text order: a marker resolved late (a list's polarity after it) keeps its place
     for name, rs in sorted(by.items(), key=lambda kv: min(r[3] for r in kv[1])):
+        if all(r[4] in _OTHER_CELLS for r in rs):
+            # "CD34は血管内皮のみ陽性", "CD117 stained only the mast cells": no tumour result
+            warnings.append(f"{info(name).display} read only in other cells than the tumour "
+                            f"('{rs[0][4]}'); not taken as a tumour result")
+            continue
         values = list(dict.fromkeys(r[0] for r in rs))
         if len(values) == 1:
             markers[name] = values[0]
@@ -1777,7 +1718,10 @@ def parse_value(marker, text):
         if name == "Ki67":
             return _num(x)
         return _finalise_cell(name, _pct_state(x))
-    s = " ".join(_clean(str(text)).split())
+    s = _clean(str(text))
+    if has_cjk(s):
+        s = _cjk_rewrite(s)[0]
+    s = " ".join(s.split())
     if s.lower() in _ND_CELLS:
         return None
     if len(s) > 200:
@@ -1894,9 +1838,9 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
 
     Examples
     --------
-    >>> p = panel_from_mapping({"SMA": "+", "c-kit": "neg", "Ki-67": "5-10%", "BCL2": "pos"})
+    >>> p = panel_from_mapping({"SMA": "+", "c-kit": "neg", "Ki-67": "5-10%", "SATB2": "pos"})
     >>> p.markers, p.unknown
-    ({'SMA': 'pos', 'CD117': 'neg', 'Ki67': 7.5}, ['BCL2'])
+    ({'SMA': 'pos', 'CD117': 'neg', 'Ki67': 7.5}, ['SATB2'])
     """
     _check_mode(mode)
     if mapping is None or not hasattr(mapping, "items"):
@@ -1916,6 +1860,9 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
                     site = str(cell)
             continue
         name = _VOCAB.get(normalise_name(k))
+        if name is None and has_cjk(k):
+            # a column named in the report's script: "デスミン", "结蛋白", "평활근 액틴"
+            name = _VOCAB.get(normalise_name(_cjk_rewrite(_clean(k))[0]))
         if name is None:
             try:
                 empty = cell is None or (isinstance(cell, float) and math.isnan(cell)) or \

@@ -18,7 +18,7 @@ from ihc.cli import cli
 from ihc.exceptions import InputError
 
 MIXED = (
-    "case_id,SMA,desmin,CD117,DOG1,Ki67,BCL2,site\n"
+    "case_id,SMA,desmin,CD117,DOG1,Ki67,SATB2,site\n"
     "good-lms,+,+,-,-,30%,,retroperitoneum\n"
     "good-gist,-,-,+,+,,,stomach\n"
     "unknown-only,,,,,,+,\n"
@@ -33,7 +33,7 @@ MIXED = (
 MIXED_TEXT = (
     "case_id,panel,site\n"
     "t1,\"SMA(+), Des(+), CD34(-), CD117(-), S100(-), Ki-67(+,30%), DOG1(-)\",retroperitoneum\n"
-    "t2,BCL2+ CD99+,\n"
+    "t2,SATB2+ GATA3+,\n"
     "t3,SMA+ SMA-,\n"
     "t4,SMA+ Ki-67 150%,\n"
     "t5,,\n"
@@ -327,7 +327,7 @@ _CELLS = ["+", "-", "pos", "negative", "focal +", "weak", "", "nd", "n/a", "30%"
 @given(rows=st.lists(st.tuples(*[st.sampled_from(_CELLS)] * 6,
                                st.sampled_from(["", "stomach", "gastric fundus", "thigh", "moon", "uterus"])),
                      min_size=1, max_size=30),
-       header=st.sampled_from([["SMA", "Des", "c-kit", "Ki-67", "BCL2", "H3K27me3"],
+       header=st.sampled_from([["SMA", "Des", "c-kit", "Ki-67", "SATB2", "H3K27me3"],
                                ["SMA", "alpha-SMA", "CD117", "Ki67", "age", "SDHB"]]),
        mode=st.sampled_from(["default", "strict", "lenient"]))
 def test_property_memoised_rows_equal_one_by_one_classify(rows, header, mode):
@@ -362,7 +362,7 @@ def test_property_memoised_rows_equal_one_by_one_classify(rows, header, mode):
 
 def test_worker_processes_give_the_same_output_in_order(tmp_path):
     src = tmp_path / "t.csv"
-    panels = ["SMA+ desmin+ CD117-", "CD117+ DOG1+", "S100+ SOX10+", "BCL2+", "", "CD34+ STAT6+ Ki-67 3%"]
+    panels = ["SMA+ desmin+ CD117-", "CD117+ DOG1+", "S100+ SOX10+", "SATB2+", "", "CD34+ STAT6+ Ki-67 3%"]
     src.write_text("case_id,panel\n" + "".join(f"{i},{panels[i % len(panels)]} Ki-67 {i % 90}%\n"
                                               for i in range(3 * batch.CHUNK_ROWS + 17)))
     one, two = io.StringIO(), io.StringIO()

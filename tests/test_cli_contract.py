@@ -60,8 +60,8 @@ def test_exit_0_when_a_result_is_produced():
     ["classify", "the patient is well"],
     ["classify", "SMA+ SMA-"],
     ["classify", "Ki-67 150%"],
-    ["classify", "--strict", "SMA+ BCL2+"],
-    ["parse", "CD99+ only"],
+    ["classify", "--strict", "SMA+ SATB2+"],
+    ["parse", "GATA3+ only"],
     ["recommend", PANEL, "--available", "NOTAMARKER"],
     ["classify", PANEL, "--model", "/no/such/model"],
     ["batch", "/no/such/file.csv"],
@@ -102,9 +102,9 @@ def test_exit_1_on_internal_error_without_traceback(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args", [
-    ["classify", "--format", "json", "vimentin+ BCL2+ SMA+", "--site", "nowhere-land"],
+    ["classify", "--format", "json", "vimentin+ SATB2+ SMA+", "--site", "nowhere-land"],
     ["classify", "--format", "json", PANEL],
-    ["parse", "--format", "json", "SMA+ BCL2+ blah"],
+    ["parse", "--format", "json", "SMA+ SATB2+ blah"],
     ["recommend", "--format", "json", PANEL],
     ["markers", "--format", "json"],
     ["diagnoses", "--format", "json"],
@@ -119,18 +119,18 @@ def test_stdout_is_pure_json_when_json_is_asked(args):
 def test_warnings_go_to_stderr_not_stdout():
     """Text output: warnings on stderr. JSON for a script: in the JSON only (stderr is not a
     terminal, so probably a log, and the warnings quote the panel)."""
-    r = _run(["classify", "SMA+ BCL2+", "--site", "nowhere-land"])
+    r = _run(["classify", "SMA+ SATB2+", "--site", "nowhere-land"])
     assert "nowhere-land" in r.stdout  # the text report lists its warnings
-    r = _run(["parse", "SMA+ BCL2+", "--site", "nowhere-land"])
+    r = _run(["parse", "SMA+ SATB2+", "--site", "nowhere-land"])
     assert "warning:" in r.stderr and "warning:" not in r.stdout
-    r = _run(["classify", "--format", "json", "SMA+ BCL2+", "--site", "nowhere-land"])
+    r = _run(["classify", "--format", "json", "SMA+ SATB2+", "--site", "nowhere-land"])
     d = json.loads(r.stdout)
     assert any("nowhere-land" in w for w in d["warnings"])
     assert "warning:" not in r.stdout and r.stderr == ""
 
 
 def test_batch_stdout_is_pure_csv_and_jsonl():
-    data = "case_id,panel\n1,SMA+ BCL2+\n2,CD117+ DOG1+\n"
+    data = "case_id,panel\n1,SMA+ SATB2+\n2,CD117+ DOG1+\n"
     r = _run(["batch", "-"], input=data)
     assert r.exit_code == 0 and r.stderr == ""
     assert r.stdout.splitlines()[0].startswith("case_id,status,diagnosis")

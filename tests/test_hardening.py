@@ -60,7 +60,7 @@ def _check(r, allowed):
 TOKENS = [
     "SMA", "desmin", "Des", "CD117", "c-kit", "KIT", "CD34", "S100", "S-100", "DOG1", "DOG-1", "Ki-67", "Ki67",
     "MIB-1", "h-caldesmon", "β-catenin", "beta-catenin", "SOX10", "STAT6", "ALK", "MDM2", "CDK4", "AE1/AE3",
-    "H3K27me3", "SDHB", "vimentin", "p53", "BCL2", "CD99", "HMB45", "Melan-A/MART-1", "ER", "PR",
+    "H3K27me3", "SDHB", "vimentin", "p53", "SATB2", "GATA3", "HMB45", "Melan-A/MART-1", "ER", "PR",
     "+", "-", "(+)", "(-)", "(+,30%)", "+/-", "1+", "3+", "positive", "negative", "focal", "weak", "diffuse",
     "strong", "patchy", "lost", "retained", "nuclear", "not done", "pending", "equivocal",
     "30%", "150%", "-5%", "100%", "0%", "1e400", "nan", "inf", "abc", "high", "low", "index", "about",
@@ -146,7 +146,7 @@ CELL_WORDS = ["+", "-", "pos", "neg", "focal", "weak", "30%", "150", "abc", "", 
               "SMA+", "Des+, CD117-", 'say "hi"', "a,b", "x;y", "tab\tcell", "line\nbreak", "cr\rcell",
               "é", "ß", "µ", "ü", "—", "α", "\x00", "?"]
 cells = st.one_of(st.sampled_from(CELL_WORDS), st.text(max_size=12))
-COLUMN_POOL = ["SMA", "Des", "c-kit", "Ki-67", "DOG1", "CD34", "S-100", "BCL2", "site", "panel", "vimentin"]
+COLUMN_POOL = ["SMA", "Des", "c-kit", "Ki-67", "DOG1", "CD34", "S-100", "SATB2", "site", "panel", "vimentin"]
 
 
 @FUZZ
@@ -156,7 +156,7 @@ COLUMN_POOL = ["SMA", "Des", "c-kit", "Ki-67", "DOG1", "CD34", "S-100", "BCL2", 
        delimiter=st.sampled_from([",", ";", "\t"]), fmt=st.sampled_from(["csv", "jsonl"]),
        dup_ids=st.booleans())
 def test_fuzz_batch_csv_one_row_out_per_row_in_order(columns, n_rows, data, encoding, delimiter, fmt, dup_ids):
-    assume(any(c not in ("BCL2", "site", "vimentin") for c in columns))  # a usable column
+    assume(any(c not in ("SATB2", "site", "vimentin") for c in columns))  # a usable column
     ids = [f"r{i % 3 if dup_ids else i}" for i in range(n_rows)]
     buf = io.StringIO(newline="")
     w = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n" if data.draw(st.booleans()) else "\n")
@@ -252,9 +252,9 @@ def _make_files(folder: Path):
 # (what was tried, the command as typed, stdin file or None)
 CATALOGUE = [
     ("empty input", 'ihc classify ""', None),
-    ("only unknown markers", 'ihc classify "BCL2+, CD99+"', None),
-    ("unknown marker beside known ones (default mode)", 'ihc classify --format json "SMA+ desmin+ BCL2+"', None),
-    ("unknown marker, `--strict`", 'ihc classify --strict "SMA+ desmin+ BCL2+"', None),
+    ("only unknown markers", 'ihc classify "SATB2+, GATA3+"', None),
+    ("unknown marker beside known ones (default mode)", 'ihc classify --format json "SMA+ desmin+ SATB2+"', None),
+    ("unknown marker, `--strict`", 'ihc classify --strict "SMA+ desmin+ SATB2+"', None),
     ("conflicting duplicates", 'ihc classify "SMA+, desmin+, SMA-"', None),
     ("Ki-67 150%", 'ihc classify "SMA+ desmin+ Ki-67 150%"', None),
     ("Ki-67 not a number", 'ihc classify "Ki-67 abc"', None),
@@ -619,7 +619,7 @@ def test_no_panel_or_case_id_is_written_anywhere_but_the_output(tmp_path):
     secret_ids = ["ZQX-PATIENT-0001", "ZQX-PATIENT-0002", "ZQX-PATIENT-0003", "ZQX-PATIENT-0001"]
     (work / "cases.csv").write_text(
         "case_id,panel,site\n"
-        f"{secret_ids[0]},\"SMA(+), Des(+), CD117(-), Ki-67 30%, BCL2+ zorblax\",retroperitoneum\n"
+        f"{secret_ids[0]},\"SMA(+), Des(+), CD117(-), Ki-67 30%, SATB2+ zorblax\",retroperitoneum\n"
         f"{secret_ids[1]},SMA+ SMA-,stomach\n"
         f"{secret_ids[2]},CD117+ DOG1+ weird-fragment-zorblax,stomach\n"
         f"{secret_ids[3]},,\n")
@@ -642,7 +642,7 @@ def test_no_panel_or_case_id_is_written_anywhere_but_the_output(tmp_path):
         if args[0] == "batch":  # the batch stderr holds counts and row numbers, never ids or panel text
             for cid in secret_ids:
                 assert cid not in err, err
-            for fragment in ("zorblax", "BCL2", "SMA", "retroperitoneum"):
+            for fragment in ("zorblax", "SATB2", "SMA", "retroperitoneum"):
                 assert fragment not in err, err
     assert _all_files(home) == [] and _all_files(tmp) == []
     assert _all_files(work) == ["cases.csv", "out.csv", "out.jsonl", "strict.csv"]

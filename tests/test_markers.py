@@ -46,10 +46,35 @@ def test_synonyms(written, name):
     assert canonical(written.upper()) == name or written.upper() in ("VIM",)
 
 
-@pytest.mark.parametrize("written", ["BCL2", "CD99", "muscle specific actin", "HHF35", "MSA",
-                                     "muscle actin", "WT1", "synaptophysin", ""])
+@pytest.mark.parametrize("written", ["SATB2", "GATA3", "CD163", "factor VIII", "NY-ESO-1",
+                                     "creatine kinase", ""])
 def test_outside_vocabulary(written):
     assert canonical(written) is None
+
+
+@pytest.mark.parametrize("written,name", [
+    ("BCL-2", "BCL2"), ("MIC2", "CD99"), ("WT-1", "WT1"), ("HHF-35", "MSA"),
+    ("muscle-specific actin", "MSA"), ("muscle actin", "MSA"), ("NCAM", "CD56"),
+    ("synaptophysin", "synaptophysin"), ("chromogranin A", "chromogranin"),
+    ("neuron-specific enolase", "NSE"), ("neurofilament", "neurofilament"), ("PAX-8", "PAX8"),
+    ("TTF-1", "TTF1"), ("cytokeratin 7", "CK7"), ("CK20", "CK20"), ("CD10", "CD10"),
+    ("LCA", "CD45"), ("leukocyte common antigen", "CD45"), ("CD21", "CD21"), ("CD23", "CD23"),
+    ("CD35", "CD35"), ("D2-40", "podoplanin"), ("MUC-4", "MUC4"), ("SMARCB1", "INI1"),
+    ("INI-1", "INI1"), ("HHV-8", "HHV8"), ("LANA", "HHV8"), ("NKX2.2", "NKX2_2"),
+    ("FLI-1", "FLI1"), ("collagen type IV", "collagen_IV"), ("claudin-1", "claudin1"),
+    ("p16", "p16"), ("CDKN2A", "p16"), ("MYOD1", "MyoD1"), ("Myo-D1", "MyoD1"),
+    ("GFAP", "GFAP"), ("glial fibrillary acidic protein", "GFAP"),
+])
+def test_stains_outside_the_model_are_in_the_vocabulary(written, name):
+    from ihc.knowledge import MODEL_MARKERS
+    assert canonical(written) == name
+    assert info(name).kind in ("uninformative", "binary") and (
+        name in MODEL_MARKERS or name in UNINFORMATIVE)
+
+
+def test_the_model_marker_list_is_unchanged():
+    from ihc.knowledge import MODEL_MARKERS
+    assert MODEL_MARKERS == tuple(m for m in CORE if m != "Ki67") + EXTENDED + ("Ki67",)
 
 
 def test_canonical_names_map_to_themselves():
@@ -89,14 +114,16 @@ def test_fast_path_modules_import_only_the_standard_library():
     import sys
     root = Path(__file__).parents[1] / "ihc"
     allowed = set(sys.stdlib_module_names) | {"__future__"}
-    for mod in ("parse.py", "sites.py", "markers.py", "panel.py"):
+    for mod in ("parse.py", "sites.py", "markers.py", "panel.py", "lexicon_cjk.py",
+                "lexicon_ja.py", "lexicon_zh.py", "lexicon_ko.py", "lexicon_en.py"):
         tree = ast.parse((root / mod).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 if node.level:  # relative: ihc's own modules
-                    assert node.module in ("exceptions", "markers", "panel", "sites"), node.module
+                    assert node.module in ("exceptions", "markers", "panel", "sites", "lexicon_cjk", "lexicon_en",
+                                           None), node.module
                     continue
                 names = [node.module]
             else:

@@ -18,7 +18,7 @@ PANELS = [
     ("SMA(+), Des(+), CD34(-), CD117(-), S100(-), VIM(+), P53(+), Ki-67(+,30%), DOG1(-)", "retroperitoneum"),
     ("CD117+ DOG1+ CD34+ SMA- desmin- S100-", "gastric fundus"),
     ("SMA+ desmin+ CD117- DOG1-", None),
-    ("vimentin+ BCL2+ CD99+ SMA focal", "nowhere-land"),
+    ("vimentin+ SATB2+ GATA3+ SMA focal", "nowhere-land"),
     ("H3K27me3 lost, S100 focal, SOX10-", "thigh"),
     ("CD117+ DOG1+ desmin+ S100+ SOX10+ HMB45+ STAT6+ MDM2+ keratin+ ALK+", None),
     ("Ki-67 high, SMA+", "uterus"),
@@ -82,7 +82,7 @@ def test_batch_jsonl_rows_validate_including_error_rows(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("case_id,panel,site\n" + "\n".join(
         [f'c{i},"{t}",{s or ""}' for i, (t, s) in enumerate(PANELS)]
-        + ["bad1,BCL2+ CD99+,", "bad2,,", 'bad3,"SMA+,', "bad4,SMA+ SMA-,"]) + "\n")
+        + ["bad1,SATB2+ GATA3+,", "bad2,,", 'bad3,"SMA+,', "bad4,SMA+ SMA-,"]) + "\n")
     out = tmp_path / "out.jsonl"
     summary = run_batch(src, out)
     assert summary.rows == len(PANELS) + 4 and summary.errors == 4
