@@ -455,24 +455,34 @@ _FINDING_ASK = {
 }
 
 
-def _next_findings(model, states, site, proba, findings, next_stains, settled=False):
-    """Morphological findings that would decide more than the best stain, by expected gain (bits)."""
+def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3):
+    """Morphological findings not given, by expected information gain (bits), beside the next stains.
+
+    The slide is already on the microscope: a finding that separates the diagnoses in play costs
+    nothing to state, so every one worth ``MIN_GAIN_BITS`` is listed; its ``why`` says whether it
+    would decide more than the best stain not yet done.
+    """
     if settled or model.morphology is None:
         return []
-    best_stain = max((n["expected_information_gain"] for n in next_stains), default=0.0)
+    best = max(next_stains, key=lambda n: n["expected_information_gain"], default=None)
+    best_g = best["expected_information_gain"] if best else 0.0
+    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
+    names = " vs ".join(_SHORT[model.classes[k]] for k in ranked)
     out = []
     for f in ASKABLE_FINDINGS:
         if f in (findings or {}):
             continue
         g = model.finding_gain(states, site, f, findings, proba)
-        if g >= MIN_GAIN_BITS and g >= best_stain:
-            ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
-            names = " vs ".join(_SHORT[model.classes[k]] for k in ranked)
-            out.append({"finding": f, "expected_information_gain": round(g, 4),
-                        "why": f"{_FINDING_ASK[f]}: it separates {names} more than any stain not yet done "
-                               f"({g:.2f} bits against {best_stain:.2f})"})
+        if g < MIN_GAIN_BITS:
+            continue
+        if best is None or g >= best_g:
+            cmp = "more than any stain not yet done" + (f" ({best['marker']} {best_g:.2f} bits)" if best else "")
+        else:
+            cmp = f"less than {best['marker']} ({best_g:.2f} bits) but at no cost"
+        out.append({"finding": f, "expected_information_gain": round(g, 4),
+                    "why": f"{_FINDING_ASK[f]}: it separates {names}, {cmp}"})
     out.sort(key=lambda d: -d["expected_information_gain"])
-    return out
+    return out[:top]
 
 
 def _discordant(model, states, typ):

@@ -247,7 +247,7 @@ def format_result(result, *, tty=False, n_dx=5, n_evidence=5):
     else:
         lines.append("Next stains: none needed to separate the supported diagnoses.")
     if d.get("next_findings"):
-        lines.append("Morphology that would decide more than any stain (expected information gain):")
+        lines.append("Morphology to state (expected information gain):")
         for f in d["next_findings"]:
             lines.append(f"  {f['finding']:<12} {f['expected_information_gain']:.2f} bits  {f['why']}")
     risk = d.get("gist_risk")

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .exceptions import NoKnownMarkerError
+from .exceptions import NoKnownMarkerError, UnknownMarkerError
 from .morph_text import read_morphology
 from .morphology import Morphology, morphology_from_mapping
 from .panel import Panel
@@ -30,6 +30,36 @@ def with_morphology(panel, morphology):
         if w not in panel.warnings:
             panel.warnings.append(w)
     return panel
+
+
+_NOT_UNDERSTOOD = "text not understood: "
+
+
+def _drop_morphology_fragments(panel, mode):
+    """Fragments the stain reader left unparsed that are morphology ("no mitoses", "no necrosis")
+    are read, not "not understood"; strict mode then applies to what is left."""
+    left = [u for u in panel.unparsed if not read_morphology(u)]
+    if left == panel.unparsed:
+        if mode == "strict" and (panel.unknown or panel.unparsed):
+            _strict(panel)
+        return
+    panel.unparsed = left
+    panel.warnings = [w for w in panel.warnings if not w.startswith(_NOT_UNDERSTOOD)]
+    if mode == "default" and left:
+        panel.warnings.append(_NOT_UNDERSTOOD + "; ".join(repr(u) for u in left[:5])
+                              + (" ..." if len(left) > 5 else ""))
+    if mode == "strict" and (panel.unknown or panel.unparsed):
+        _strict(panel)
+
+
+def _strict(panel):
+    parts = []
+    if panel.unknown:
+        parts.append("unknown marker(s) " + ", ".join(panel.unknown[:8]))
+    if panel.unparsed:
+        parts.append("text not understood " + "; ".join(repr(u) for u in panel.unparsed[:3]))
+    raise UnknownMarkerError("strict mode: " + " and ".join(parts)
+                             + "; use marker names from `ihc markers` with values such as +, -, focal")
 
 
 def parse(text, site=None, *, mode="default", morphology=None):
@@ -62,8 +92,11 @@ def parse(text, site=None, *, mode="default", morphology=None):
     6.0
     """
     read = read_morphology(text) if isinstance(text, str) else Morphology()
+    stain_mode = "default" if (read and mode == "strict") else mode
     try:
-        panel = _parse_stains(text, site=site, mode=mode)
+        panel = _parse_stains(text, site=site, mode=stain_mode)
+        if read:
+            _drop_morphology_fragments(panel, mode)
     except NoKnownMarkerError:
         if not read and not morphology:
             raise
