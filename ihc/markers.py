@@ -21,6 +21,8 @@ __all__ = [
     "EXTENDED",
     "UNINFORMATIVE",
     "MARKERS",
+    "MODEL_MARKERS",
+    "KI67_BINS",
     "BINARY_STATES",
     "LOSS_MARKERS",
     "LOSS_STATES",
@@ -47,6 +49,12 @@ UNINFORMATIVE = ("vimentin", "p53", "CD68", "GFAP")
 
 #: Every canonical marker, in display order.
 MARKERS = CORE + EXTENDED + UNINFORMATIVE
+
+#: Markers the model uses, in model order (core then extended, without the uninformative ones; Ki-67 last).
+MODEL_MARKERS = tuple(m for m in CORE if m != "Ki67") + tuple(EXTENDED) + ("Ki67",)
+
+#: Ki-67 bins (percent): low < 5 <= mid < 15 <= high.
+KI67_BINS = ("low", "mid", "high")
 
 #: Value states of an ordinary marker.
 BINARY_STATES = ("pos", "focal", "neg")
