@@ -697,6 +697,8 @@ class _Source:
             self.line_no += text.count("\n") + 1
             if "\r" in text and clean and not self.cr_only:
                 text = text.replace("\r\n", "\n")  # CRLF line ends: the same lines as rstrip("\r")
+                if text.endswith("\r"):  # the block's last line, whose LF is where the block was cut
+                    text = text[:-1]
                 clean = "\r" not in text
             elif "\r" in text:
                 clean = False
@@ -1345,6 +1347,26 @@ class _FastStructured:
                 self.site_memo[cell] = hit
         return hit
 
+    def _whole_cell_quotes(self, a, q):
+        """Whether the quotes at ``q`` (positions in the block's bytes ``a``) each enclose a whole cell.
+
+        Pairs of quotes (an even count on every line), each opening quote at a line start or after
+        the delimiter, each closing one before the delimiter or a line end, with no delimiter or
+        line break between the two (so no quote inside a cell either).
+        """
+        np = self.np
+        if q.size % 2:
+            return False
+        opens, closes = q[0::2], q[1::2]
+        d, last = self.delim_byte, len(a) - 1
+        before = a[np.maximum(opens - 1, 0)]
+        after = a[np.minimum(closes + 1, last)]
+        if not (((before == d) | (before == 10) | (opens == 0)).all()
+                and ((after == d) | (after == 10) | (closes == last)).all()):
+            return False
+        stops = np.flatnonzero((a == d) | (a == 10))
+        return bool((np.searchsorted(stops, opens) == np.searchsorted(stops, closes)).all())
+
     def rows(self, text, start):
         """``(ids, tails, errors, quoted)`` for the rows of a block's text, or None if the block is not clean.
 
@@ -1360,6 +1382,15 @@ class _FastStructured:
         a = np.frombuffer(raw, np.uint8)
         ends = np.flatnonzero(a == 10)
         q = np.flatnonzero(a == 34)
+        if q.size and self._whole_cell_quotes(a, q):
+            # every quote opens or closes a whole cell holding no delimiter, quote or line break (an
+            # export that quotes its cells): the csv module reads such a cell as its text without the
+            # quotes, so the block is that text unquoted, and no case_id needs quoting on output
+            text = text.replace('"', "")
+            raw = text.encode("utf-8")
+            a = np.frombuffer(raw, np.uint8)
+            ends = np.flatnonzero(a == 10)
+            q = q[:0]
         if q.size:
             # lines with quotes are read as the row path reads them (the csv module, one line each);
             # a quote that may open a cell spanning lines (an odd count), or a line the csv module

@@ -494,3 +494,26 @@ def test_jsonl_rows_stay_one_line_for_every_line_splitter(tmp_path):
     rows = text.splitlines()
     assert len(rows) == 3
     assert [json.loads(r)["case_id"] for r in rows] == ["A\u0085B", "C\u2028D", "E\u2029F"]
+
+
+@pytest.mark.parametrize("variant", [{}, {"line_end": "\r\n"}, {"quote_all": True},
+                                     {"line_end": "\r\n", "quote_all": True}])
+def test_crlf_and_quoted_exports_take_the_vectorised_route(tmp_path, monkeypatch, variant):
+    """CRLF line ends and cells all quoted are read by the block route, not row by row, same bytes out."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import _data
+
+    src, ref = tmp_path / "in.csv", tmp_path / "lf.csv"
+    _data.uniform_csv(ref, 3000)
+    _data.uniform_csv(src, 3000, **variant)
+    run_batch(ref, tmp_path / "ref.csv")
+
+    def no_row_path(self, chunk, start):
+        raise AssertionError("a block went to the row path")
+
+    monkeypatch.setattr(batch._RowWorker, "render", no_row_path)
+    run_batch(src, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
