@@ -361,7 +361,14 @@ def _site_majority_stain(model, states, site, proba, cands, known=None):
     return m, g, why
 
 
-def _next_stains(model, states, site, proba, top=5, available=None, settled=False):
+#: Margin (bits) around an estimated gain within which the exact gain is computed (the
+#: estimate's floats differ from the exact ones by ~1e-15).
+GAIN_TOLERANCE = 1e-9
+
+
+def _next_stains(model, states, site, proba, top=5, available=None, settled=False, estimate=None):
+    """The next stains; ``estimate(site, proba, scores, cands)`` (batch: numpy) may give estimated
+    gains, and then only the candidates that can reach the list get their exact gain."""
     if settled:
         return []
     cands = [m for m in model.markers if m not in states]
@@ -369,7 +376,16 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         allowed = set(available)
         cands = [m for m in cands if m in allowed]
     z = model.scores(states, site)
-    every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0] for m in cands}
+    if estimate is None or not cands:
+        every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0] for m in cands}
+    else:
+        # a candidate beaten by top + 1 others (the site-majority stain may take one place), or below
+        # the floor, by more than the tolerance cannot be listed: its exact gain is not needed
+        approx = estimate(site, proba, z, cands)
+        ranked = sorted(approx.values(), reverse=True)
+        bar = max(MIN_GAIN_BITS, ranked[top] if len(ranked) > top else float("-inf")) - GAIN_TOLERANCE
+        every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0]
+                 for m in cands if approx[m] >= bar}
     gains = [(g, m) for m, g in every.items() if g >= MIN_GAIN_BITS]
     gains.sort(key=lambda t: (-t[0], t[1]))
     first = _site_majority_stain(model, states, site, proba, cands, every)\

@@ -187,6 +187,20 @@ class _Classifier:
         self.state_memo = {}
         self.typ_memo = {}
         self.next_memo = {}
+        self.gain_estimator = None
+
+    def _estimate(self):
+        """Estimated gains with numpy (:class:`ihc.engine.vector.GainEstimator`), or None without numpy."""
+        if self.gain_estimator is None:
+            try:
+                import numpy as np
+
+                from .engine.vector import GainEstimator
+
+                self.gain_estimator = GainEstimator(np, self.model).gains
+            except ImportError:  # pragma: no cover - numpy comes with the install
+                self.gain_estimator = False
+        return self.gain_estimator or None
 
     def _typicality(self, skey, states):
         typ = self.typ_memo.get(skey)  # typicality does not depend on the site
@@ -223,7 +237,7 @@ class _Classifier:
         if nxt is None:
             _trim(self.next_memo)
             nxt = self.next_memo[nkey] = _next_stains(model, states, site, proba, top=5, available=None,
-                                                      settled=settled)
+                                                      settled=settled, estimate=self._estimate())
         return Result(
             model=model, panel=panel, status=status, differential=differential,
             evidence=_evidence(model, states, panel, site, proba, status),

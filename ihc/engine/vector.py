@@ -145,3 +145,63 @@ class VectorEvaluator:
                                          self.quantiles, self.levels)
         return p, atypical, ok
 
+
+class GainEstimator:
+    """Expected information gain of every candidate stain at once, with numpy (an estimate).
+
+    The same arithmetic as :meth:`CompactModel.information_gain` (outcome probabilities from
+    the tables' ``state_prob``, posteriors from the panel's scores plus each outcome's vector),
+    as array operations whose floats may differ from the scalar path's in the last bits. It
+    is used to pick the few candidates whose exact gain matters (see ``api._next_stains``):
+    never to report a figure.
+    """
+
+    def __init__(self, np, model):
+        self.np = np
+        self.model = model
+        t = model.tables
+        self.markers = list(model.markers)
+        self.index = {m: i for i, m in enumerate(self.markers)}
+        S = max(len(marker_states(m)) for m in self.markers)
+        K = len(model.classes)
+        self.sp = np.zeros((len(self.markers), S, K))  # P(state | class); padding rows: 0 (skipped)
+        for i, m in enumerate(self.markers):
+            for j, s in enumerate(marker_states(m)):
+                self.sp[i, j] = t.state_prob[(m, s)]
+        self.S, self.K = S, K
+        self._vec = {}  # site group -> (markers, S, K) outcome vectors
+
+    def _vectors(self, site):
+        from .tables import SITE_GROUP_OF
+
+        t = self.model.tables
+        key = SITE_GROUP_OF.get(site, "any") if t.site_dependent else None
+        v = self._vec.get(key)
+        if v is None:
+            v = self.np.zeros((len(self.markers), self.S, self.K))
+            for i, m in enumerate(self.markers):
+                for j, s in enumerate(marker_states(m)):
+                    w = t.vector(m, s, site)
+                    if w is not None:
+                        v[i, j] = w
+            self._vec[key] = v
+        return v
+
+    def gains(self, site, proba, scores, cands):
+        """Estimated gain (bits) of each marker of ``cands``, as a dict."""
+        np = self.np
+        if not cands:
+            return {}
+        ix = np.array([self.index[m] for m in cands])
+        p = np.asarray(proba, dtype=float)
+        ps = self.sp[ix] @ p  # (M, S)
+        z = np.asarray(scores, dtype=float) + self._vectors(site)[ix]  # (M, S, K)
+        z -= z.max(axis=2, keepdims=True)
+        e = np.exp(z)
+        q = e / e.sum(axis=2, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -np.where(q > 0, q * np.log2(np.where(q > 0, q, 1.0)), 0.0).sum(axis=2)  # (M, S)
+        exp_h = np.where(ps > 0, ps * h, 0.0).sum(axis=1)
+        h0 = -sum(x * np.log2(x) for x in proba if x > 0)
+        g = np.maximum(0.0, h0 - exp_h)
+        return dict(zip(cands, g.tolist()))
