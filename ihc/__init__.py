@@ -7,14 +7,19 @@
 'gist'
 """
 
-from .api import Result, classify, classify_frame, recommend
+from .api import Result, classify, recommend
 from .panel import Panel
 from .parse import parse
 
 
 def __getattr__(name):
-    """``__version__`` is looked up on first use: ``import ihc`` (and ``ihc classify``) does not pay
-    for ``importlib.metadata`` (about 30 ms)."""
+    """``__version__`` and ``classify_frame`` are looked up on first use, so that ``import ihc`` (and
+    ``ihc classify``) does not pay for ``importlib.metadata`` nor the batch module."""
+    if name == "classify_frame":
+        from .batch import classify_frame
+
+        globals()["classify_frame"] = classify_frame
+        return classify_frame
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

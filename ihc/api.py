@@ -1,7 +1,8 @@
-"""The public library API: :func:`classify`, :func:`recommend`, :func:`classify_frame`.
+"""The public library API: :func:`classify`, :func:`recommend` (:func:`ihc.classify_frame` is in
+:mod:`ihc.batch`).
 
 This module and what it imports use the standard library only (the classify
-path must start fast); :func:`classify_frame` imports pandas when called.
+path must start fast).
 
 >>> import ihc
 >>> r = ihc.classify("CD117+ DOG1+ CD34+ SMA- desmin- S100-", site="stomach")
@@ -24,7 +25,8 @@ from .exceptions import InputError, ModelError, ModelIntegrityError
 from .markers import LOSS_MARKERS, MARKERS, info
 from .panel import Panel
 
-__all__ = ["Result", "classify", "recommend", "classify_frame", "load_model", "SCHEMA_VERSION"]
+__all__ = ["Result", "classify", "recommend", "load_model", "SCHEMA_VERSION", "classify_panel", "evidence",
+           "next_stains", "panel_warnings"]
 
 SCHEMA_VERSION = "1"
 
@@ -481,6 +483,13 @@ def _classify_panel(model, panel, *, top=5, available=None):
     )
 
 
+# the pieces of the assembly that batch reuses (with its memos around them)
+classify_panel = _classify_panel
+evidence = _evidence
+next_stains = _next_stains
+panel_warnings = _warnings
+
+
 def classify(panel_or_text, site=None, *, mode="default", model=None, top=5, available=None) -> Result:
     """Rank the diagnoses a panel supports.
 
@@ -525,26 +534,6 @@ def recommend(panel_or_text, site=None, *, top=5, available=None, mode="default"
     ['STAT6', ...]
     """
     return classify(panel_or_text, site, mode=mode, model=model, top=top, available=available).next_stains
-
-
-def classify_frame(df, *, panel_column=None, site_column="site", id_column="case_id", mode="default", model=None):
-    """Classify every row of a DataFrame; one output row per input row, in order.
-
-    Columns are marker columns (canonical names or synonyms) or one free-text
-    ``panel_column``. Returns a DataFrame with ``case_id``, ``status``,
-    ``diagnosis``, ``confidence``, ``dx1``, ``p1``, ``dx2``, ``p2``, ``dx3``,
-    ``p3``, ``error``; a row that cannot be read has ``status="error"``.
-    """
-    import pandas as pd
-
-    from .batch import CSV_COLUMNS, classify_rows
-
-    rows = classify_rows(df.to_dict("records"), columns=list(df.columns), panel_column=panel_column,
-                         site_column=site_column, id_column=id_column, mode=mode, model=model)
-    out = pd.DataFrame([r.csv_row() for r in rows], columns=list(CSV_COLUMNS), index=df.index)
-    for col in ("confidence", "p1", "p2", "p3"):
-        out[col] = out[col].astype(float)
-    return out
 
 
 # ------------------------------------------------------------- training helpers

@@ -63,7 +63,8 @@ from pathlib import Path
 from .engine import rules
 from .exceptions import EmptyInputError, InputError, InvalidValueError
 
-__all__ = ["CSV_COLUMNS", "BatchRow", "BatchSummary", "classify_rows", "run_batch", "output_format_for"]
+__all__ = ["CSV_COLUMNS", "BatchRow", "BatchSummary", "classify_rows", "classify_frame", "run_batch",
+           "output_format_for"]
 
 #: Columns of a batch CSV output, in order.
 CSV_COLUMNS = ("case_id", "status", "diagnosis", "confidence", "dx1", "p1", "dx2", "p2", "dx3", "p3", "error")
@@ -219,7 +220,7 @@ class _Classifier:
 
     def _full(self, panel):
         """api._classify_panel, with next stains memoised on (states, site): they cost most."""
-        from .api import Result, _evidence, _next_stains, _warnings
+        from .api import Result, evidence as _evidence, next_stains as _next_stains, panel_warnings as _warnings
         from .engine import panel_states
 
         model = self.model
@@ -371,7 +372,7 @@ def _cell_coder(column, model_markers=None):
     """
     from .markers import normalise_name
     from .engine import panel_states
-    from .parse import _ND_CELLS, _VOCAB, _clip, parse_value
+    from .parse import ND_CELLS as _ND_CELLS, VOCABULARY as _VOCAB, clip as _clip, parse_value
 
     k = column.strip()
     # as panel_from_mapping reads columns: context names first, then the vocabulary
@@ -438,7 +439,7 @@ class _LeanPanel:
 
 
 def _builders(layout, mode, model_markers=None):
-    from .parse import _finish, panel_from_mapping, parse
+    from .parse import finish as _finish, panel_from_mapping, parse
     from .sites import normalise_site
 
     cols = layout.columns
@@ -604,6 +605,24 @@ def classify_rows(records, *, columns=None, panel_column=None, site_column="site
 
 
 # ----------------------------------------------------------------- reading a CSV file
+
+
+def classify_frame(df, *, panel_column=None, site_column="site", id_column="case_id", mode="default", model=None):
+    """Classify every row of a DataFrame; one output row per input row, in order.
+
+    Columns are marker columns (canonical names or synonyms) or one free-text
+    ``panel_column``. Returns a DataFrame with ``case_id``, ``status``,
+    ``diagnosis``, ``confidence``, ``dx1``, ``p1``, ``dx2``, ``p2``, ``dx3``,
+    ``p3``, ``error``; a row that cannot be read has ``status="error"``.
+    """
+    import pandas as pd
+
+    rows = classify_rows(df.to_dict("records"), columns=list(df.columns), panel_column=panel_column,
+                         site_column=site_column, id_column=id_column, mode=mode, model=model)
+    out = pd.DataFrame([r.csv_row() for r in rows], columns=list(CSV_COLUMNS), index=df.index)
+    for col in ("confidence", "p1", "p2", "p3"):
+        out[col] = out[col].astype(float)
+    return out
 
 
 def _detect_encoding(head):

@@ -598,7 +598,7 @@ def format_report(report, *, per_case=False):
 # --------------------------------------------------------------------- plots
 
 
-def _need_matplotlib():
+def need_matplotlib():
     try:
         import matplotlib
     except ImportError:
@@ -608,6 +608,9 @@ def _need_matplotlib():
     return plt
 
 
+_need_matplotlib = need_matplotlib  # the former name
+
+
 def plot(report, outdir):
     """Write ``confusion_matrix.png``, ``reliability.png`` and ``risk_coverage.png`` into ``outdir``.
 
@@ -615,7 +618,7 @@ def plot(report, outdir):
     curves). Returns the list of paths written. Needs matplotlib; raises
     :class:`~ihc.exceptions.InputError` naming ``pip install .[plot]`` when it is missing.
     """
-    plt = _need_matplotlib()
+    plt = need_matplotlib()
     outdir = Path(outdir)
     try:
         outdir.mkdir(parents=True, exist_ok=True)
