@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -223,6 +224,7 @@ def _state_group_prob(model, dx, marker, state):
     return 1 - r["p"]
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a few hundred distinct citation texts
 def _short_citation(text):
     """First citation of a pooled figure, with how many more stand behind it."""
     parts = [p.strip() for p in (text or "").split(";") if p.strip()]

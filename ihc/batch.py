@@ -31,14 +31,16 @@ model states and site), in bounded caches. The CSV path computes only the
 status and differential (no evidence nor next stains), which is all its columns
 hold; JSON Lines rows carry the whole classify object.
 
-For marker columns to CSV, clean blocks of the file (about 1 MB) take a vectorised
-route (:class:`_FastStructured`, :class:`_VecEval`): the block is split at once, cells
-coded per column, rows keyed with numpy, and the block's new distinct keys evaluated
-together with numpy, giving byte for byte what the row path writes (tested). Everything
-else is read row by row.
+For marker columns to CSV, clean blocks of the file (about 1 MB; LF or CRLF line ends,
+cells quoted or not) take a vectorised route (:class:`_FastStructured`, :class:`_VecEval`):
+the block is split at once, cells coded per column, rows keyed with numpy, and the block's
+new distinct keys evaluated together by :class:`ihc.engine.vector.VectorEvaluator` (the same
+scoring tables and rules as the scalar path), giving byte for byte what the row path writes
+(tested). Everything else is read row by row. JSON Lines rows pick their next stains' exact
+gains from numpy estimates (:class:`ihc.engine.vector.GainEstimator`; same result, tested).
 
-Only the standard library is imported at module level; numpy (installed with pandas) is imported
-by the vectorised route when it is taken.
+Only the standard library (and :mod:`ihc.engine.rules`) is imported at module level; numpy
+(installed with pandas) is imported by the vectorised route when it is taken.
 """
 
 from __future__ import annotations

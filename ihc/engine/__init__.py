@@ -131,7 +131,8 @@ class CompactModel:
         #: The model as per-feature tables of per-class vectors (:mod:`ihc.engine.tables`), built once.
         self.tables = _build_tables(
             classes=self.classes, intercept=self.intercept, temperature=self.T, features=self.features,
-            coef=data["coef"], site_log_prior=self.site_log_prior, generative=self.generative, nb=data.get("nb"))
+            coef=data["coef"], site_log_prior=self.site_log_prior, generative=self.generative, nb=data.get("nb"),
+            site_group_coef=data.get("site_group_coef"))
         #: Memos of panel-independent derived facts (e.g. which stains test for a diagnosis), filled on use.
         self.derived = {}
 

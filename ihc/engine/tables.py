@@ -32,9 +32,10 @@ Adding one is ONE entry in :func:`build`'s inputs (the exported model's ``featur
 for ``contrib``, ``generative`` for ``surprise``/``state_prob``, ``nb`` for ``nb_log``) —
 no evaluator changes. A feature whose vector depends on the site as well as on its state
 (e.g. mitoses per 50 HPF read differently in the GI tract, the uterus and soft tissue)
-puts its vectors in ``contrib_by_group[(feature, state, group)]`` with ``group`` one of
-:data:`SITE_GROUPS` (``"any"`` as the fallback) and names the feature in
-``site_dependent``; :meth:`ScoringTables.vector` resolves the group from the canonical site
+gives its raw coefficients as ``site_group_coef[feature][state][group]`` in the exported model
+(``models/ihc_model.json``), with ``group`` one of :data:`SITE_GROUPS` (``"any"`` as the
+fallback); :func:`build` centres them into ``contrib_by_group[(feature, state, group)]`` and
+lists the feature in ``site_dependent``; :meth:`ScoringTables.vector` resolves the group from the canonical site
 (:data:`SITE_GROUP_OF`), and both evaluators call it (the vector path builds one gather
 table per site group). The state encoding (which cell or phrase gives which state) stays
 in the parser; the rules that read the score (status, typicality, counterparts) live in
@@ -93,11 +94,13 @@ class ScoringTables:
 
 
 def build(*, classes, intercept, temperature, features, coef, site_log_prior, generative, nb=None,
-          contrib_by_group=None):
+          site_group_coef=None):
     """Build the tables from the exported model's parts (the floats are those the evaluators used before).
 
     ``features`` are ``"feature=state"`` names in the order of the columns of ``coef``
-    (``K`` rows); ``generative[dx]`` a list of ``(share, {feature: {state: p}})`` subtypes.
+    (``K`` rows); ``generative[dx]`` a list of ``(share, {feature: {state: p}})`` subtypes;
+    ``site_group_coef[feature][state][group]`` the ``K`` raw coefficients of a site-dependent
+    feature state in a site group (centred and tempered here like every other coefficient).
     """
     classes = tuple(classes)
     K = len(classes)
@@ -137,7 +140,15 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
         for m, sts in nb[classes[0]].items():
             for st in sts:
                 nb_log[(m, st)] = tuple(math.log(nb[dx][m][st]) for dx in classes)
-    by_group = dict(contrib_by_group or {})
+    by_group = {}
+    for feat, by_state in (site_group_coef or {}).items():
+        for state, groups in by_state.items():
+            for group, w in groups.items():
+                if group not in SITE_GROUPS:
+                    raise ValueError(f"site group {group!r} of {feat}={state} is not one of {', '.join(SITE_GROUPS)}")
+                w = [float(x) for x in w]
+                mw = sum(w) / K
+                by_group[(feat, state, group)] = tuple((x - mw) / T for x in w)
     return ScoringTables(classes=classes, K=K, base=base, contrib=contrib, contrib_by_group=by_group,
                          site_dependent=frozenset(f for f, _, _ in by_group), surprise=surprise,
                          state_prob=state_prob, nb_log=nb_log, nb_base=nb_base, site_log_prior=priors)
