@@ -212,7 +212,7 @@ class _Classifier:
             typ = self.typ_memo[skey] = self.model.typicality(states)
         return typ
 
-    def _lean(self, states, site, typ):
+    def _status_and_differential(self, states, site, typ):
         """Status and sorted differential, without evidence or next stains."""
         model = self.model
         proba = model.proba(states, site)
@@ -262,7 +262,7 @@ class _Classifier:
         hit = self.state_memo.get(key)
         if hit is None:
             typ = self._typicality(skey, states)
-            status, diff = self._lean(states, panel.site, typ)
+            status, diff = self._status_and_differential(states, panel.site, typ)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
             _trim(self.state_memo)

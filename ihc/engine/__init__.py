@@ -13,6 +13,25 @@ features at zero, so it is missing, never negative). Its score for diagnosis
 *k* is ``(b_k + sum_j w_kj x_j) / T + log prior_k(site)``; contributions are
 those terms centred over the diagnoses, so they add up exactly to the centred
 score whose softmax is the probability.
+
+One engine, two evaluators
+--------------------------
+- :mod:`ihc.engine.tables` — :class:`ScoringTables`, built once when the model is loaded:
+  per (feature, state) the K-vector of centred contributions, per site the base row, the
+  surprise terms, the outcome probabilities of a next stain, the naive-Bayes log tables.
+- this module — the scalar path for one panel (:meth:`CompactModel.proba`, ``typicality``,
+  ``information_gain``), standard library only, reading the tables.
+- :mod:`ihc.engine.vector` — the numpy path for blocks of rows (batch), gathering the same
+  tables in the same order (equal to the scalar path with ``==``, tested).
+- :mod:`ihc.engine.rules` — status, typicality interpolation and the counterpart rule, each
+  written once, in a scalar and a vector form side by side.
+
+Adding a kind of evidence (e.g. morphology: mitoses, necrosis, atypia, cell type, size, age,
+sex) is one entry in the exported model: its ``feature=state`` columns in ``features``/``coef``
+(or, when its weight depends on the site group, ``site_group_coef[feature][state][group]``),
+its per-diagnosis state probabilities in ``generative`` (typicality, next-stain outcomes)
+and ``nb``. Both evaluators and the evidence read it from the tables without change; see
+:mod:`ihc.engine.tables` for the details.
 """
 
 from __future__ import annotations
