@@ -400,9 +400,9 @@ def evaluate_cmd(cases, fmt, plots_dir, compare, from_text, per_case, bootstrap,
 
     try:
         if plots_dir is not None:
-            from .evaluate import _need_matplotlib
+            from .evaluate import need_matplotlib
 
-            _need_matplotlib()
+            need_matplotlib()
         report = evaluate(list(cases), model=model_path, compare=compare, from_text=from_text, bootstrap=bootstrap)
         written = plot(report, plots_dir) if plots_dir is not None else []
     except IhcError as exc:
