@@ -29,7 +29,7 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "68643186badaa4e9559f1b21505d2d5e3038bf611d947ad66a25dee9841d8a8d",
+    "classify_real_cases": "a99c10f2a221f1e1c77befdc8a48ec82afb6e6f5be8fcce13ba653070fe173b5",
     "classify_generated": "c2d1419f39eb0f2fa040150d714ef9dfb07692832a005493f265c2952abfcf93",
     "batch_structured_csv": "8c6c61271f94148386e435662b7cc6996b07ac7250ec7df71e72f0d96ae76ad0",
     "batch_uniform_csv": "b292d2e81a724939d11d89f6164bf29d83db59878d86cf975a53228ecf99d948",
