@@ -114,6 +114,14 @@ class CodeMap:
                 return t
         return None
 
+    def codes(self, system):
+        """Target -> its first code in ``system`` (e.g. the LOINC code of each marker)."""
+        out = {}
+        for (s, code), target in self._targets.items():
+            if s == canonical_system(system):
+                out.setdefault(target, code)
+        return out
+
     def answer(self, codings):
         """``pos``/``neg`` for the first known coded answer of ``[(code, system), ...]``, else None."""
         for code, system in codings:
