@@ -113,8 +113,8 @@ def _read_observation(obs, case, code_map, parse_name):
     if obs.get("status") in _SKIP:
         return
     codings = _codings(obs.get("code"))
-    target = _target(code_map, codings, parse_name)
     label = _cc_text(obs.get("code"))
+    target = _target(code_map, codings, parse_name) or (parse_name(label) if label else None)
     coded = number = text = None
     if "valueCodeableConcept" in obs:
         coded = code_map.answer(_codings(obs["valueCodeableConcept"]))
@@ -196,12 +196,15 @@ def read_cases(data, code_map=None):
     root = _load(data)
     rtype = root.get("resourceType")
 
-    def parse_name(code):  # a urn:ihc:marker code is a canonical marker name
-        try:
-            found = ihc.parse(f"{code}+", mode="lenient").markers
-        except IhcError:
-            return None
-        return next(iter(found)) if len(found) == 1 else None
+    def parse_name(code):  # a urn:ihc:marker code or a code.text naming one marker
+        for probe in (f"{code}: positive", f"{code} 10%"):
+            try:
+                found = ihc.parse(probe, mode="lenient").markers
+            except IhcError:
+                continue
+            if len(found) == 1:
+                return next(iter(found))
+        return None
 
     if rtype == "Bundle":
         entries = [e for e in root.get("entry") or [] if isinstance(e, dict)]

@@ -203,7 +203,9 @@ def _read_message(segs, code_map, hl7):
                     site_hint = _site_phrase(value)
             elif vtype in ("ST", "CWE", "CE", "NM") and value:
                 label = _f(seg, 3, 1) or _f(seg, 3, 0)
-                shown = (_f(seg, 5, 1) or _f(seg, 5, 0)) if vtype in ("CWE", "CE") else value
+                coded = code_map.answer([(_f(seg, 5, 0), _f(seg, 5, 2))]) if vtype in ("CWE", "CE") else None
+                shown = {"pos": "positive", "neg": "negative"}.get(coded) or (
+                    (_f(seg, 5, 1) or _f(seg, 5, 0)) if vtype in ("CWE", "CE") else value)
                 case.narrative.append(f"{label}: {msg.unescape(shown)}")
     birth = context.pop("_birth", "")
     age = _age(birth, obs_time) if birth and obs_time else None
