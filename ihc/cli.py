@@ -641,8 +641,10 @@ def fhir_cmd(input_path, output, fmt, code_map, model_path):
               help="File whose first line is a bearer token every API request must send.")
 @click.option("--max-body-mb", default=5.0, show_default=True, type=click.FloatRange(0.001, 1024),
               help="Largest request body accepted (MB); larger is a 413.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each loads the model once).")
 @_model_option
-def serve_cmd(host, port, token_file, max_body_mb, model_path):
+def serve_cmd(host, port, token_file, max_body_mb, workers, model_path):
     """HTTP service for interface engines, with a page for people at /.
 
     POST /v1/classify, /v1/batch, /v1/hl7, /v1/fhir; GET /v1/health, /v1/schema; API docs at
@@ -657,7 +659,7 @@ def serve_cmd(host, port, token_file, max_body_mb, model_path):
 
     try:
         serve(host=host, port=port, token_file=token_file, max_body=int(max_body_mb * 1024 * 1024), model=model_path,
-              log=lambda m: click.echo(m, err=True))
+              workers=workers, log=lambda m: click.echo(m, err=True))
     except IhcError as exc:
         _fail(exc)
 

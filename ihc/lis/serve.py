@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import io
 import json
+import os
 import queue
 import threading
 from pathlib import Path
@@ -428,21 +429,45 @@ def _docs_html(spec):
             "<code>{\"error\", \"status\"}</code>.</p><table>" + "".join(rows) + "</table></html>")
 
 
-def serve(*, host="127.0.0.1", port=8000, token_file=None, max_body=DEFAULT_MAX_BODY, model=None, log=None):
-    """Run the service with uvicorn until interrupted (the model is checked before it binds)."""
+def _read_token(token_file):
+    if token_file is None:
+        return None
+    try:
+        token = Path(token_file).read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--token-file {token_file}: cannot be read ({exc.__class__.__name__})") from None
+    if not token or not token[0].strip():
+        raise InputError(f"--token-file {token_file} is empty: put the bearer token on its first line")
+    return token[0].strip()
+
+
+_ENV = "IHC_SERVE_CONFIG"
+
+
+def _app_from_env():
+    """The app of one worker process (``--workers`` > 1): settings from the parent, never the token itself."""
+    cfg = json.loads(os.environ[_ENV])
+    return create_app(token=_read_token(cfg["token_file"]), max_body=cfg["max_body"], model=cfg["model"])
+
+
+def serve(*, host="127.0.0.1", port=8000, token_file=None, max_body=DEFAULT_MAX_BODY, model=None, workers=1, log=None):
+    """Run the service with uvicorn until interrupted (the model is checked before it binds).
+
+    ``workers`` > 1 runs that many processes (each loads and checks the model once).
+    """
     need("uvicorn", "ihc serve")
     import uvicorn
 
-    token = None
-    if token_file is not None:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"--token-file {token_file}: cannot be read ({exc.__class__.__name__})") from None
-        if not token:
-            raise InputError(f"--token-file {token_file} is empty: put the bearer token on its first line")
-    app = create_app(token=token, max_body=max_body, model=model)
+    token = _read_token(token_file)
+    app = create_app(token=token, max_body=max_body, model=model)  # checks the model before binding
     if log:
         log(f"ihc serve: http://{host}:{port}/ (API docs /docs); model checked; "
-            + ("bearer token required" if token else "no token") + f"; body limit {max_body} bytes")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+            + ("bearer token required" if token else "no token") + f"; body limit {max_body} bytes"
+            + (f"; {workers} workers" if workers > 1 else ""))
+    opts = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    if workers > 1:
+        os.environ[_ENV] = json.dumps({"token_file": None if token_file is None else str(Path(token_file).resolve()),
+                                       "max_body": max_body, "model": None if model is None else str(model)})
+        uvicorn.run("ihc.lis.serve:_app_from_env", factory=True, workers=workers, **opts)
+    else:
+        uvicorn.run(app, **opts)
