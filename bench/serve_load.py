@@ -50,7 +50,7 @@ async def _run(base, token, n, conc):
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"}
-    lat, errors, wrong = [], 0, 0
+    lat, errors, wrong, kinds = [], 0, 0, {}
     expected = {}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
                                  limits=httpx.Limits(max_connections=conc)) as client:
@@ -64,15 +64,19 @@ async def _run(base, token, n, conc):
                 k = i % len(PANELS)
                 p, s = PANELS[k]
                 t = time.perf_counter()
+                r = None
                 try:
                     r = await client.post("/v1/classify", json={"panel": p, "site": s})
                     ok = r.status_code == 200
                     if ok and r.json()["differential"][0] != expected[k]:
                         wrong += 1
-                except httpx.HTTPError:
+                except httpx.HTTPError as exc:
                     ok = False
+                    kinds[exc.__class__.__name__] = kinds.get(exc.__class__.__name__, 0) + 1
                 lat.append(time.perf_counter() - t)
                 errors += not ok
+                if not ok and "r" in locals() and r is not None and r.status_code != 200:
+                    kinds[f"HTTP {r.status_code}"] = kinds.get(f"HTTP {r.status_code}", 0) + 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(conc)))
@@ -97,7 +101,7 @@ async def _run(base, token, n, conc):
     return {"requests": n, "concurrency": conc, "seconds": round(wall, 2),
             "throughput_per_s": round(n / wall, 1), "p50_ms": round(q[49] * 1000, 2),
             "p99_ms": round(q[98] * 1000, 2), "max_ms": round(lat[-1] * 1000, 2),
-            "errors": errors, "wrong_answers": wrong, "bad_requests": bad,
+            "errors": errors, "error_kinds": kinds, "wrong_answers": wrong, "bad_requests": bad,
             "answers_correctly_after": after_ok,
             "machine": f"{platform.machine()} {os.cpu_count()} CPU, Python {platform.python_version()}"}
 

@@ -366,7 +366,7 @@ def test_serve_batch_csv_and_jsonl_one_row_per_input_in_order(client):
     nd = '{"case_id": "x", "panel": "CD117+ DOG1+", "site": "stomach"}\nnot json\n{"case_id": 2, "markers": {"SMA": "+"}}\n'
     r = client.post("/v1/batch", content=nd, headers={**AUTH, "content-type": "application/x-ndjson"})
     rows = [json.loads(x) for x in r.text.splitlines()]
-    assert [x["case_id"] for x in rows] == ["x", None, "2"] and rows[1]["status"] == "error"
+    assert [x["case_id"] for x in rows] == ["x", 2, "2"] and rows[1]["status"] == "error"
     r = client.post("/v1/batch", content="", headers={**AUTH, "content-type": "text/csv"})
     assert r.status_code == 422 and "empty input" in r.json()["error"]
     r = client.post("/v1/batch", json={}, headers=AUTH)
@@ -391,6 +391,24 @@ def test_page_has_no_external_assets(client):
 
 
 # -------------------------------------------------------------- CLI and extras
+
+
+def test_doctests_of_the_lis_modules():
+    import doctest
+
+    import ihc.lis.codes
+    import ihc.lis.fhir
+    import ihc.lis.hl7
+    import ihc.lis.serve
+
+    for mod in (ihc.lis.codes, ihc.lis.hl7, ihc.lis.fhir, ihc.lis.serve):
+        res = doctest.testmod(mod)
+        assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_classify_echoes_case_id(client):
+    r = client.post("/v1/classify", json={"panel": "CD117+ DOG1+", "site": "stomach", "case_id": 17}, headers=AUTH)
+    assert list(r.json())[:2] == ["case_id", "schema_version"] and r.json()["case_id"] == "17"
 
 
 def test_missing_extra_is_one_line_naming_the_install(monkeypatch, tmp_path, example):
@@ -467,3 +485,18 @@ def test_page_in_headless_chromium_draws_the_differential(tmp_path):
     finally:
         server.should_exit = True
         t.join(timeout=10)
+
+
+def test_outputs_keep_the_json_contract(client, example):
+    import jsonschema
+
+    from ihc.schema import load_schema
+
+    classify_schema, row_schema = load_schema("classify"), load_schema("batch-row")
+    _, recs = run_hl7(example)
+    core = {k: v for k, v in recs[0].items() if k not in ("control_id", "specimen", "context", "read")}
+    jsonschema.validate(core, classify_schema)
+    jsonschema.validate(client.post("/v1/classify", json={"panel": TEXT}, headers=AUTH).json(), classify_schema)
+    body = '{"case_id": "x", "panel": "CD117+ DOG1+"}\n{"case_id": "y", "panel": ""}\n'
+    for line in client.post("/v1/batch", content=body, headers={**AUTH, "content-type": "application/x-ndjson"}).text.splitlines():
+        jsonschema.validate(json.loads(line), row_schema)

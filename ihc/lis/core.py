@@ -11,7 +11,7 @@ morphology inputs can be passed on when :func:`ihc.classify` accepts them.
 ``ihc fhir --format jsonl``: the classify object (``ihc schema``) plus ``control_id``,
 ``specimen``, ``context`` and ``read`` (how many observations were read, discrete and
 narrative); or, for a case that cannot be classified, ``{"control_id", "specimen",
-"status": "error", "error": reason}``.
+"schema_version": "1", "status": "error", "error": reason}``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def classify_case(case, *, model=None, top=5):
 
     head = {"control_id": case.control_id, "specimen": case.specimen}
     if case.error:
-        return {**head, "status": "error", "error": case.error}
+        return {**head, "schema_version": "1", "status": "error", "error": case.error}
     panel = dict(case.markers)
     narrative = _narrative_markers(case.narrative)
     n_narr = 0
@@ -127,11 +127,11 @@ def classify_case(case, *, model=None, top=5):
             n_narr += 1
     if not panel:
         reason = "no IHC results found: no observation code is in the code map and no narrative text names a stain"
-        return {**head, "status": "error", "error": reason}
+        return {**head, "schema_version": "1", "status": "error", "error": reason}
     try:
         d = ihc.classify(panel, site=case.site, model=model, top=top).to_dict()
     except IhcError as exc:
-        return {**head, "status": "error", "error": " ".join(str(exc).split())}
+        return {**head, "schema_version": "1", "status": "error", "error": " ".join(str(exc).split())}
     return {**head, **d, "context": dict(case.context), "read": {"discrete": case.discrete, "narrative": n_narr}}
 
 

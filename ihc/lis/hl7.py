@@ -167,9 +167,7 @@ def _read_message(segs, code_map, hl7):
             obs_time = obs_time or _f(seg, 7, 0)
             spm_key = spm_site = None
         elif tag == "SPM":
-            spm_key = _f(seg, 2, 0) or None
-            if spm_key is None:  # SPM-2 is EIP: placer&filler inside the first component
-                spm_key = None
+            spm_key = _f(seg, 2, 0) or None  # SPM-2 (EIP): the placer's id, first component
             spm_site = (_f(seg, 8, 1) or _f(seg, 8, 0)) or None
         elif tag == "OBX":
             if _f(seg, 11, 0).upper() in _SKIP_STATUS:
@@ -311,7 +309,7 @@ def run_hl7(data, *, fmt="jsonl", code_map=None, model=None, segment_end="\r"):
 
     Examples
     --------
-    >>> msg = "MSH|^~\\\\&|LIS|H|||20260101||ORU^R01|C1|P|2.5.1\\rOBR|1||S1\\rOBX|1|TX|22635-7^Micro^LN||SMA+ desmin+ CD117- DOG1-"
+    >>> msg = "MSH|^~\\\\&|LIS|H|||20260101||ORU^R01|C1|P|2.5.1\\rOBR|1||S1\\rOBX|1|TX|22635-7^Micro^LN||SMA+ desmin+ CD117- DOG1- Ki-67 30%"
     >>> text, records = run_hl7(msg)
     >>> records[0]["control_id"], records[0]["differential"][0]["diagnosis"]
     ('C1', 'leiomyosarcoma')

@@ -6,7 +6,7 @@ description as a page):
 - ``POST /v1/classify`` JSON ``{"panel": text or {marker: value}, "site": text, "top": n,
   "mode": "default"|"strict"|"lenient", "available": [markers], "context": {...}}`` -> the
   classify object (``GET /v1/schema``). ``context`` (morphology, age, sex) is accepted and
-  not yet used.
+  not yet used; a ``case_id`` given is echoed first (the ``ihc batch`` JSON Lines row).
 - ``POST /v1/batch`` CSV (``text/csv``, the ``ihc batch`` layout) or JSON Lines
   (``application/x-ndjson``: ``{"case_id", "panel" or "markers", "site"}`` per line) -> JSON
   Lines streamed, one row per input row in order (``?format=csv`` for the batch CSV).
@@ -27,6 +27,7 @@ from __future__ import annotations
 import hmac
 import io
 import json
+import logging
 import os
 import queue
 import threading
@@ -113,10 +114,14 @@ def _classify_request(obj, model):
         raise HTTPError(400, '"available" must be a list of marker names')
     if obj.get("context") is not None and not isinstance(obj["context"], dict):
         raise HTTPError(400, '"context" must be an object (morphology and clinical fields)')
+    case_id = obj.get("case_id")
+    if case_id is not None and not isinstance(case_id, (str, int)):
+        raise HTTPError(400, '"case_id" must be text or an integer')
     try:
-        return ihc.classify(panel, site, mode=mode, top=top, available=available, model=model).to_dict()
+        d = ihc.classify(panel, site, mode=mode, top=top, available=available, model=model).to_dict()
     except IhcError as exc:
         raise HTTPError(422, " ".join(str(exc).split())) from None
+    return d if case_id is None else {"case_id": str(case_id), **d}
 
 
 def _jsonl_rows(text, model):
@@ -128,22 +133,22 @@ def _jsonl_rows(text, model):
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            yield {"case_id": None, "status": "error", "error": f"line {n}: malformed JSON ({exc.msg})"}
+            yield {"case_id": n, "schema_version": "1", "status": "error", "error": f"line {n}: malformed JSON ({exc.msg})"}
             continue
         if not isinstance(obj, dict):
-            yield {"case_id": None, "status": "error", "error": f"line {n}: not a JSON object"}
+            yield {"case_id": n, "schema_version": "1", "status": "error", "error": f"line {n}: not a JSON object"}
             continue
         cid = obj.get("case_id")
-        cid = None if cid is None else str(cid)
+        cid = n if cid is None else str(cid)  # the 1-based line number when the line has no case_id
         panel = obj.get("panel", obj.get("markers"))
         if not isinstance(panel, (str, dict)) or not panel:
-            yield {"case_id": cid, "status": "error", "error": f"line {n}: no 'panel' (text) or 'markers' (object)"}
+            yield {"case_id": cid, "schema_version": "1", "status": "error", "error": f"line {n}: no 'panel' (text) or 'markers' (object)"}
             continue
         site = obj.get("site") if isinstance(obj.get("site"), str) else None
         try:
             yield {"case_id": cid, **ihc.classify(panel, site, model=model).to_dict()}
         except IhcError as exc:
-            yield {"case_id": cid, "status": "error", "error": " ".join(str(exc).split())}
+            yield {"case_id": cid, "schema_version": "1", "status": "error", "error": " ".join(str(exc).split())}
 
 
 class _QueueWriter(io.TextIOBase):
@@ -152,7 +157,7 @@ class _QueueWriter(io.TextIOBase):
 
     def write(self, s):
         if s:
-            self.q.put(s)
+            self.q.put(s, timeout=_STALL_SECONDS)  # a client that stopped reading ends the run (queue.Full)
         return len(s)
 
     def writable(self):
@@ -160,6 +165,7 @@ class _QueueWriter(io.TextIOBase):
 
 
 _DONE = object()
+_STALL_SECONDS = 120
 
 
 def _page():
@@ -295,7 +301,9 @@ def create_app(*, token=None, max_body=DEFAULT_MAX_BODY, model=None):
 
             try:
                 await self.app(scope, receive, send_tracked)
-            except Exception:  # noqa: BLE001 - a bug: answer 500, log nothing of the request
+            except Exception as exc:  # noqa: BLE001 - a bug: answer 500; the log names no content
+                logging.getLogger("ihc.serve").error("internal error answering %s %s: %s", scope.get("method"),
+                                                     scope.get("path"), exc.__class__.__name__)
                 if not started and scope["type"] == "http":
                     await error(500, "internal error: the request could not be answered (the service keeps "
                                      "running)")(scope, receive, send)
@@ -331,8 +339,11 @@ def create_app(*, token=None, max_body=DEFAULT_MAX_BODY, model=None):
             try:
                 run_batch(io.BytesIO(data), _QueueWriter(q), fmt=fmt, model=model, workers=1)
                 q.put(_DONE)
-            except Exception as exc:  # an unusable input as a whole, before any row
-                q.put(exc)
+            except Exception as exc:  # an unusable input as a whole (before any row), or a stalled client
+                try:
+                    q.put(exc, timeout=1)
+                except queue.Full:
+                    pass
 
         threading.Thread(target=work, daemon=True).start()
         import anyio
@@ -464,7 +475,9 @@ def serve(*, host="127.0.0.1", port=8000, token_file=None, max_body=DEFAULT_MAX_
         log(f"ihc serve: http://{host}:{port}/ (API docs /docs); model checked; "
             + ("bearer token required" if token else "no token") + f"; body limit {max_body} bytes"
             + (f"; {workers} workers" if workers > 1 else ""))
-    opts = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    # keep-alive longer than an interface engine's pause between messages (uvicorn's default is 5 s)
+    opts = dict(host=host, port=port, log_level="warning", access_log=False, server_header=False,
+                timeout_keep_alive=75)
     if workers > 1:
         os.environ[_ENV] = json.dumps({"token_file": None if token_file is None else str(Path(token_file).resolve()),
                                        "max_body": max_body, "model": None if model is None else str(model)})
