@@ -611,8 +611,9 @@ def hl7_cmd(input_path, output, fmt, code_map, model_path):
 @cli.command("fhir", epilog=EXIT_CODES_HELP)
 @click.argument("input_path", metavar="INPUT")
 @click.option("-o", "--output", default="-", show_default=True, help="Output file ('-' = stdout).")
-@click.option("--format", "fmt", type=click.Choice(["fhir", "jsonl"]), default="fhir", show_default=True,
-              help="fhir: a Bundle with a preliminary DiagnosticReport; jsonl: one JSON record per case.")
+@click.option("--format", "fmt", type=click.Choice(["fhir", "jsonl", "cds"]), default="fhir", show_default=True,
+              help="fhir: a Bundle with a preliminary DiagnosticReport; jsonl: one JSON record per case; "
+                   "cds: CDS Hooks cards.")
 @click.option("--code-map", type=click.Path(dir_okay=False), default=None,
               help="CSV of code,target[,system]: the laboratory's observation codes -> markers.")
 @_model_option

@@ -269,6 +269,13 @@ def test_fhir_diagnostic_report_with_contained_observations():
     assert r["differential"][0]["diagnosis"] == "gist"
 
 
+def test_cds_cards():
+    text, _ = run_fhir(bundle_from_panel({"CD117": "pos", "DOG1": "pos", "CD34": "pos"}, site="stomach"), fmt="cds")
+    card = json.loads(text)["cards"][0]
+    assert card["summary"].startswith("IHC supports gist") and len(card["summary"]) <= 140
+    assert card["indicator"] == "info" and "pathologist decides" in card["detail"]
+
+
 def test_fhir_bad_input(tmp_path):
     p = tmp_path / "x.json"
     for body, words in (("{not json", "not FHIR JSON"), ('{"a": 1}', "no resourceType"),

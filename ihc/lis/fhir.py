@@ -32,7 +32,7 @@ from ..exceptions import IhcError, InputError
 from .codes import LOINC, UCUM, CodeMap
 from .core import Case, classify_case, need, summary_lines
 
-__all__ = ["read_cases", "run_fhir", "to_bundle", "bundle_from_panel", "MARKER_SYSTEM", "DX_SYSTEM", "CODE_SYSTEM"]
+__all__ = ["read_cases", "run_fhir", "to_bundle", "cds_cards", "bundle_from_panel", "MARKER_SYSTEM", "DX_SYSTEM", "CODE_SYSTEM"]
 
 MARKER_SYSTEM = "urn:ihc:marker"
 DX_SYSTEM = "urn:ihc:diagnosis"
@@ -319,9 +319,33 @@ def to_bundle(records, subjects=None, *, validate=True):
     return bundle
 
 
+def cds_cards(records):
+    """CDS Hooks response ``{"cards": [...]}``: one card per record (summary <= 140 characters,
+    indicator ``info`` for ``ok``, ``warning`` otherwise, the differential and next stains as
+    markdown ``detail``)."""
+    cards = []
+    for rec in records:
+        if rec.get("status") == "error":
+            cards.append({"summary": "IHC panel could not be classified"[:140], "indicator": "warning",
+                          "detail": rec["error"], "source": {"label": "ihc decision support"}})
+            continue
+        top = rec["differential"][0]
+        summary = (f"IHC supports {top['diagnosis']} ({top['probability']:.2f})" if rec["status"] == "ok"
+                   else f"IHC {rec['status']}: leading {top['diagnosis']} ({top['probability']:.2f})")
+        lines = [f"- {d['diagnosis']}: {d['probability']:.2f}" for d in rec["differential"][:5]]
+        if rec["next_stains"]:
+            lines.append("")
+            lines.append("Next stains: " + "; ".join(f"{n['marker']} ({n['why']})" for n in rec["next_stains"]))
+        lines += ["", "Preliminary decision support: the pathologist decides."]
+        cards.append({"summary": summary[:140], "indicator": "info" if rec["status"] == "ok" else "warning",
+                      "detail": "\n".join(lines), "source": {"label": "ihc decision support"}})
+    return {"cards": cards}
+
+
 def run_fhir(data, *, fmt="fhir", code_map=None, model=None):
     """Read FHIR IHC results, classify each case and render a Bundle (or JSON Lines records).
 
+    ``fmt``: ``fhir`` (a Bundle), ``jsonl`` (records) or ``cds`` (CDS Hooks cards).
     Returns ``(text, records)``.
 
     Examples
@@ -330,12 +354,14 @@ def run_fhir(data, *, fmt="fhir", code_map=None, model=None):
     >>> records[0]["differential"][0]["diagnosis"]
     'gist'
     """
-    if fmt not in ("fhir", "jsonl"):
-        raise InputError(f"unknown format {fmt!r}: use fhir or jsonl")
+    if fmt not in ("fhir", "jsonl", "cds"):
+        raise InputError(f"unknown format {fmt!r}: use fhir, jsonl or cds")
     cases = read_cases(data, code_map)
     records = [classify_case(c, model=model) for c in cases]
     if fmt == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records), records
+    if fmt == "cds":
+        return json.dumps(cds_cards(records), ensure_ascii=False, indent=1) + "\n", records
     bundle = to_bundle(records, [c.header.get("subject") for c in cases])
     return json.dumps(bundle, ensure_ascii=False, indent=1) + "\n", records
 
