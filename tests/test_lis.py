@@ -507,3 +507,17 @@ def test_outputs_keep_the_json_contract(client, example):
     body = '{"case_id": "x", "panel": "CD117+ DOG1+"}\n{"case_id": "y", "panel": ""}\n'
     for line in client.post("/v1/batch", content=body, headers={**AUTH, "content-type": "application/x-ndjson"}).text.splitlines():
         jsonschema.validate(json.loads(line), row_schema)
+
+
+def test_serve_internal_error_is_a_500_json_and_the_log_names_no_content(client, monkeypatch, caplog):
+    def boom(*a, **k):
+        raise RuntimeError("SMA+ desmin+ secret-panel-text")
+
+    monkeypatch.setattr(ihc, "classify", boom)
+    with caplog.at_level(logging.ERROR):
+        r = client.post("/v1/classify", json={"panel": "SMA+ desmin+"}, headers=AUTH)
+    assert r.status_code == 500 and "internal error" in r.json()["error"]
+    assert "secret-panel-text" not in r.text and "secret-panel-text" not in caplog.text
+    assert "RuntimeError" in caplog.text
+    monkeypatch.undo()
+    _good(client)

@@ -277,7 +277,7 @@ def create_app(*, token=None, max_body=DEFAULT_MAX_BODY, model=None):
                f"allowed on {request.url.path}; see /docs"}.get(exc.status_code, str(exc.detail))
         return error(exc.status_code, msg)
 
-    class Auth:
+    class Guard:  # bearer token, and a 500 JSON answer for a bug (never a traceback to the client)
         def __init__(self, app):
             self.app = app
 
@@ -420,7 +420,7 @@ def create_app(*, token=None, max_body=DEFAULT_MAX_BODY, model=None):
               Route("/v1/hl7", hl7_ep, methods=["POST"]), Route("/v1/fhir", fhir_ep, methods=["POST"])]
     from starlette.middleware import Middleware
 
-    return Starlette(routes=routes, middleware=[Middleware(Auth)],
+    return Starlette(routes=routes, middleware=[Middleware(Guard)],
                      exception_handlers={HTTPError: on_http_error, HTTPException: on_starlette_http})
 
 
