@@ -92,7 +92,7 @@ def _value_from_text(target, text):
     return None
 
 
-def _narrative_markers(texts):
+def narrative_markers(texts):
     import ihc
 
     out = {}
@@ -119,7 +119,7 @@ def classify_case(case, *, model=None, top=5):
     if case.error:
         return {**head, "schema_version": "1", "status": "error", "error": case.error}
     panel = dict(case.markers)
-    narrative = _narrative_markers(case.narrative)
+    narrative = narrative_markers(case.narrative)
     n_narr = 0
     for k, v in narrative.items():
         if k not in panel:

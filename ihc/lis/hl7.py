@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 
 from ..exceptions import InputError
 from .codes import CodeMap
-from .core import Case, _narrative_markers, classify_case, need, summary_lines
+from .core import Case, narrative_markers, classify_case, need, summary_lines
 
 __all__ = ["read_cases", "run_hl7", "to_oru", "split_messages"]
 
@@ -211,7 +211,7 @@ def _read_message(segs, code_map, hl7):
         context["age_years"] = age
     header = {"sending_app": _f(msg.segment("MSH"), 3) if msg else "", "pid": pid_seg,
               "sending_facility": _f(msg.segment("MSH"), 4)}
-    with_ihc = [cases[k] for k in order if cases[k].markers or _narrative_markers(cases[k].narrative)]
+    with_ihc = [cases[k] for k in order if cases[k].markers or narrative_markers(cases[k].narrative)]
     if not with_ihc:
         return [Case(control_id=ctrl, specimen=order[0] if order else None, context=context, header=header,
                      error="no IHC results in this message: no OBX code is in the code map and no narrative "
