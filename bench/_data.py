@@ -72,3 +72,33 @@ def text_csv(path, n, seed=2):
             if ki is not None:
                 text += f", Ki-67 {ki}%"
             w.writerow([f"T{i:07d}", text, site])
+
+
+UNIFORM_VALUES = ["pos", "neg", "focal", ""]
+UNIFORM_SITES = ["stomach", "retroperitoneum", "uterus"]
+
+
+def uniform_csv(path, n, seed=3, *, line_end="\n", quote_all=False):
+    """The issue's structured data: every core marker pos/neg/focal/empty uniformly, Ki-67 0-80 or
+    empty, three sites, so most rows are distinct. ``line_end="\\r\\n"`` writes CRLF; ``quote_all``
+    quotes every cell (as Excel and some LIS exports do)."""
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator=line_end, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL)
+        w.writerow(["case_id", *CORE, "Ki67", "site"])
+        for i in range(n):
+            ki = rng.randint(-1, 80)
+            w.writerow([f"U{i:07d}", *(rng.choice(UNIFORM_VALUES) for _ in CORE),
+                        "" if ki < 0 else str(ki), rng.choice(UNIFORM_SITES)])
+
+
+def best(fn, repeat):
+    """Best wall time of ``repeat`` calls of ``fn`` (seconds)."""
+    import time
+
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)

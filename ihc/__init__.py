@@ -7,15 +7,29 @@
 'gist'
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from .api import Result, classify, recommend
+from .panel import Panel
+from .reading import parse
 
-try:
-    __version__ = _version("ihc")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
 
-from .api import Result, classify, classify_frame, recommend  # noqa: E402
-from .panel import Panel  # noqa: E402
-from .reading import parse  # noqa: E402
+def __getattr__(name):
+    """``__version__`` and ``classify_frame`` are looked up on first use, so that ``import ihc`` (and
+    ``ihc classify``) does not pay for ``importlib.metadata`` nor the batch module."""
+    if name == "classify_frame":
+        from .batch import classify_frame
+
+        globals()["classify_frame"] = classify_frame
+        return classify_frame
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("ihc")
+        except PackageNotFoundError:  # a source tree that is not installed
+            value = "0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'ihc' has no attribute {name!r}")
+
 
 __all__ = ["parse", "classify", "recommend", "classify_frame", "Result", "Panel", "__version__"]

@@ -1,7 +1,8 @@
-"""The public library API: :func:`classify`, :func:`recommend`, :func:`classify_frame`.
+"""The public library API: :func:`classify`, :func:`recommend` (:func:`ihc.classify_frame` is in
+:mod:`ihc.batch`).
 
 This module and what it imports use the standard library only (the classify
-path must start fast); :func:`classify_frame` imports pandas when called.
+path must start fast).
 
 >>> import ihc
 >>> r = ihc.classify("CD117+ DOG1+ CD34+ SMA- desmin- S100-", site="stomach")
@@ -13,19 +14,21 @@ True
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from pathlib import Path
 
-from .engine import CompactModel, marker_states, panel_states, entropy_bits
+from .diagnoses import BENIGN as _BENIGN, COUNTERPART_FLOOR, COUNTERPARTS, DISPLAY_NAMES, SHORT as _SHORT
+from .engine import CompactModel, marker_states, panel_states, rules
 from .exceptions import InputError, ModelError, ModelIntegrityError
-from .knowledge import DISPLAY_NAMES
 from .markers import LOSS_MARKERS, MARKERS, info
-from .morphology import FINDINGS, GRADE_FINDINGS, STATE_WORDS, SITE_GROUP_NAMES, observed_states, site_group
+from .morphology import FINDINGS, SITE_GROUP_NAMES, STATE_WORDS, finding_codes
 from .panel import Panel
 
-__all__ = ["Result", "classify", "recommend", "classify_frame", "load_model", "SCHEMA_VERSION"]
+__all__ = ["Result", "classify", "recommend", "load_model", "SCHEMA_VERSION", "classify_panel", "evidence",
+           "next_stains", "panel_warnings"]
 
 SCHEMA_VERSION = "1"
 
@@ -33,15 +36,6 @@ SCHEMA_VERSION = "1"
 MODEL_ENV = "IHC_MODEL"
 
 _GI_SITES = ("stomach", "small_intestine", "colorectum", "esophagus", "mesentery_omentum")
-_BENIGN = ("leiomyoma", "schwannoma", "inflammatory_fibroid_polyp", "desmoid_fibromatosis")
-_SHORT = {
-    "leiomyosarcoma": "leiomyosarcoma", "leiomyoma": "leiomyoma", "gist": "GIST",
-    "schwannoma": "schwannoma", "solitary_fibrous_tumor": "SFT", "desmoid_fibromatosis": "desmoid",
-    "inflammatory_myofibroblastic_tumor": "IMT", "dedifferentiated_liposarcoma": "DDLPS",
-    "mpnst": "MPNST", "synovial_sarcoma": "synovial sarcoma", "pecoma": "PEComa",
-    "melanoma": "melanoma", "inflammatory_fibroid_polyp": "IFP",
-    "undifferentiated_pleomorphic_sarcoma": "UPS",
-}
 
 # ------------------------------------------------------------------ model loading
 
@@ -83,7 +77,7 @@ def load_model(path=None) -> CompactModel:
         sha256 differs from the card's.
     """
     from .engine import FORMAT_VERSION
-    from .knowledge import MODEL_MARKERS
+    from .markers import MODEL_MARKERS
 
     if path is None:
         path = os.environ.get(MODEL_ENV) or None
@@ -110,10 +104,9 @@ def load_model(path=None) -> CompactModel:
             or not isinstance(compact.get("file", "ihc_model.json"), str):
         raise ModelIntegrityError(f"model card {card_path.name} does not name its compact model file and sha256")
     file_name = Path(compact.get("file", "ihc_model.json")).name  # never a path outside the model folder
-    model = CompactModel.load(card_path.with_name(file_name), expected_sha256=compact["sha256"])
+    model = CompactModel.load(card_path.with_name(file_name), expected_sha256=compact["sha256"], card=card)
     if model.classes != card.get("classes"):
         raise ModelIntegrityError("model classes differ from its card")
-    model.card = card
     _CACHE[key] = model
     return model
 
@@ -244,6 +237,7 @@ def _state_group_prob(model, dx, marker, state):
     return 1 - r["p"]
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a few hundred distinct citation texts
 def _short_citation(text):
     """First citation of a pooled figure, with how many more stand behind it."""
     parts = [p.strip() for p in (text or "").split(";") if p.strip()]
@@ -299,7 +293,8 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
         items = []
         for marker, c in contrib.items():
             if marker in FINDINGS:
-                note, src = _finding_note(model, marker, findings[marker], panel.morphology, site, dx)
+                note, src = _finding_note(model, marker, tuple(findings[marker].split("|")), panel.morphology,
+                                          site, dx)
                 items.append({"diagnosis": dx, "marker": marker, "value": _finding_value(marker, panel.morphology),
                               "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
                               "note": note, "source": src})
@@ -375,7 +370,7 @@ def _leading_other(model, dx, proba):
 
 def _majority_tests(model, dx, proba):
     """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
-    cache = model.__dict__.setdefault("_sensitive_specific", {})
+    cache = model.derived.setdefault("sensitive_specific", {})
     if dx not in cache:  # the part that does not depend on the panel, once per model and diagnosis
         cache[dx] = [m for m in model.markers if m != "Ki67" and _expected_share(model, dx, m)[0] >= TEST_SENSITIVITY
                      and sum(_expected_share(model, d, m)[0] for d in model.classes if d != dx)
@@ -384,7 +379,7 @@ def _majority_tests(model, dx, proba):
     return [m for m in cache[dx] if _expected_share(model, other, m)[0] <= TEST_OTHER]
 
 
-def _site_majority_stain(model, states, site, proba, cands, findings=None):
+def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None):
     """The stain that tests for the site's majority tumour when the panel has none, or None.
 
     The site's majority tumour (at least ``site_majority_percent`` of its published case mix,
@@ -403,7 +398,9 @@ def _site_majority_stain(model, states, site, proba, cands, findings=None):
     tests = _majority_tests(model, dx, proba)
     if any(m in states for m in tests):
         return None
-    scored = [(model.information_gain(states, site, m, proba=proba, findings=findings)[0], m)
+    known = known or {}
+    z = model.scores(states, site, findings) if findings else None
+    scored = [(known[m] if m in known else model.information_gain(states, site, m, proba=proba, scores=z)[0], m)
               for m in cands if m in tests]
     if not scored:
         return None
@@ -420,20 +417,35 @@ def _site_majority_stain(model, states, site, proba, cands, findings=None):
     return m, g, why
 
 
-def _next_stains(model, states, site, proba, top=5, available=None, settled=False, findings=None):
+#: Margin (bits) around an estimated gain within which the exact gain is computed (the
+#: estimate's floats differ from the exact ones by ~1e-15).
+GAIN_TOLERANCE = 1e-9
+
+
+def _next_stains(model, states, site, proba, top=5, available=None, settled=False, estimate=None, findings=None):
+    """The next stains; ``estimate(site, proba, scores, cands)`` (batch: numpy) may give estimated
+    gains, and then only the candidates that can reach the list get their exact gain."""
     if settled:
         return []
     cands = [m for m in model.markers if m not in states]
     if available is not None:
         allowed = set(available)
         cands = [m for m in cands if m in allowed]
-    gains = []
-    for m in cands:
-        g, _ = model.information_gain(states, site, m, proba=proba, findings=findings)
-        if g >= MIN_GAIN_BITS:
-            gains.append((g, m))
+    z = model.scores(states, site, findings)
+    if estimate is None or not cands:
+        every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0] for m in cands}
+    else:
+        # a candidate beaten by top + 1 others (the site-majority stain may take one place), or below
+        # the floor, by more than the tolerance cannot be listed: its exact gain is not needed
+        approx = estimate(site, proba, z, cands)
+        ranked = sorted(approx.values(), reverse=True)
+        bar = max(MIN_GAIN_BITS, ranked[top] if len(ranked) > top else float("-inf")) - GAIN_TOLERANCE
+        every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0]
+                 for m in cands if approx[m] >= bar}
+    gains = [(g, m) for m, g in every.items() if g >= MIN_GAIN_BITS]
     gains.sort(key=lambda t: (-t[0], t[1]))
-    first = _site_majority_stain(model, states, site, proba, cands, findings) if top > 0 else None
+    first = _site_majority_stain(model, states, site, proba, cands, every, findings)\
+        if top > 0 else None
     out = []
     if first:
         m, g, why = first
@@ -464,6 +476,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     """
     if settled or model.morphology is None:
         return []
+    z = model.scores(states, site, findings)
     best = max(next_stains, key=lambda n: n["expected_information_gain"], default=None)
     best_g = best["expected_information_gain"] if best else 0.0
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
@@ -472,7 +485,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     for f in ASKABLE_FINDINGS:
         if f in (findings or {}):
             continue
-        g = model.finding_gain(states, site, f, findings, proba)
+        g = model.finding_gain(states, site, f, findings, proba, z)
         if g < MIN_GAIN_BITS:
             continue
         if best is None or g >= best_g:
@@ -486,7 +499,8 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
 
 
 def _discordant(model, states, typ):
-    dx = min(model.classes, key=lambda d: model.surprise(states, d))
+    sur = model.surprises(states)
+    dx = model.classes[min(range(len(sur)), key=sur.__getitem__)]
     bad = []
     for m, s in states.items():
         if _state_group_prob(model, dx, m, s) < 0.1:
@@ -494,36 +508,14 @@ def _discordant(model, states, typ):
     return dx, bad
 
 
-#: Benign and malignant counterparts that a panel does not separate: their difference is
-#: morphology (atypia, mitoses, necrosis) and proliferation, so neither is named without Ki-67
-#: while the other keeps at least ``COUNTERPART_FLOOR`` of the probability.
-COUNTERPARTS = {"leiomyoma": "leiomyosarcoma", "leiomyosarcoma": "leiomyoma",
-                "schwannoma": "mpnst", "mpnst": "schwannoma"}
-COUNTERPART_FLOOR = 0.05
-
-
 def _unresolved_counterpart(model, proba, states, findings=None):
-    """The benign/malignant counterpart left open by a panel without Ki-67 or a grading finding
-    (mitoses, necrosis, atypia), or None."""
-    if states is None or "Ki67" in states:
-        return None
-    if findings and any(f in findings for f in GRADE_FINDINGS):
-        return None
-    top = model.classes[max(range(len(proba)), key=lambda k: proba[k])]
-    other = COUNTERPARTS.get(top)
-    if other and proba[model.classes.index(other)] >= COUNTERPART_FLOOR:
-        return other
-    return None
+    """The benign/malignant counterpart left open by a panel without Ki-67 or a grading finding, or None
+    (:mod:`ihc.engine.rules`)."""
+    return rules.unresolved_counterpart(model.classes, proba, states, findings)
 
 
 def _status(model, proba, typ, n_states, states=None, findings=None):
-    th = model.thresholds
-    if n_states and max(typ) < th["atypical_percentile"]:
-        return "atypical"
-    if n_states and max(proba) >= th["ok_probability"] \
-            and not _unresolved_counterpart(model, proba, states, findings):
-        return "ok"
-    return "indeterminate"
+    return rules.status(model.thresholds, model.classes, proba, typ, n_states, states, findings)
 
 
 def _warnings(model, panel, states, proba, status, typ, findings=None):
@@ -573,12 +565,11 @@ def _warnings(model, panel, states, proba, status, typ, findings=None):
 def _classify_panel(model, panel, *, top=5, available=None):
     states = panel_states(panel.markers, model.markers)
     site = panel.site
-    findings = observed_states(panel.morphology) if model.morphology is not None else {}
+    findings = finding_codes(panel.morphology) if model.morphology is not None else {}
     proba = model.proba(states, site, findings)
     typ = model.typicality(states)
-    n_evidence = len(states) + len(findings)
-    status = _status(model, proba, typ, n_evidence, states, findings)
-    settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
+    status = _status(model, proba, typ, len(states) + len(findings), states, findings)
+    settled = rules.settled(model.thresholds, status, proba)
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
     next_stains = _next_stains(model, states, site, proba, top=top, available=available, settled=settled,
@@ -603,6 +594,13 @@ def _gist_risk(model, panel, differential):
     m = panel.morphology
     return gist_risk(model.gist_risk_rows, site=panel.site, site_text=panel.site_text,
                      size_cm=m.size_cm if m else None, mitoses=m.mitoses if m else None)
+
+
+# the pieces of the assembly that batch reuses (with its memos around them)
+classify_panel = _classify_panel
+evidence = _evidence
+next_stains = _next_stains
+panel_warnings = _warnings
 
 
 def classify(panel_or_text, site=None, *, morphology=None, mode="default", model=None, top=5,
@@ -658,52 +656,30 @@ def recommend(panel_or_text, site=None, *, morphology=None, top=5, available=Non
                     available=available).next_stains
 
 
-def classify_frame(df, *, panel_column=None, site_column="site", id_column="case_id", mode="default", model=None):
-    """Classify every row of a DataFrame; one output row per input row, in order.
-
-    Columns are marker columns (canonical names or synonyms) or one free-text
-    ``panel_column``. Returns a DataFrame with ``case_id``, ``status``,
-    ``diagnosis``, ``confidence``, ``dx1``, ``p1``, ``dx2``, ``p2``, ``dx3``,
-    ``p3``, ``error``; a row that cannot be read has ``status="error"``.
-    """
-    import pandas as pd
-
-    from .batch import CSV_COLUMNS, classify_rows
-
-    rows = classify_rows(df.to_dict("records"), columns=list(df.columns), panel_column=panel_column,
-                         site_column=site_column, id_column=id_column, mode=mode, model=model)
-    out = pd.DataFrame([r.csv_row() for r in rows], columns=list(CSV_COLUMNS), index=df.index)
-    for col in ("confidence", "p1", "p2", "p3"):
-        out[col] = out[col].astype(float)
-    return out
-
-
 # ------------------------------------------------------------- training helpers
 
 
 def predict_case(model, case, naive_bayes=False, morphology=False):
     """Prediction record for a labelled case (used by training and evaluation).
 
-    With ``morphology``, the case's ``morphology`` object and its age and sex are weighed too.
+    With ``morphology``, the case's ``morph`` (or its ``morphology`` object, age and sex) is weighed too.
     """
     from .morphology import case_morphology
 
     states = panel_states(case["markers"], model.markers)
-    morph = case.get("morph")
-    if morph is None:
-        morph = case_morphology(case)
-    findings = observed_states(morph) if morphology and model.morphology is not None else {}
+    findings = {}
+    if morphology and model.morphology is not None:
+        morph = case.get("morph")
+        findings = finding_codes(morph if morph is not None else case_morphology(case))
     if naive_bayes:
-        proba = naive_bayes_proba(model, states, case.get("site"), findings)
+        proba = model.naive_bayes_proba(states, case.get("site"), findings)
     else:
         proba = model.proba(states, case.get("site"), findings)
     typ = model.typicality(states) if model.atypical.get("quantiles") else [1.0] * len(proba)
     n = len(states) + len(findings)
     status = _status(model, proba, typ, n, states, findings) if model.thresholds else None
     if naive_bayes and model.thresholds:
-        th = model.thresholds.get("nb_ok_probability", model.thresholds["ok_probability"])
-        status = "ok" if n and max(proba) >= th and not _unresolved_counterpart(model, proba, states, findings) \
-            else "indeterminate"
+        status = rules.naive_bayes_status(model.thresholds, model.classes, proba, states, findings)
     k = max(range(len(proba)), key=lambda i: proba[i])
     return {"id": case.get("id"), "truth": case["diagnosis"],
             "proba": dict(zip(model.classes, proba)), "status": status,
@@ -712,22 +688,8 @@ def predict_case(model, case, naive_bayes=False, morphology=False):
 
 
 def naive_bayes_proba(model, states, site=None, findings=None):
-    """The literature naive Bayes over the same table (the comparison), with the same morphology terms."""
-    import math
-
-    from .engine import _softmax
-
-    lp = model.site_log_prior.get(site) if site else None
-    z = []
-    for i, dx in enumerate(model.classes):
-        s = lp[i] if lp else 0.0
-        for m, st in states.items():
-            s += math.log(model.data["nb"][dx][m][st])
-        z.append(s)
-    if findings and model.morphology is not None:
-        for c in model.morphology.contributions(findings, site).values():
-            z = [a + b for a, b in zip(z, c)]
-    return _softmax(z)
+    """The literature naive Bayes over the same table (the comparison): :meth:`CompactModel.naive_bayes_proba`."""
+    return model.naive_bayes_proba(states, site, findings)
 
 
 def _best_threshold(preds, classes, target=0.95, min_answered=5):
@@ -781,7 +743,7 @@ def diagnoses(model=None):
     >>> [d["diagnosis"] for d in diagnoses()][:2]
     ['leiomyosarcoma', 'leiomyoma']
     """
-    from .knowledge import DESCRIPTIONS
+    from .diagnoses import DESCRIPTIONS
 
     if not isinstance(model, CompactModel):
         model = load_model(model)

@@ -31,14 +31,16 @@ model states and site), in bounded caches. The CSV path computes only the
 status and differential (no evidence nor next stains), which is all its columns
 hold; JSON Lines rows carry the whole classify object.
 
-For marker columns to CSV, clean blocks of the file (about 1 MB) take a vectorised
-route (:class:`_FastStructured`, :class:`_VecEval`): the block is split at once, cells
-coded per column, rows keyed with numpy, and the block's new distinct keys evaluated
-together with numpy, giving byte for byte what the row path writes (tested). Everything
-else is read row by row.
+For marker columns to CSV, clean blocks of the file (about 1 MB; LF or CRLF line ends,
+cells quoted or not) take a vectorised route (:class:`_FastStructured`, :class:`_VecEval`):
+the block is split at once, cells coded per column, rows keyed with numpy, and the block's
+new distinct keys evaluated together by :class:`ihc.engine.vector.VectorEvaluator` (the same
+scoring tables and rules as the scalar path), giving byte for byte what the row path writes
+(tested). Everything else is read row by row. JSON Lines rows pick their next stains' exact
+gains from numpy estimates (:class:`ihc.engine.vector.GainEstimator`; same result, tested).
 
-Only the standard library is imported at module level; numpy (installed with pandas) is imported
-by the vectorised route when it is taken.
+Only the standard library (and :mod:`ihc.engine.rules`) is imported at module level; numpy
+(installed with pandas) is imported by the vectorised route when it is taken.
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ import threading
 import time
 from pathlib import Path
 
+from .engine import rules
 from .exceptions import EmptyInputError, InputError, InvalidValueError
 
-__all__ = ["CSV_COLUMNS", "BatchRow", "BatchSummary", "classify_rows", "run_batch", "classify_lean",
+__all__ = ["CSV_COLUMNS", "BatchRow", "BatchSummary", "classify_rows", "classify_frame", "run_batch",
            "output_format_for"]
 
 #: Columns of a batch CSV output, in order.
@@ -161,30 +164,6 @@ class BatchSummary:
 # ----------------------------------------------------------------- the classifier with memo
 
 
-def classify_lean(model, panel):
-    """Status and sorted differential of a panel, without evidence or next stains.
-
-    Returns ``(status, [(diagnosis, probability), ...])``: the same status and
-    probabilities as :func:`ihc.classify`, at a fraction of its cost.
-    """
-    from .api import _status
-    from .engine import panel_states
-
-    states = panel_states(panel.markers, model.markers)
-    return _lean_states(model, states, panel.site)
-
-
-def _lean_states(model, states, site, typ=None):
-    from .api import _status
-
-    proba = model.proba(states, site)
-    if typ is None:
-        typ = model.typicality(states)
-    status = _status(model, proba, typ, len(states), states)
-    order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
-    return status, [(model.classes[k], proba[k]) for k in order]
-
-
 def _one_line(exc):
     msg = " ".join((str(exc) or exc.__class__.__name__).split())
     return msg
@@ -211,8 +190,20 @@ class _Classifier:
         self.state_memo = {}
         self.typ_memo = {}
         self.next_memo = {}
-        self.base = {}  # site -> centred intercept + site prior
-        self.vecs = {}  # (marker, state) -> centred contribution
+        self.gain_estimator = None
+
+    def _estimate(self):
+        """Estimated gains with numpy (:class:`ihc.engine.vector.GainEstimator`), or None without numpy."""
+        if self.gain_estimator is None:
+            try:
+                import numpy as np
+
+                from .engine.vector import GainEstimator
+
+                self.gain_estimator = GainEstimator(np, self.model).gains
+            except ImportError:  # pragma: no cover - numpy comes with the install
+                self.gain_estimator = False
+        return self.gain_estimator or None
 
     def _typicality(self, skey, states):
         typ = self.typ_memo.get(skey)  # typicality does not depend on the site
@@ -221,34 +212,18 @@ class _Classifier:
             typ = self.typ_memo[skey] = self.model.typicality(states)
         return typ
 
-    def _lean(self, states, site, typ):
-        """Status and differential: CompactModel.proba's sums in its order, from cached vectors."""
-        from .api import _status
-
+    def _status_and_differential(self, states, site, typ, findings=None):
+        """Status and sorted differential, without evidence or next stains."""
         model = self.model
-        z = self.base.get(site)
-        if z is None:
-            base, prior, _ = model.decompose({}, site)
-            z = self.base[site] = [b + p for b, p in zip(base, prior)]
-        z = list(z)
-        vecs = self.vecs
-        for item in states.items():
-            v = vecs.get(item)
-            if v is None:
-                v = vecs[item] = model.decompose(dict([item]), None)[2].get(item[0])
-            if v is not None:
-                z = [a + b for a, b in zip(z, v)]
-        mx = max(z)
-        e = [math.exp(x - mx) for x in z]
-        t = sum(e)
-        proba = [x / t for x in e]
-        status = _status(model, proba, typ, len(states), states)
+        proba = model.proba(states, site, findings)
+        status = rules.status(model.thresholds, model.classes, proba, typ, len(states) + len(findings or ()),
+                              states, findings)
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         return status, [(model.classes[k], proba[k]) for k in order]
 
     def _full(self, panel):
         """api._classify_panel, with next stains memoised on (states, site): they cost most."""
-        from .api import Result, _evidence, _next_stains, _status, _warnings
+        from .api import Result, evidence as _evidence, next_stains as _next_stains, panel_warnings as _warnings
         from .engine import panel_states
 
         model = self.model
@@ -257,8 +232,8 @@ class _Classifier:
         proba = model.proba(states, site)
         skey = tuple(states.items())
         typ = self._typicality(skey, states)
-        status = _status(model, proba, typ, len(states), states)
-        settled = status == "ok" and max(proba) >= model.thresholds.get("settled_probability", 0.97)
+        status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
+        settled = rules.settled(model.thresholds, status, proba)
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
         nkey = (skey, site)
@@ -266,7 +241,7 @@ class _Classifier:
         if nxt is None:
             _trim(self.next_memo)
             nxt = self.next_memo[nkey] = _next_stains(model, states, site, proba, top=5, available=None,
-                                                      settled=settled)
+                                                      settled=settled, estimate=self._estimate())
         return Result(
             model=model, panel=panel, status=status, differential=differential,
             evidence=_evidence(model, states, panel, site, proba, status),
@@ -276,20 +251,27 @@ class _Classifier:
         )
 
     def _from_panel(self, panel):
-        from .api import _classify_panel
         from .engine import panel_states
+        from .morphology import finding_codes
 
+        morph = getattr(panel, "morphology", None)
+        findings = finding_codes(morph) if morph and self.model.morphology is not None else {}
         if self.full:
-            d = self._full(panel).to_dict()
+            if findings:  # a case with morphology: the library's own assembly (no stain memo for it)
+                from .api import classify_panel
+
+                d = classify_panel(self.model, panel).to_dict()
+            else:
+                d = self._full(panel).to_dict()
             top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
             return (d["status"], d["diagnosis"], d["confidence"], top, None, d)
         states = panel_states(panel.markers, self.model.markers)
         skey = tuple(states.items())
-        key = (skey, panel.site)
+        key = (skey, panel.site, tuple(findings.items()))
         hit = self.state_memo.get(key)
         if hit is None:
             typ = self._typicality(skey, states)
-            status, diff = self._lean(states, panel.site, typ)
+            status, diff = self._status_and_differential(states, panel.site, typ, findings)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
             _trim(self.state_memo)
@@ -357,6 +339,12 @@ class _Layout:
                     break
         self.site_index = find(site_column or "site", "site", site_column is not None)
         self.panel_index = find(panel_column or "panel", "panel", panel_column is not None)
+        from .morphology import column_key
+
+        #: Morphology / clinical columns (mitoses, necrosis, atypia, size_cm, age, sex...): index -> field.
+        self.morph_indices = {i: column_key(c) for i, c in enumerate(self.columns)
+                              if i not in (self.id_index, self.site_index, self.panel_index)
+                              and c.strip() and canonical(c) is None and column_key(c)}
         self.marker_indices = [i for i, c in enumerate(self.columns)
                                if i not in (self.id_index, self.site_index, self.panel_index)
                                and c.strip() and canonical(c) is not None]
@@ -367,7 +355,8 @@ class _Layout:
                 + (", ".join(repr(c) for c in self.columns[:20]) or "(none)"))
         # structured mode: every column except id and site goes to panel_from_mapping,
         # which reads markers and reports unknown columns
-        self.mapping_indices = [i for i in range(len(self.columns)) if i not in (self.id_index, self.site_index)]
+        self.mapping_indices = [i for i in range(len(self.columns))
+                                if i not in (self.id_index, self.site_index) and i not in self.morph_indices]
         self.mode = "text" if self.panel_index is not None else "structured"
 
 
@@ -401,7 +390,7 @@ def _cell_coder(column, model_markers=None):
     """
     from .markers import normalise_name
     from .engine import panel_states
-    from .parse import _ND_CELLS, _VOCAB, _clip, parse_value
+    from .parse import ND_CELLS as _ND_CELLS, VOCABULARY as _VOCAB, clip as _clip, parse_value
 
     k = column.strip()
     # as panel_from_mapping reads columns: context names first, then the vocabulary
@@ -468,7 +457,29 @@ class _LeanPanel:
 
 
 def _builders(layout, mode, model_markers=None):
-    from .parse import _finish, panel_from_mapping, parse
+    """``(key_of, build)`` for a layout: a row's memo key, and its Panel; morphology columns ride
+    along (in the key, and set on the Panel), and keep a file off the lean/vectorised route."""
+    key_of, build = _panel_builders(layout, mode, None if layout.morph_indices else model_markers)
+    if not layout.morph_indices:
+        return key_of, build
+    from .reading import with_morphology
+
+    morph = sorted(layout.morph_indices.items())
+
+    def key_with_morphology(cells):
+        return (key_of(cells), tuple(cells[i] for i, _ in morph))
+
+    def build_with_morphology(cells, key=None):
+        panel = build(cells, None if key is None else key[0])
+        given = {f: cells[i] for i, f in morph if cells[i] is not None and str(cells[i]).strip()}
+        return with_morphology(panel, given) if given else panel
+
+    return key_with_morphology, build_with_morphology
+
+
+def _panel_builders(layout, mode, model_markers=None):
+    from .parse import finish as _finish, panel_from_mapping
+    from .reading import parse
     from .sites import normalise_site
 
     cols = layout.columns
@@ -636,6 +647,24 @@ def classify_rows(records, *, columns=None, panel_column=None, site_column="site
 # ----------------------------------------------------------------- reading a CSV file
 
 
+def classify_frame(df, *, panel_column=None, site_column="site", id_column="case_id", mode="default", model=None):
+    """Classify every row of a DataFrame; one output row per input row, in order.
+
+    Columns are marker columns (canonical names or synonyms) or one free-text
+    ``panel_column``. Returns a DataFrame with ``case_id``, ``status``,
+    ``diagnosis``, ``confidence``, ``dx1``, ``p1``, ``dx2``, ``p2``, ``dx3``,
+    ``p3``, ``error``; a row that cannot be read has ``status="error"``.
+    """
+    import pandas as pd
+
+    rows = classify_rows(df.to_dict("records"), columns=list(df.columns), panel_column=panel_column,
+                         site_column=site_column, id_column=id_column, mode=mode, model=model)
+    out = pd.DataFrame([r.csv_row() for r in rows], columns=list(CSV_COLUMNS), index=df.index)
+    for col in ("confidence", "p1", "p2", "p3"):
+        out[col] = out[col].astype(float)
+    return out
+
+
 def _detect_encoding(head):
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8"  # the BOM is stripped from the first line
@@ -741,6 +770,8 @@ class _Source:
             self.line_no += text.count("\n") + 1
             if "\r" in text and clean and not self.cr_only:
                 text = text.replace("\r\n", "\n")  # CRLF line ends: the same lines as rstrip("\r")
+                if text.endswith("\r"):  # the block's last line, whose LF is where the block was cut
+                    text = text[:-1]
                 clean = "\r" not in text
             elif "\r" in text:
                 clean = False
@@ -1233,81 +1264,31 @@ class _DuplicateIdsVec:
 
 
 class _VecEval:
-    """Status and CSV tail of many distinct rows at once: numpy over the compact model.
+    """Codes of the batch's per-column cell coders -> :class:`ihc.engine.vector.VectorEvaluator` -> CSV tails.
 
     Gives, bit for bit, what the row path gives (:meth:`_Classifier._from_panel` then
     :func:`_csv_tail`) for a row whose codes are all clean: every column a value of a
     model marker, a value of another marker, empty, not done or (not in strict mode) an
     unknown filled column; at least one marker value. Such a row's states come from each
     column's code alone (columns name distinct markers), so per column a table maps a code
-    to its state and the state to its centred contribution and its surprise terms.
-    Floating point is kept exact: the sums are taken column by column in the row path's
-    order (elementwise IEEE additions, as its ``zip`` loops), ``exp`` and the softmax
-    denominator use ``math.exp`` and the built-in ``sum`` as the row path does, the
-    quotient, the typicality interpolation and the thresholds are the same elementwise
-    operations. Other rows (an unreadable value, no marker value, strict mode's unknown
-    columns) are left to the row path.
+    to its state index in the evaluator's gather tables. Other rows (an unreadable value,
+    no marker value, strict mode's unknown columns) are left to the row path.
     """
 
     def __init__(self, np, model, coders, mode):
-        from .engine import marker_states, panel_states
+        from .engine import panel_states
+        from .engine.vector import VectorEvaluator
 
         self.np = np
         self.model = model
         self.coders = coders
         self.strict = mode == "strict"
         self.panel_states = panel_states
-        self.K = K = len(model.classes)
         self.classes = list(model.classes)
-        marg = model._marginals()
-        self.kind = []   # per column: code -> 0 nothing, 1 a marker value, 2 the row path
-        self.sidx = []   # per column: code -> 0 no state, i + 1 the i-th state of its marker
-        self.vec = []    # per column: (1 + states) x K centred contributions (row 0: zeros), or None
-        self.sur = []    # per column: (1 + states) x K surprise terms
-        self.states = []
-        self.ki67 = None  # column of Ki-67, if any
-        for j, coder in enumerate(coders):
-            self.kind.append(np.zeros(0, np.int8))
-            self.sidx.append(np.zeros(0, np.int64))
-            name = coder.marker
-            if name is None or name not in model.markers:
-                self.vec.append(None)
-                self.sur.append(None)
-                self.states.append(())
-                continue
-            if name == "Ki67":
-                self.ki67 = j
-            sts = tuple(marker_states(name))
-            vec = np.zeros((1 + len(sts), K))
-            sur = np.zeros((1 + len(sts), K))
-            for i, st in enumerate(sts, 1):
-                # as _Classifier._lean caches it: the centred contribution of one (marker, state)
-                v = model.decompose({name: st}, None)[2].get(name)
-                if v is not None:
-                    vec[i] = v
-                # as CompactModel.surprise adds it
-                for k, dx in enumerate(self.classes):
-                    probs = marg[dx][name]
-                    sur[i, k] = math.log(max(probs.values())) - math.log(probs[st])
-            self.vec.append(vec)
-            self.sur.append(sur)
-            self.states.append(sts)
-        self.site_rows = {}  # canonical site -> row of self.base
-        self.base = np.zeros((0, K))
-        at = model.atypical
-        self.levels = list(at["levels"])
-        self.quantiles = [at["quantiles"].get(dx) for dx in self.classes]
-        th = model.thresholds
-        self.th_atypical = th["atypical_percentile"]
-        self.th_ok = th["ok_probability"]
-        from .api import COUNTERPART_FLOOR, COUNTERPARTS
-
-        self.floor = COUNTERPART_FLOOR
-        # class index -> its counterpart's index (-1: none)
-        # what the tables assume (else every row goes to the row path)
-        self.ok = K >= 3 and all(not qs or len(qs) <= len(self.levels) for qs in self.quantiles)
-        self.counterpart = np.array([self.classes.index(COUNTERPARTS[dx]) if dx in COUNTERPARTS else -1
-                                     for dx in self.classes], np.int64)
+        self.engine = VectorEvaluator(np, model, [c.marker for c in coders])
+        self.ok = self.engine.ok
+        self.kind = [np.zeros(0, np.int8) for _ in coders]   # per column: code -> 0 nothing, 1 a marker value, 2 the row path
+        self.sidx = [np.zeros(0, np.int64) for _ in coders]  # per column: code -> gather index of its state (0: none)
 
     def _grow(self, j, upto):
         """Extend column ``j``'s code tables to codes below ``upto``."""
@@ -1317,7 +1298,8 @@ class _VecEval:
         if upto <= n0:
             return
         coder = self.coders[j]
-        name, sts = coder.marker, self.states[j]
+        name = coder.marker
+        known = self.engine.vec[j] is not None
         ks, ss = [], []
         for c in range(n0, upto):
             o = coder.decode(c)
@@ -1331,26 +1313,14 @@ class _VecEval:
                 k = 2  # an unreadable value: the row path's error row
             elif o[1] is not None:
                 k = 1
-                st = self.panel_states({name: o[1]}, self.model.markers).get(name)
-                if st is not None and st in sts:
-                    s = sts.index(st) + 1
+                if known:
+                    st = self.panel_states({name: o[1]}, self.model.markers).get(name)
+                    if st is not None:
+                        s = self.engine.state_index(j, st)
             ks.append(k)
             ss.append(s)
         self.kind[j] = np.concatenate((kind, np.array(ks, np.int8)))
         self.sidx[j] = np.concatenate((sidx, np.array(ss, np.int64)))
-
-    def _site_rows(self, sites):
-        """Row of the centred intercept + site prior table for each canonical site."""
-        np = self.np
-        new = [s for s in dict.fromkeys(sites) if s not in self.site_rows]
-        if new:
-            rows = []
-            for s in new:
-                base, prior, _ = self.model.decompose({}, s)
-                rows.append([b + p for b, p in zip(base, prior)])  # as _Classifier._lean
-                self.site_rows[s] = len(self.site_rows)
-            self.base = np.concatenate((self.base, np.array(rows, dtype=float)))
-        return np.array([self.site_rows[s] for s in sites], np.int64)
 
     def usable(self, codes):
         """Boolean mask of the rows of ``codes`` (n x columns ints) this evaluator answers."""
@@ -1365,6 +1335,13 @@ class _VecEval:
             some |= k == 1
             bad |= k == 2
         return some & ~bad
+
+    def evaluate(self, codes, sites):
+        """``(proba, atypical, ok)`` of usable rows (see :meth:`VectorEvaluator.evaluate`)."""
+        np = self.np
+        sidx = np.stack([self.sidx[j][codes[:, j]] for j in range(len(self.coders))], axis=1) \
+            if len(self.coders) else np.zeros((codes.shape[0], 0), np.int64)
+        return self.engine.evaluate(sidx, sites)
 
     def tails(self, codes, sites):
         """CSV tails (as :func:`_csv_tail`) of usable rows: ``codes`` n x columns, ``sites`` canonical names."""
@@ -1385,84 +1362,6 @@ class _VecEval:
             s1 = fmt(p1)
             out.append(f"{pre[c][k1]}{s1},{names[k1]},{s1},{names[k2]},{fmt(p2)},{names[k3]},{fmt(p3)},\n")
         return out
-
-    def _typ_max(self, s):
-        """max over classes of CompactModel.typicality, from the n x K surprises ``s`` (rows with states)."""
-        np = self.np
-        n = s.shape[0]
-        levels = self.levels
-        typ_max = np.full(n, -np.inf)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for k, qs in enumerate(self.quantiles):
-                if not qs:
-                    typ_max = np.maximum(typ_max, 1.0)
-                    continue
-                sk = s[:, k]
-                q = np.array(qs, dtype=float)
-                lv = np.array(levels[:len(qs)], dtype=float)
-                last = len(qs) - 1
-                if last:
-                    # the first j >= 1 with s > qs[j], as CompactModel.typicality's next()
-                    gt = sk[:, None] > q[None, 1:]
-                    i = np.where(gt.any(axis=1), gt.argmax(axis=1) + 1, 1)
-                else:
-                    i = np.ones(n, np.int64)
-                hi, lo = q[i - 1], q[np.minimum(i, last)]
-                frac = np.where(hi > lo, (hi - sk) / (hi - lo), 0.0)
-                l0, l1 = lv[i - 1], lv[np.minimum(i, last)]
-                mid = l0 + frac * (l1 - l0)
-                typ = np.where(sk > q[0], 0.0, np.where(sk <= q[-1], 1.0, mid))
-                typ_max = np.maximum(typ_max, typ)
-        return typ_max
-
-    def evaluate(self, codes, sites):
-        """``(proba, atypical, ok)``: n x K probabilities (CompactModel.proba's, bit for bit) and the status masks."""
-        np = self.np
-        n, K = codes.shape[0], self.K
-        rows = self._site_rows(sites)  # (first: it may extend self.base)
-        z = self.base[rows]  # a copy
-        s = np.zeros((n, K))
-        n_states = np.zeros(n, np.int64)
-        ki67 = np.zeros(n, bool)
-        for j in range(len(self.coders)):
-            vec = self.vec[j]
-            if vec is None:
-                continue
-            ix = self.sidx[j][codes[:, j]]
-            # x + 0.0 == x: a column without a state adds nothing, as the row path skips it
-            z += vec[ix]
-            s += self.sur[j][ix]
-            has = ix > 0
-            n_states += has
-            if j == self.ki67:
-                ki67 = has
-        # softmax as the row path takes it
-        mx = z.max(axis=1)
-        e = np.array(list(map(math.exp, (z - mx[:, None]).ravel().tolist()))).reshape(n, K)
-        t = np.array(list(map(sum, e.tolist())))
-        p = e / t[:, None]
-        # typicality (CompactModel.typicality); only whether its maximum is below the threshold matters,
-        # so rows with a class at 1.0 (a surprise at most that class's last quantile) skip the interpolation
-        has = n_states > 0
-        need = has.copy()
-        if self.th_atypical <= 1.0:
-            for k, qs in enumerate(self.quantiles):
-                if not qs:
-                    need[:] = False
-                    break
-                need &= ~(s[:, k] <= qs[-1])
-        typ_max = np.full(n, np.inf)  # rows not interpolated: not atypical
-        sel = np.flatnonzero(need)
-        if sel.size:
-            typ_max[sel] = self._typ_max(s[sel])
-        # api._status, with api._unresolved_counterpart
-        pmax = p.max(axis=1)
-        top = p.argmax(axis=1)  # the first maximum, as max(range(K), key=...)
-        other = self.counterpart[top]
-        open_ = ~ki67 & (other >= 0) & (p[np.arange(n), np.maximum(other, 0)] >= self.floor)
-        atypical = has & (typ_max < self.th_atypical)
-        ok = ~atypical & has & (pmax >= self.th_ok) & ~open_
-        return p, atypical, ok
 
 
 class _FastStructured:
@@ -1521,6 +1420,26 @@ class _FastStructured:
                 self.site_memo[cell] = hit
         return hit
 
+    def _whole_cell_quotes(self, a, q):
+        """Whether the quotes at ``q`` (positions in the block's bytes ``a``) each enclose a whole cell.
+
+        Pairs of quotes (an even count on every line), each opening quote at a line start or after
+        the delimiter, each closing one before the delimiter or a line end, with no delimiter or
+        line break between the two (so no quote inside a cell either).
+        """
+        np = self.np
+        if q.size % 2:
+            return False
+        opens, closes = q[0::2], q[1::2]
+        d, last = self.delim_byte, len(a) - 1
+        before = a[np.maximum(opens - 1, 0)]
+        after = a[np.minimum(closes + 1, last)]
+        if not (((before == d) | (before == 10) | (opens == 0)).all()
+                and ((after == d) | (after == 10) | (closes == last)).all()):
+            return False
+        stops = np.flatnonzero((a == d) | (a == 10))
+        return bool((np.searchsorted(stops, opens) == np.searchsorted(stops, closes)).all())
+
     def rows(self, text, start):
         """``(ids, tails, errors, quoted)`` for the rows of a block's text, or None if the block is not clean.
 
@@ -1536,6 +1455,15 @@ class _FastStructured:
         a = np.frombuffer(raw, np.uint8)
         ends = np.flatnonzero(a == 10)
         q = np.flatnonzero(a == 34)
+        if q.size and self._whole_cell_quotes(a, q):
+            # every quote opens or closes a whole cell holding no delimiter, quote or line break (an
+            # export that quotes its cells): the csv module reads such a cell as its text without the
+            # quotes, so the block is that text unquoted, and no case_id needs quoting on output
+            text = text.replace('"', "")
+            raw = text.encode("utf-8")
+            a = np.frombuffer(raw, np.uint8)
+            ends = np.flatnonzero(a == 10)
+            q = q[:0]
         if q.size:
             # lines with quotes are read as the row path reads them (the csv module, one line each);
             # a quote that may open a cell spanning lines (an odd count), or a line the csv module

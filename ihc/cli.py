@@ -464,9 +464,9 @@ def evaluate_cmd(cases, fmt, plots_dir, compare, from_text, per_case, bootstrap,
 
     try:
         if plots_dir is not None:
-            from .evaluate import _need_matplotlib
+            from .evaluate import need_matplotlib
 
-            _need_matplotlib()
+            need_matplotlib()
         report = evaluate(list(cases), model=model_path, compare=compare, from_text=from_text, bootstrap=bootstrap)
         written = plot(report, plots_dir) if plots_dir is not None else []
     except IhcError as exc:
@@ -606,6 +606,127 @@ def schema_cmd(which):
     except (IhcError, OSError) as exc:
         _fail(exc)
     click.echo(text.rstrip("\n"))
+
+
+# ------------------------------------------------------- hl7, fhir, serve (extra: lis)
+
+
+def _read_source(path):
+    """The bytes of INPUT ('-' = stdin); a missing file is an input error."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise IhcClickError(f"{path}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+
+
+def _write_records(text, records, output):
+    if output in (None, "-"):
+        click.echo(text, nl=False)
+    else:
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        except OSError as exc:
+            raise IhcClickError(f"{output}: cannot be written ({exc.strerror or exc.__class__.__name__})") from None
+    errors = sum(1 for r in records if r.get("status") == "error")
+    if errors:  # counts only: ids and message content never go to stderr
+        click.echo(f"{len(records)} result(s), {errors} could not be classified (status error, reason in the output)",
+                   err=True)
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command("hl7", epilog=EXIT_CODES_HELP)
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", default="-", show_default=True, help="Output file ('-' = stdout).")
+@click.option("--format", "fmt", type=click.Choice(["hl7", "jsonl"]), default=None,
+              help="hl7: one preliminary ORU^R01 per result; jsonl: one JSON record per result "
+                   "(default: hl7 for an output ending .hl7, else jsonl).")
+@click.option("--code-map", type=click.Path(dir_okay=False), default=None,
+              help="CSV of code,target[,system]: the laboratory's observation codes -> markers (read before the "
+                   "shipped LOINC map).")
+@_model_option
+def hl7_cmd(input_path, output, fmt, code_map, model_path):
+    """Read HL7 v2 ORU^R01 messages with IHC results; one result per specimen, in order.
+
+    INPUT holds one or many ER7 messages ('-' = stdin; CR, LF or CRLF segment ends, MLLP
+    framing tolerated). Discrete OBX by LOINC or --code-map, then narrative TX/FT text.
+    A message without IHC results is a per-message error (exit 3). Needs pip install "ihc[lis]".
+
+    \b
+    Example:
+      ihc hl7 constructed_ihc_panel.hl7
+      ihc hl7 feed.hl7 --code-map our_codes.csv -o results.hl7
+    """
+    from .lis.hl7 import run_hl7
+
+    fmt = fmt or ("hl7" if str(output).lower().endswith(".hl7") else "jsonl")
+    end = "\n" if (output in (None, "-") and sys.stdout.isatty()) else "\r"
+    try:
+        text, records = run_hl7(_read_source(input_path), fmt=fmt, code_map=code_map, model=model_path,
+                                segment_end=end)
+    except IhcError as exc:
+        _fail(exc)
+    _write_records(text, records, output)
+
+
+@cli.command("fhir", epilog=EXIT_CODES_HELP)
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", default="-", show_default=True, help="Output file ('-' = stdout).")
+@click.option("--format", "fmt", type=click.Choice(["fhir", "jsonl", "cds"]), default="fhir", show_default=True,
+              help="fhir: a Bundle with a preliminary DiagnosticReport; jsonl: one JSON record per case; "
+                   "cds: CDS Hooks cards.")
+@click.option("--code-map", type=click.Path(dir_okay=False), default=None,
+              help="CSV of code,target[,system]: the laboratory's observation codes -> markers.")
+@_model_option
+def fhir_cmd(input_path, output, fmt, code_map, model_path):
+    """Read FHIR R4 IHC Observations (a Bundle or a DiagnosticReport) and write a preliminary report.
+
+    The output Bundle is validated with the fhir.resources R4B models. Needs pip install "ihc[lis]".
+
+    \b
+    Example:
+      ihc fhir ihc_bundle.json -o differential_bundle.json
+    """
+    from .lis.fhir import run_fhir
+
+    try:
+        text, records = run_fhir(_read_source(input_path), fmt=fmt, code_map=code_map, model=model_path)
+    except IhcError as exc:
+        _fail(exc)
+    _write_records(text, records, output)
+
+
+@cli.command("serve", epilog=EXIT_CODES_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--token-file", type=click.Path(dir_okay=False), default=None,
+              help="File whose first line is a bearer token every API request must send.")
+@click.option("--max-body-mb", default=5.0, show_default=True, type=click.FloatRange(0.001, 1024),
+              help="Largest request body accepted (MB); larger is a 413.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each loads the model once).")
+@_model_option
+def serve_cmd(host, port, token_file, max_body_mb, workers, model_path):
+    """HTTP service for interface engines, with a page for people at /.
+
+    POST /v1/classify, /v1/batch, /v1/hl7, /v1/fhir; GET /v1/health, /v1/schema; API docs at
+    /docs and /openapi.json. Needs pip install "ihc[lis]".
+
+    \b
+    Example:
+      ihc serve --port 8000 --token-file /etc/ihc/token
+      curl -s localhost:8000/v1/classify -H 'content-type: application/json' -d '{"panel": "CD117+ DOG1+", "site": "stomach"}'
+    """
+    from .lis.serve import serve
+
+    try:
+        serve(host=host, port=port, token_file=token_file, max_body=int(max_body_mb * 1024 * 1024), model=model_path,
+              workers=workers, log=lambda m: click.echo(m, err=True))
+    except IhcError as exc:
+        _fail(exc)
 
 
 # ------------------------------------------------------------------------ main

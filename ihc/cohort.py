@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .markers import LOSS_MARKERS
+from .markers import KI67_BINS, LOSS_MARKERS
 
 __all__ = ["generate_cohort"]
 
@@ -83,7 +83,7 @@ def generate_cohort(kb, n_per_class=None, seed=None):
                 else:
                     panel[m] = "neg"
             if rng.random() < ki67_rate:
-                b = ("low", "mid", "high")[rng.choice(3, p=ki / ki.sum())]
+                b = KI67_BINS[rng.choice(3, p=ki / ki.sum())]
                 lo, hi = _KI67_RANGES[b]
                 panel["Ki67"] = round(float(rng.uniform(lo, hi)), 1)
             panels.append(panel)

@@ -29,8 +29,9 @@ import os
 import re
 from pathlib import Path
 
+from .diagnoses import ABBREVIATIONS, ALIASES
 from .exceptions import InputError
-from .markers import LOSS_MARKERS, LOSS_STATES
+from .markers import KI67_BINS, LOSS_MARKERS, LOSS_STATES
 from .metrics import BOOTSTRAP_METRICS, paired_bootstrap, reliability_bins, risk_coverage, summarise
 
 __all__ = ["evaluate", "plot", "load_labelled", "format_report", "readme_block", "README_COMMAND",
@@ -52,25 +53,8 @@ BOOTSTRAP_LEVEL = 0.95
 #: Top-probability thresholds of the risk-coverage curve (the shipped ok thresholds are added).
 RISK_COVERAGE_THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99]
 
-SHORT = {
-    "leiomyosarcoma": "LMS", "leiomyoma": "leiomyoma", "gist": "GIST", "schwannoma": "schwannoma",
-    "solitary_fibrous_tumor": "SFT", "desmoid_fibromatosis": "desmoid",
-    "inflammatory_myofibroblastic_tumor": "IMT", "dedifferentiated_liposarcoma": "DDLPS", "mpnst": "MPNST",
-    "synovial_sarcoma": "synovial", "pecoma": "PEComa", "melanoma": "melanoma",
-    "inflammatory_fibroid_polyp": "IFP", "undifferentiated_pleomorphic_sarcoma": "UPS",
-}
-
-_ALIASES = {
-    "lms": "leiomyosarcoma", "sft": "solitary_fibrous_tumor", "desmoid": "desmoid_fibromatosis",
-    "desmoid_tumor": "desmoid_fibromatosis", "fibromatosis": "desmoid_fibromatosis",
-    "imt": "inflammatory_myofibroblastic_tumor", "ddlps": "dedifferentiated_liposarcoma",
-    "ddl": "dedifferentiated_liposarcoma", "malignant_peripheral_nerve_sheath_tumor": "mpnst",
-    "malignant_peripheral_nerve_sheath_tumour": "mpnst", "ss": "synovial_sarcoma",
-    "ifp": "inflammatory_fibroid_polyp", "ups": "undifferentiated_pleomorphic_sarcoma",
-    "gastrointestinal_stromal_tumor": "gist", "gastrointestinal_stromal_tumour": "gist",
-    "solitary_fibrous_tumour": "solitary_fibrous_tumor",
-    "inflammatory_myofibroblastic_tumour": "inflammatory_myofibroblastic_tumor",
-}
+SHORT = ABBREVIATIONS  # table columns (ihc/diagnoses.py)
+_ALIASES = ALIASES  # label spellings (ihc/diagnoses.py)
 
 _NOT_MARKER_COLUMNS = {"diagnosis", "source", "diagnosis_text", "ihc_text", "confirmed_by", "notes", "note",
                        "reference", "pmid", "doi"}
@@ -166,7 +150,7 @@ def _read_jsonl(path, from_text, mode):
             case["markers"] = _loss({k: v for k, v in markers.items() if not str(k).startswith("other:")})
             case["site"] = normalise_site(site_text)[0] if site_text else None
             ki67 = case["markers"].get("Ki67")
-            if ki67 is not None and not (ki67 in ("low", "mid", "high") or (
+            if ki67 is not None and not (ki67 in KI67_BINS or (
                     isinstance(ki67, (int, float)) and not isinstance(ki67, bool) and 0 <= ki67 <= 100)):
                 # an unreadable value is an unreadable panel (a miss), never a crash
                 case["markers"] = {}
@@ -671,7 +655,7 @@ def format_report(report, *, per_case=False):
 # --------------------------------------------------------------------- plots
 
 
-def _need_matplotlib():
+def need_matplotlib():
     try:
         import matplotlib
     except ImportError:
@@ -681,6 +665,9 @@ def _need_matplotlib():
     return plt
 
 
+_need_matplotlib = need_matplotlib  # the former name
+
+
 def plot(report, outdir):
     """Write ``confusion_matrix.png``, ``reliability.png`` and ``risk_coverage.png`` into ``outdir``.
 
@@ -688,7 +675,7 @@ def plot(report, outdir):
     curves). Returns the list of paths written. Needs matplotlib; raises
     :class:`~ihc.exceptions.InputError` naming ``pip install .[plot]`` when it is missing.
     """
-    plt = _need_matplotlib()
+    plt = need_matplotlib()
     outdir = Path(outdir)
     try:
         outdir.mkdir(parents=True, exist_ok=True)

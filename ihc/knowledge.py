@@ -39,52 +39,11 @@ __all__ = [
     "ki67_bin",
 ]
 
-DIAGNOSES = (
-    "leiomyosarcoma", "leiomyoma", "gist", "schwannoma", "solitary_fibrous_tumor",
-    "desmoid_fibromatosis", "inflammatory_myofibroblastic_tumor",
-    "dedifferentiated_liposarcoma", "mpnst", "synovial_sarcoma", "pecoma", "melanoma",
-    "inflammatory_fibroid_polyp", "undifferentiated_pleomorphic_sarcoma",
-)
+# the diagnosis names are data of ihc.diagnoses (one table, read by the classify path too)
+from .diagnoses import DESCRIPTIONS, DIAGNOSES, DISPLAY_NAMES  # noqa: E402
 
-DISPLAY_NAMES = {
-    "leiomyosarcoma": "Leiomyosarcoma",
-    "leiomyoma": "Leiomyoma",
-    "gist": "Gastrointestinal stromal tumour (GIST)",
-    "schwannoma": "Schwannoma",
-    "solitary_fibrous_tumor": "Solitary fibrous tumour",
-    "desmoid_fibromatosis": "Desmoid fibromatosis",
-    "inflammatory_myofibroblastic_tumor": "Inflammatory myofibroblastic tumour",
-    "dedifferentiated_liposarcoma": "Dedifferentiated liposarcoma",
-    "mpnst": "Malignant peripheral nerve sheath tumour (MPNST)",
-    "synovial_sarcoma": "Synovial sarcoma",
-    "pecoma": "PEComa",
-    "melanoma": "Melanoma (spindle-cell / metastatic)",
-    "inflammatory_fibroid_polyp": "Inflammatory fibroid polyp",
-    "undifferentiated_pleomorphic_sarcoma": "Undifferentiated pleomorphic sarcoma",
-}
-
-DESCRIPTIONS = {
-    "leiomyosarcoma": "Malignant smooth-muscle tumour: SMA, desmin, h-caldesmon positive; KIT/DOG1 negative; atypia, mitoses, necrosis.",
-    "leiomyoma": "Benign smooth-muscle tumour: diffuse SMA, desmin, h-caldesmon; very low Ki-67.",
-    "gist": "Interstitial-cell tumour of the GI tract: KIT (CD117) and/or DOG1 positive, often CD34; KIT or PDGFRA (or SDH) driven.",
-    "schwannoma": "Benign nerve-sheath tumour: diffuse S100 and SOX10; KIT, DOG1 and muscle markers negative.",
-    "solitary_fibrous_tumor": "Fibroblastic tumour with NAB2-STAT6 fusion: nuclear STAT6 and CD34 positive.",
-    "desmoid_fibromatosis": "Locally aggressive myofibroblastic proliferation: nuclear beta-catenin; SMA variable; KIT/DOG1 negative.",
-    "inflammatory_myofibroblastic_tumor": "Myofibroblastic tumour with inflammatory cells: SMA positive, ALK positive in about half (ALK/ROS1 fusions).",
-    "dedifferentiated_liposarcoma": "Non-lipogenic sarcoma with MDM2/CDK4 amplification: nuclear MDM2 and CDK4; often retroperitoneal.",
-    "mpnst": "Malignant nerve-sheath tumour: S100/SOX10 focal or lost, H3K27me3 loss in many; high Ki-67.",
-    "synovial_sarcoma": "Translocation sarcoma (SS18-SSX): TLE1, focal keratin/EMA; CD34 negative.",
-    "pecoma": "Perivascular epithelioid cell tumour: melanocytic (HMB45, melan-A) and smooth-muscle markers together.",
-    "melanoma": "Melanocytic malignancy (primary spindle-cell or metastatic): S100, SOX10; HMB45/melan-A variable in spindle forms.",
-    "inflammatory_fibroid_polyp": "Benign PDGFRA-driven GI polyp: CD34 positive, KIT/DOG1 negative, PDGFRA positive; eosinophils.",
-    "undifferentiated_pleomorphic_sarcoma": "Sarcoma with no line of differentiation: a diagnosis of exclusion, specific markers negative.",
-}
-
-#: Markers the model uses (core then extended, without the uninformative ones).
-MODEL_MARKERS = tuple(m for m in CORE if m != "Ki67") + tuple(EXTENDED) + ("Ki67",)
-
-#: Ki-67 bins (percent): low < 5 <= mid < 15 <= high.
-KI67_BINS = ("low", "mid", "high")
+# defined once in ihc.markers (the classify path reads them without this training module)
+from .markers import KI67_BINS, MODEL_MARKERS  # noqa: E402
 
 
 def ki67_bin(value) -> str:
@@ -461,7 +420,11 @@ def morphology_tables(directory, classes, recipe):
     for feature in FINDINGS:
         for dx in classes:
             if dx not in tables.get("any", {}).get(feature, {}):
-                raise InputError(f"morphology.csv: no 'any' row group for {dx} x {feature} (the fallback)")
+                # no figure at all: the finding says nothing about this diagnosis (uniform), said so
+                n = len(FINDINGS[feature])
+                tables.setdefault("any", {}).setdefault(feature, {})[dx] = {s: round(1 / n, 6) for s in FINDINGS[feature]}
+                sources.setdefault("any", {}).setdefault(feature, {})[dx] = [
+                    "no figures in training_data/morphology.csv: uniform", "assumed"]
     return {"weights": {"grade": rec["grade_weight"], "context": rec["context_weight"]},
             "tables": tables, "sources": sources}
 

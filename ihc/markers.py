@@ -25,6 +25,8 @@ __all__ = [
     "NOT_MODELLED",
     "OTHER_MARKERS",
     "MARKERS",
+    "MODEL_MARKERS",
+    "KI67_BINS",
     "BINARY_STATES",
     "LOSS_MARKERS",
     "LOSS_STATES",
@@ -61,6 +63,12 @@ UNINFORMATIVE = ("vimentin", "p53", "CD68", "GFAP") + NOT_MODELLED
 
 #: Every canonical marker, in display order.
 MARKERS = CORE + EXTENDED + UNINFORMATIVE
+
+#: Markers the model uses, in model order (core then extended, without the uninformative ones; Ki-67 last).
+MODEL_MARKERS = tuple(m for m in CORE if m != "Ki67") + tuple(EXTENDED) + ("Ki67",)
+
+#: Ki-67 bins (percent): low < 5 <= mid < 15 <= high.
+KI67_BINS = ("low", "mid", "high")
 
 #: Value states of an ordinary marker.
 BINARY_STATES = ("pos", "focal", "neg")

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .engine import FORMAT_VERSION, CompactModel, feature_names, panel_states, sha256_file
 from .exceptions import ModelError, ModelIntegrityError
-from .markers import LOSS_MARKERS, LOSS_STATES
+from .markers import KI67_BINS, LOSS_MARKERS, LOSS_STATES
 
 __all__ = ["PanelEncoder", "IHCClassifier", "train", "load_joblib"]
 
@@ -187,7 +187,7 @@ def _nb_tables(kb):
         t = {}
         for m in kb.markers:
             if m == "Ki67":
-                t[m] = dict(zip(("low", "mid", "high"), kb.ki67_shares(dx)))
+                t[m] = dict(zip(KI67_BINS, kb.ki67_shares(dx)))
                 continue
             p = min(max(kb.rate(dx, m).p, 0.01), 0.99)
             if m in LOSS_MARKERS:

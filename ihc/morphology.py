@@ -49,7 +49,7 @@ __all__ = [
     "parse_mitoses", "parse_necrosis", "parse_atypia", "parse_bool", "parse_cell_type", "parse_size",
     "parse_age", "parse_sex", "morphology_from_mapping", "observed_states", "atypia_states", "site_group",
     "MorphologyModel",
-    "MORPHOLOGY_COLUMNS", "case_morphology", "column_key",
+    "MORPHOLOGY_COLUMNS", "case_morphology", "column_key", "finding_codes", "observation_codes",
 ]
 
 #: The findings the model weighs and their states, in display order.
@@ -463,18 +463,34 @@ def observed_states(morph):
     return out
 
 
-#: Canonical site -> the site group whose morphology figures apply (``any`` when none).
-SITE_GROUPS = {
-    "stomach": "gi", "small_intestine": "gi", "colorectum": "gi", "esophagus": "gi",
-    "retroperitoneum": "abdomen", "mesentery_omentum": "abdomen",
-    "uterus": "uterus", "soft_tissue": "soft_tissue", "skin": "skin",
-}
+from .sites import SITE_GROUP_OF  # noqa: E402
+
 SITE_GROUP_NAMES = {"gi": "GI tract", "abdomen": "retroperitoneum/abdomen", "uterus": "uterus",
                     "soft_tissue": "deep soft tissue", "skin": "skin", "any": "all sites"}
 
 
 def site_group(site):
-    return SITE_GROUPS.get(site, "any")
+    """The site group of a canonical site (``ihc.sites.SITE_GROUP_OF``; ``any`` when none)."""
+    return SITE_GROUP_OF.get(site, "any")
+
+
+#: Findings whose states are ordered: an observation is a run of neighbouring states.
+ORDINAL_FINDINGS = ("mitoses", "atypia", "size", "age")
+
+
+def observation_codes(feature):
+    """Every observation a finding can take, as the state code the tables key it by
+    (``"m3|m4"`` for "frequent mitoses"): runs of neighbouring states for ordered findings,
+    single states for the others."""
+    sts = FINDINGS[feature]
+    if feature not in ORDINAL_FINDINGS:
+        return ["|".join((s,)) for s in sts]
+    return ["|".join(sts[i:j]) for i in range(len(sts)) for j in range(i + 1, len(sts) + 1)]
+
+
+def finding_codes(morph):
+    """``{finding: state code}`` of a morphology, as the engine reads it (see :func:`observation_codes`)."""
+    return {f: "|".join(v) for f, v in observed_states(morph).items()}
 
 
 class MorphologyModel:
@@ -497,8 +513,10 @@ class MorphologyModel:
         """``{state: P(state | dx)}`` at the site group, falling back to ``any``."""
         t = self.tables.get(group, {}).get(feature, {}).get(dx)
         if t is None:
-            t = self.tables["any"][feature][dx]
+            t = self.tables.get("any", {}).get(feature, {}).get(dx)
             group = "any"
+        if t is None:  # a diagnosis without figures for this finding: it says nothing
+            t = {s: 1.0 / len(FINDINGS[feature]) for s in FINDINGS[feature]}
         return t, group
 
     def weight(self, feature):
@@ -529,6 +547,23 @@ class MorphologyModel:
             ll = self.loglik(f, tuple(observed[f]), group)
             m = sum(ll) / K
             out[f] = [w * (v - m) for v in ll]
+        return out
+
+    def vectors(self):
+        """``{(finding, code, group): centred weighted log-likelihood vector}`` for every observation
+        code and site group: the morphology's entries in the engine's tables."""
+        from .sites import SITE_GROUPS
+
+        out = {}
+        K = len(self.classes)
+        for f in FINDINGS:
+            w = self.weight(f)
+            for code in observation_codes(f):
+                allowed = tuple(code.split("|"))
+                for g in SITE_GROUPS:
+                    ll = [math.log(sum(self.probs(f, g, dx)[0][s] for s in allowed)) for dx in self.classes]
+                    m = sum(ll) / K
+                    out[(f, code, g)] = tuple(w * (v - m) for v in ll)
         return out
 
     def share(self, feature, allowed, site, dx):

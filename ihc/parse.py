@@ -1885,3 +1885,10 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
             f"no marker result in the row; columns must name markers such as {_examples()} "
             f"(`ihc markers` lists all) with values such as +, -, focal, 30%")
     return _finish(markers, unknown, [], [], site, mode)
+
+
+# Public names for the batch reader (ihc.batch), which codes cells the way this module reads them.
+ND_CELLS = _ND_CELLS  #: cells that mean "not done" (or empty)
+VOCABULARY = _VOCAB  #: normalised marker name -> canonical marker
+clip = _clip  #: a fragment of text clipped for a message
+finish = _finish  #: validate and build the Panel (the validation mode's rules)

@@ -15,13 +15,23 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["CANONICAL_SITES", "normalise_site", "site_names"]
+__all__ = ["CANONICAL_SITES", "SITE_GROUPS", "SITE_GROUP_OF", "normalise_site", "site_names"]
 
 #: Canonical sites, in display order.
 CANONICAL_SITES = (
     "retroperitoneum", "stomach", "small_intestine", "colorectum", "esophagus",
     "mesentery_omentum", "uterus", "soft_tissue", "skin", "bone", "other",
 )
+
+#: Site groups whose criteria differ (morphology is read per group; "any": everywhere else).
+SITE_GROUPS = ("gi", "abdomen", "uterus", "soft_tissue", "skin", "any")
+
+#: Canonical site -> site group.
+SITE_GROUP_OF = {
+    "stomach": "gi", "small_intestine": "gi", "colorectum": "gi", "esophagus": "gi",
+    "mesentery_omentum": "abdomen", "retroperitoneum": "abdomen",
+    "uterus": "uterus", "skin": "skin", "soft_tissue": "soft_tissue",
+}
 
 # Multi-word phrases first (matched as whole word sequences), then single words.
 # A phrase is tried before the words it contains, so "hepatic flexure" is the

@@ -494,3 +494,60 @@ def test_jsonl_rows_stay_one_line_for_every_line_splitter(tmp_path):
     rows = text.splitlines()
     assert len(rows) == 3
     assert [json.loads(r)["case_id"] for r in rows] == ["A\u0085B", "C\u2028D", "E\u2029F"]
+
+
+@pytest.mark.parametrize("variant", [{}, {"line_end": "\r\n"}, {"quote_all": True},
+                                     {"line_end": "\r\n", "quote_all": True}])
+def test_crlf_and_quoted_exports_take_the_vectorised_route(tmp_path, monkeypatch, variant):
+    """CRLF line ends and cells all quoted are read by the block route, not row by row, same bytes out."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import _data
+
+    src, ref = tmp_path / "in.csv", tmp_path / "lf.csv"
+    _data.uniform_csv(ref, 3000)
+    _data.uniform_csv(src, 3000, **variant)
+    run_batch(ref, tmp_path / "ref.csv")
+
+    def no_row_path(self, chunk, start):
+        raise AssertionError("a block went to the row path")
+
+    monkeypatch.setattr(batch._RowWorker, "render", no_row_path)
+    run_batch(src, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+
+
+def test_a_site_dependent_feature_is_scored_alike_by_the_scalar_and_the_vector_path():
+    """The tables' extension point (per site group vectors, as morphology findings will need):
+    one entry in the exported model, and both evaluators give the same probabilities (==)."""
+    import json
+    import random
+    from pathlib import Path
+
+    np = pytest.importorskip("numpy")
+    from ihc.engine import CompactModel, marker_states
+    from ihc.engine.vector import VectorEvaluator
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "models" / "ihc_model.json").read_text())
+    rng = random.Random(3)
+    K = len(data["classes"])
+    data["site_group_coef"] = {"SMA": {st: {g: [rng.uniform(-2, 2) for _ in range(K)] for g in ("gi", "uterus", "any")}
+                                       for st in marker_states("SMA")}}
+    model = CompactModel(data)
+    plain = CompactModel(json.loads((Path(__file__).resolve().parents[1] / "models" / "ihc_model.json").read_text()))
+    cols = ["SMA", "desmin", "CD117", "Ki67"]
+    vec = VectorEvaluator(np, model, cols)
+    rows, sites = [], []
+    for _ in range(300):
+        rows.append([rng.randint(0, len(vec.states[j])) for j in range(len(cols))])
+        sites.append(rng.choice([None, "stomach", "uterus", "retroperitoneum", "skin"]))
+    rows[0][0] = 1  # at least one SMA state
+    p, _, _ = vec.evaluate(np.array(rows, np.int64), sites)
+    differs = 0
+    for r, site, got in zip(rows, sites, p.tolist()):
+        states = {c: vec.states[j][i - 1] for j, (c, i) in enumerate(zip(cols, r)) if i}
+        assert got == model.proba(states, site)
+        differs += "SMA" in states and model.proba(states, site) != plain.proba(states, site)
+    assert differs > 100

@@ -130,3 +130,29 @@ def test_the_site_majority_tumour_not_tested_is_a_warning_until_a_stain_tests_fo
     # GIST keeps its own wording, given once
     w = ihc.classify("SMA+ desmin+", site="stomach").warnings
     assert [x for x in w if "not excluded" in x] == ["no DOG1 or CD117: GIST not excluded"]
+
+
+def test_next_stains_with_numpy_estimates_equal_the_exact_ones():
+    """Batch shortlists candidates with numpy-estimated gains, then computes the exact ones:
+    the same list, figures and reasons as computing every candidate exactly."""
+    import random
+
+    np = pytest.importorskip("numpy")
+    from ihc.api import _next_stains, load_model
+    from ihc.engine import marker_states
+    from ihc.engine.vector import GainEstimator
+
+    model = load_model()
+    est = GainEstimator(np, model).gains
+    rng = random.Random(5)
+    sites = [None, "stomach", "uterus", "skin", "retroperitoneum", "soft_tissue"]
+    n_listed = 0
+    for _ in range(400):
+        states = {m: rng.choice(marker_states(m)) for m in rng.sample(model.markers, rng.randint(0, 8))}
+        site = rng.choice(sites)
+        proba = model.proba(states, site)
+        for top in (5, 1, 0):
+            exact = _next_stains(model, states, site, proba, top=top)
+            assert _next_stains(model, states, site, proba, top=top, estimate=est) == exact
+            n_listed += len(exact)
+    assert n_listed > 1000

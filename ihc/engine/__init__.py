@@ -13,6 +13,25 @@ features at zero, so it is missing, never negative). Its score for diagnosis
 *k* is ``(b_k + sum_j w_kj x_j) / T + log prior_k(site)``; contributions are
 those terms centred over the diagnoses, so they add up exactly to the centred
 score whose softmax is the probability.
+
+One engine, two evaluators
+--------------------------
+- :mod:`ihc.engine.tables` — :class:`ScoringTables`, built once when the model is loaded:
+  per (feature, state) the K-vector of centred contributions, per site the base row, the
+  surprise terms, the outcome probabilities of a next stain, the naive-Bayes log tables.
+- this module — the scalar path for one panel (:meth:`CompactModel.proba`, ``typicality``,
+  ``information_gain``), standard library only, reading the tables.
+- :mod:`ihc.engine.vector` — the numpy path for blocks of rows (batch), gathering the same
+  tables in the same order (equal to the scalar path with ``==``, tested).
+- :mod:`ihc.engine.rules` — status, typicality interpolation and the counterpart rule, each
+  written once, in a scalar and a vector form side by side.
+
+Adding a kind of evidence (e.g. morphology: mitoses, necrosis, atypia, cell type, size, age,
+sex) is one entry in the exported model: its ``feature=state`` columns in ``features``/``coef``
+(or, when its weight depends on the site group, ``site_group_coef[feature][state][group]``),
+its per-diagnosis state probabilities in ``generative`` (typicality, next-stain outcomes)
+and ``nb``. Both evaluators and the evidence read it from the tables without change; see
+:mod:`ihc.engine.tables` for the details.
 """
 
 from __future__ import annotations
@@ -23,16 +42,19 @@ import json
 import math
 from pathlib import Path
 
-from .exceptions import ModelError, ModelIntegrityError
-from .markers import LOSS_MARKERS, LOSS_STATES
-from .morphology import MorphologyModel
+from ..exceptions import ModelError, ModelIntegrityError
+from ..markers import KI67_BINS, LOSS_MARKERS, LOSS_STATES
+from ..morphology import FINDINGS, MorphologyModel
+from . import rules
+from .tables import ScoringTables, build as _build_tables
 
-__all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "entropy_bits"]
+__all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "ScoringTables", "entropy_bits",
+           "softmax"]
 
 #: Version of the compact format and of the model card; bumped when either changes shape.
 FORMAT_VERSION = 1
 
-_KI67_STATES = ("low", "mid", "high")
+_KI67_STATES = KI67_BINS
 
 
 def marker_states(marker):
@@ -78,11 +100,15 @@ def entropy_bits(p):
     return -sum(x * math.log2(x) for x in p if x > 0)
 
 
-def _softmax(z):
+def softmax(z):
+    """Softmax of a list of scores (the one used by every evaluator: ``math.exp`` and ``sum``)."""
     mx = max(z)
     e = [math.exp(v - mx) for v in z]
     s = sum(e)
     return [v / s for v in e]
+
+
+_softmax = softmax  # the former private name, kept for callers outside ihc
 
 
 def sha256_file(path):
@@ -99,7 +125,7 @@ class CompactModel:
     Build it with :meth:`load` (checks the file against its card) or from a dict.
     """
 
-    def __init__(self, data):
+    def __init__(self, data, card=None):
         if data.get("format_version") != FORMAT_VERSION:
             raise ModelIntegrityError(
                 f"compact model format {data.get('format_version')!r} is not the format this ihc reads ({FORMAT_VERSION})")
@@ -121,12 +147,22 @@ class CompactModel:
         self.thresholds = data["thresholds"]
         self.atypical = data["atypical"]
         self.sha256 = data.get("_sha256")
+        self.card = card
         morph = data.get("morphology")
+        #: Morphology tables (``None`` for a model without them) and the GIST risk table it quotes.
         self.morphology = MorphologyModel(morph, self.classes) if morph else None
         self.gist_risk_rows = data.get("gist_risk", [])
+        #: The model as per-feature tables of per-class vectors (:mod:`ihc.engine.tables`), built once.
+        self.tables = _build_tables(
+            classes=self.classes, intercept=self.intercept, temperature=self.T, features=self.features,
+            coef=data["coef"], site_log_prior=self.site_log_prior, generative=self.generative, nb=data.get("nb"),
+            site_group_coef=data.get("site_group_coef"),
+            extra_by_group=self.morphology.vectors() if self.morphology is not None else None)
+        #: Memos of panel-independent derived facts (e.g. which stains test for a diagnosis), filled on use.
+        self.derived = {}
 
     @classmethod
-    def load(cls, path, expected_sha256=None):
+    def load(cls, path, expected_sha256=None, card=None):
         """Load a compact model JSON, refusing it if its sha256 differs from ``expected_sha256``."""
         path = Path(path)
         try:
@@ -142,46 +178,41 @@ class CompactModel:
         except ValueError:
             raise ModelIntegrityError(f"model file {path.name} is not valid JSON") from None
         data["_sha256"] = digest
-        return cls(data)
+        return cls(data, card=card)
 
-    # ------------------------------------------------------------- scoring
+    # ------------------------------------------------------------- scoring (the scalar path)
     def decompose(self, states, site=None, findings=None):
-        """Per-class centred score terms.
+        """Per-class centred score terms, read from :attr:`tables`.
 
         Returns ``(base, prior, contrib)`` where ``base[k]`` is the centred
         intercept, ``prior[k]`` the centred site log prior and
-        ``contrib[name][k]`` the centred contribution of each marker, then of each
-        morphological finding in ``findings`` (``{finding: allowed states}``, see
-        :func:`ihc.morphology.observed_states`); their sum is the centred score
-        whose softmax is the probability.
+        ``contrib[feature][k]`` the centred contribution of each feature state, the
+        morphological ``findings`` (``{finding: state code}``,
+        :func:`ihc.morphology.finding_codes`) after the markers; their sum is the
+        centred score whose softmax is the probability.
         """
-        K = len(self.classes)
-        T = self.T
-        mb = sum(self.intercept) / K
-        base = [(b - mb) / T for b in self.intercept]
-        lp = self.site_log_prior.get(site) if site else None
-        if lp is None:
-            prior = [0.0] * K
-        else:
-            m = sum(lp) / K
-            prior = [v - m for v in lp]
+        t = self.tables
+        base = t.base[None]
+        prior = t.prior_of(site)
         contrib = {}
-        for marker, state in states.items():
-            w = self.coef_by_feature.get(f"{marker}={state}")
-            if w is None:
-                continue
-            mw = sum(w) / K
-            contrib[marker] = [(x - mw) / T for x in w]
-        if findings and self.morphology is not None:
-            contrib.update(self.morphology.contributions(findings, site))
+        for items in (states.items(), (findings or {}).items()):
+            for marker, state in items:
+                v = t.vector(marker, state, site)
+                if v is not None:
+                    contrib[marker] = v
         return base, prior, contrib
 
     def scores(self, states, site=None, findings=None):
-        base, prior, contrib = self.decompose(states, site, findings)
-        z = [base[k] + prior[k] for k in range(len(self.classes))]
-        for c in contrib.values():
-            for k, v in enumerate(c):
-                z[k] += v
+        """Centred scores: the site's base row plus each state's vector, added in the panel's order
+        (then the findings')."""
+        t = self.tables
+        z = t.base.get(site) if site else None
+        z = list(z if z is not None else t.base[None])
+        for items in (states.items(), (findings or {}).items()):
+            for marker, state in items:
+                v = t.vector(marker, state, site)
+                if v is not None:
+                    z = [a + b for a, b in zip(z, v)]
         return z
 
     def raw_decision(self, states):
@@ -197,7 +228,22 @@ class CompactModel:
 
     def proba(self, states, site=None, findings=None):
         """Probability of each class (list in ``self.classes`` order)."""
-        return _softmax(self.scores(states, site, findings))
+        return softmax(self.scores(states, site, findings))
+
+    def naive_bayes_proba(self, states, site=None, findings=None):
+        """The literature naive Bayes over the same table (the comparison in evaluation), with the same
+        morphology terms as the model."""
+        t = self.tables
+        z = t.nb_base.get(site) if site else None
+        z = list(z if z is not None else t.nb_base[None])
+        nb = t.nb_log
+        for item in states.items():
+            z = [a + b for a, b in zip(z, nb[item])]
+        for f, code in (findings or {}).items():
+            v = t.vector(f, code, site)
+            if v is not None:
+                z = [a + b for a, b in zip(z, v)]
+        return softmax(z)
 
     # --------------------------------------------------------- generative
     def state_prob(self, dx, marker, state, subtype_index=None):
@@ -221,94 +267,79 @@ class CompactModel:
         """log P(observed states | dx) for every class."""
         return [self.loglik_of(states, dx) for dx in self.classes]
 
-    def _marginals(self):
-        if getattr(self, "_marg", None) is None:
-            marg = {}
-            for dx in self.classes:
-                mix = self.generative[dx]
-                marg[dx] = {m: {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
-                            for m in mix[0][1]}
-            self._marg = marg
-        return self._marg
-
     def surprise(self, states, dx):
         """How far the panel is from the most likely result of each stain under ``dx`` (nats).
 
         The sum over stains of ``log P(most likely state | dx) - log P(observed state | dx)``.
         """
-        marg = self._marginals()[dx]
+        k = self.classes.index(dx)
+        sur = self.tables.surprise
         s = 0.0
-        for m, st in states.items():
-            probs = marg[m]
-            s += math.log(max(probs.values())) - math.log(probs[st])
+        for item in states.items():
+            s += sur[item][k]
         return s
+
+    def surprises(self, states):
+        """:meth:`surprise` for every class (one pass over the panel)."""
+        z = [0.0] * len(self.classes)
+        sur = self.tables.surprise
+        for item in states.items():
+            z = [a + b for a, b in zip(z, sur[item])]
+        return z
 
     def typicality(self, states):
         """For each class, the share of its generated panels at least as surprising as this one.
 
         A value below ``thresholds["atypical_percentile"]`` for every class makes the panel atypical.
         """
-        levels = self.atypical["levels"]
-        out = []
-        for dx in self.classes:
-            qs = self.atypical["quantiles"].get(dx)
-            if not qs or not states:
-                out.append(1.0)
-                continue
-            s = self.surprise(states, dx)
-            # qs[i] is the surprise exceeded by a share levels[i] of the panels (levels ascending, qs descending)
-            if s > qs[0]:
-                out.append(0.0)
-            elif s <= qs[-1]:
-                out.append(1.0)
-            else:
-                i = next(j for j in range(1, len(qs)) if s > qs[j])
-                hi, lo = qs[i - 1], qs[i]
-                frac = (hi - s) / (hi - lo) if hi > lo else 0.0
-                out.append(levels[i - 1] + frac * (levels[i] - levels[i - 1]))
-        return out
+        at = self.atypical
+        quantiles = [at["quantiles"].get(dx) for dx in self.classes]
+        if not states or not any(quantiles):
+            return [1.0] * len(self.classes)
+        return rules.typicality(self.surprises(states), quantiles, at["levels"], True)
 
     # ------------------------------------------------------------ next stain
-    def information_gain(self, states, site, marker, proba=None, findings=None):
+    def information_gain(self, states, site, marker, proba=None, scores=None):
         """Expected reduction of the posterior entropy (bits) if ``marker`` were stained.
 
         Outcome probabilities are the model's own predictive distribution:
         ``P(s) = sum_k P(k | panel) P(s | k)``; the posterior after each
-        outcome is the model's probability with that result added.
+        outcome is the model's probability with that result added (the panel's
+        scores, ``scores`` if given, plus the outcome's vector).
         """
         if marker in states:
             return 0.0, {}
-        p = proba if proba is not None else self.proba(states, site, findings)
+        p = proba if proba is not None else self.proba(states, site)
+        z = scores if scores is not None else self.scores(states, site)
+        t = self.tables
         h0 = entropy_bits(p)
         exp_h = 0.0
         outcome_p = {}
         for s in marker_states(marker):
-            ps = sum(pk * self.state_prob(dx, marker, s) for pk, dx in zip(p, self.classes))
+            ps = sum(pk * q for pk, q in zip(p, t.state_prob[(marker, s)]))
             if ps <= 0:
                 continue
-            new = dict(states)
-            new[marker] = s
-            exp_h += ps * entropy_bits(self.proba(new, site, findings))
+            v = t.vector(marker, s, site)
+            exp_h += ps * entropy_bits(softmax(z if v is None else [a + b for a, b in zip(z, v)]))
             outcome_p[s] = ps
         return max(0.0, h0 - exp_h), outcome_p
 
-    def finding_gain(self, states, site, finding, findings, proba):
+    def finding_gain(self, states, site, finding, findings, proba, scores=None):
         """Expected information gain (bits) of learning a morphological ``finding`` not yet given.
 
-        The outcome probabilities are the model's predictive distribution over the finding's
-        states at the site group, as for a stain.
+        Outcome probabilities are the model's predictive distribution over the finding's states at
+        the site group, as for a stain; each outcome adds its table vector to the scores.
         """
         if self.morphology is None or finding in (findings or {}):
             return 0.0
-        from .morphology import FINDINGS
-
+        z = scores if scores is not None else self.scores(states, site, findings)
+        t = self.tables
         h0 = entropy_bits(proba)
         exp_h = 0.0
         for s in FINDINGS[finding]:
             ps = sum(pk * self.morphology.share(finding, (s,), site, dx)[0] for pk, dx in zip(proba, self.classes))
             if ps <= 0:
                 continue
-            new = dict(findings or {})
-            new[finding] = (s,)
-            exp_h += ps * entropy_bits(self.proba(states, site, new))
+            v = t.vector(finding, s, site)
+            exp_h += ps * entropy_bits(softmax(z if v is None else [a + b for a, b in zip(z, v)]))
         return max(0.0, h0 - exp_h)

@@ -1,0 +1,153 @@
+"""The scoring tables: the model as per-feature tables of per-class vectors, built once at load.
+
+This is the one definition of the model's arithmetic that every evaluator reads (the shape
+of scikit-learn's ``CategoricalNB``, whose joint log-likelihood is a per-feature table
+gathered by category and summed):
+
+- the scalar path (:mod:`ihc.engine.scalar`, standard library) adds, for one panel, the
+  vectors of its (feature, state) pairs one at a time;
+- the vector path (:mod:`ihc.engine.vector`, numpy) gathers the same vectors for a block
+  of rows, column by column, in the same order, so the floats are the same to the bit;
+- the evidence (``api._evidence``) iterates the same decomposition.
+
+Every table entry is a tuple of ``K`` floats in ``classes`` order:
+
+``base[site]``
+    centred intercept over the temperature plus the centred site log prior (``None``: no site).
+``contrib[(feature, state)]``
+    the centred contribution of one feature state, ``(w_k - mean w) / T``.
+``surprise[(feature, state)]``
+    ``log P(most likely state | k) - log P(state | k)`` (nats), the typicality terms.
+``state_prob[(feature, state)]``
+    ``P(state | k)``, the subtype mixture's marginal: outcome probabilities of a next stain.
+``nb_log[(feature, state)]``, ``nb_base[site]``
+    ``log P(state | k)`` of the literature naive Bayes (the comparison in evaluation) and its
+    start, the uncentred site log prior (zeros without a site).
+
+Extension point: a new kind of evidence
+---------------------------------------
+A feature is anything with a few states that adds one K-vector to the score: a marker
+today; a morphology finding (mitoses, necrosis, atypia, cell type, size, age, sex) next.
+Adding one is ONE entry in :func:`build`'s inputs (the exported model's ``features``/``coef``
+for ``contrib``, ``generative`` for ``surprise``/``state_prob``, ``nb`` for ``nb_log``) —
+no evaluator changes. A feature whose vector depends on the site as well as on its state
+(e.g. mitoses per 50 HPF read differently in the GI tract, the uterus and soft tissue)
+gives its raw coefficients as ``site_group_coef[feature][state][group]`` in the exported model
+(``models/ihc_model.json``), with ``group`` one of :data:`SITE_GROUPS` (``"any"`` as the
+fallback); :func:`build` centres them into ``contrib_by_group[(feature, state, group)]`` and
+lists the feature in ``site_dependent``; :meth:`ScoringTables.vector` resolves the group from the canonical site
+(:data:`SITE_GROUP_OF`), and both evaluators call it (the vector path builds one gather
+table per site group). The state encoding (which cell or phrase gives which state) stays
+in the parser; the rules that read the score (status, typicality, counterparts) live in
+:mod:`ihc.engine.rules` and do not change.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["ScoringTables", "SITE_GROUPS", "SITE_GROUP_OF", "build"]
+
+from ..sites import SITE_GROUP_OF, SITE_GROUPS  # noqa: E402  (the one site-group map)
+
+
+class ScoringTables:
+    """Read-only per-feature tables of the compact model (see the module docstring)."""
+
+    __slots__ = ("classes", "K", "base", "contrib", "contrib_by_group", "site_dependent", "surprise",
+                 "state_prob", "nb_log", "nb_base", "site_log_prior", "_frozen")
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("ScoringTables are read-only once built")
+
+    def base_of(self, site):
+        """Centred intercept + centred site prior for a canonical site (or None)."""
+        b = self.base.get(site)
+        return b if b is not None else self.base[None]
+
+    def prior_of(self, site):
+        """The centred site log prior alone (zeros without a site or for a site without a prior)."""
+        lp = self.site_log_prior.get(site) if site else None
+        return lp if lp is not None else (0.0,) * self.K
+
+    def vector(self, feature, state, site=None):
+        """The centred contribution of ``feature=state`` (at ``site`` for a site-dependent feature), or None."""
+        if feature in self.site_dependent:
+            by = self.contrib_by_group
+            g = SITE_GROUP_OF.get(site, "any")
+            v = by.get((feature, state, g))
+            return v if v is not None else by.get((feature, state, "any"))
+        return self.contrib.get((feature, state))
+
+
+def build(*, classes, intercept, temperature, features, coef, site_log_prior, generative, nb=None,
+          site_group_coef=None, extra_by_group=None):
+    """Build the tables from the exported model's parts (the floats are those the evaluators used before).
+
+    ``features`` are ``"feature=state"`` names in the order of the columns of ``coef``
+    (``K`` rows); ``generative[dx]`` a list of ``(share, {feature: {state: p}})`` subtypes;
+    ``site_group_coef[feature][state][group]`` the ``K`` raw coefficients of a site-dependent
+    feature state in a site group (centred and tempered here like every other coefficient);
+    ``extra_by_group[(feature, state, group)]`` ready-made centred vectors of evidence that is not a
+    fitted coefficient (the morphology findings' weighted literature log-likelihoods, see
+    :meth:`ihc.morphology.MorphologyModel.vectors`), added as they are.
+    """
+    classes = tuple(classes)
+    K = len(classes)
+    T = float(temperature)
+    b = [float(x) for x in intercept]
+    mb = sum(b) / K
+    base0 = tuple((x - mb) / T for x in b)
+    priors = {}
+    base = {None: base0}
+    for site, lp in site_log_prior.items():
+        m = sum(lp) / K
+        prior = tuple(v - m for v in lp)
+        priors[site] = prior
+        base[site] = tuple(x + p for x, p in zip(base0, prior))
+    contrib = {}
+    for j, f in enumerate(features):
+        w = [float(row[j]) for row in coef]
+        mw = sum(w) / K
+        feat, state = f.split("=", 1)
+        contrib[(feat, state)] = tuple((x - mw) / T for x in w)
+    surprise, state_prob = {}, {}
+    if generative:
+        first = generative[classes[0]][0][1]
+        marg = {}
+        for dx in classes:
+            mix = generative[dx]
+            marg[dx] = {m: {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
+                        for m in mix[0][1]}
+        for m, sts in first.items():
+            for st in sts:
+                state_prob[(m, st)] = tuple(marg[dx][m][st] for dx in classes)
+                surprise[(m, st)] = tuple(math.log(max(marg[dx][m].values())) - math.log(marg[dx][m][st])
+                                          for dx in classes)
+    nb_log = {}
+    nb_base = {None: (0.0,) * K, **{site: tuple(lp) for site, lp in site_log_prior.items()}}
+    if nb:
+        for m, sts in nb[classes[0]].items():
+            for st in sts:
+                nb_log[(m, st)] = tuple(math.log(nb[dx][m][st]) for dx in classes)
+    by_group = {}
+    for feat, by_state in (site_group_coef or {}).items():
+        for state, groups in by_state.items():
+            for group, w in groups.items():
+                if group not in SITE_GROUPS:
+                    raise ValueError(f"site group {group!r} of {feat}={state} is not one of {', '.join(SITE_GROUPS)}")
+                w = [float(x) for x in w]
+                mw = sum(w) / K
+                by_group[(feat, state, group)] = tuple((x - mw) / T for x in w)
+    for key, v in (extra_by_group or {}).items():
+        if key[2] not in SITE_GROUPS:
+            raise ValueError(f"site group {key[2]!r} of {key[0]}={key[1]} is not one of {', '.join(SITE_GROUPS)}")
+        by_group[key] = tuple(v)
+    return ScoringTables(classes=classes, K=K, base=base, contrib=contrib, contrib_by_group=by_group,
+                         site_dependent=frozenset(f for f, _, _ in by_group), surprise=surprise,
+                         state_prob=state_prob, nb_log=nb_log, nb_base=nb_base, site_log_prior=priors)
