@@ -28,7 +28,7 @@ from .morphology import FINDINGS, SITE_GROUP_NAMES, STATE_WORDS, finding_codes
 from .panel import Panel
 
 __all__ = ["Result", "classify", "recommend", "load_model", "SCHEMA_VERSION", "classify_panel", "evidence",
-           "next_stains", "panel_warnings"]
+           "next_stains", "next_findings", "gist_risk_block", "panel_warnings"]
 
 SCHEMA_VERSION = "1"
 
@@ -600,6 +600,8 @@ def _gist_risk(model, panel, differential):
 classify_panel = _classify_panel
 evidence = _evidence
 next_stains = _next_stains
+next_findings = _next_findings
+gist_risk_block = _gist_risk
 panel_warnings = _warnings
 
 

@@ -223,7 +223,8 @@ class _Classifier:
 
     def _full(self, panel):
         """api._classify_panel, with next stains memoised on (states, site): they cost most."""
-        from .api import Result, evidence as _evidence, next_stains as _next_stains, panel_warnings as _warnings
+        from .api import (Result, evidence as _evidence, gist_risk_block, next_findings as _next_findings,
+                          next_stains as _next_stains, panel_warnings as _warnings)
         from .engine import panel_states
 
         model = self.model
@@ -237,15 +238,19 @@ class _Classifier:
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
         nkey = (skey, site)
-        nxt = self.next_memo.get(nkey)
-        if nxt is None:
+        hit = self.next_memo.get(nkey)
+        if hit is None:
             _trim(self.next_memo)
-            nxt = self.next_memo[nkey] = _next_stains(model, states, site, proba, top=5, available=None,
-                                                      settled=settled, estimate=self._estimate())
+            nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=settled,
+                               estimate=self._estimate())
+            hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled))
+        nxt, nfind = hit
         return Result(
             model=model, panel=panel, status=status, differential=differential,
             evidence=_evidence(model, states, panel, site, proba, status),
             next_stains=[dict(n) for n in nxt],
+            next_findings=[dict(n) for n in nfind],
+            gist_risk=gist_risk_block(model, panel, differential),
             warnings=_warnings(model, panel, states, proba, status, typ),
             settled=settled,
         )

@@ -328,7 +328,7 @@ _CELLS = ["+", "-", "pos", "negative", "focal +", "weak", "", "nd", "n/a", "30%"
                                st.sampled_from(["", "stomach", "gastric fundus", "thigh", "moon", "uterus"])),
                      min_size=1, max_size=30),
        header=st.sampled_from([["SMA", "Des", "c-kit", "Ki-67", "SATB2", "H3K27me3"],
-                               ["SMA", "alpha-SMA", "CD117", "Ki67", "age", "SDHB"]]),
+                               ["SMA", "alpha-SMA", "CD117", "Ki67", "notes", "SDHB"]]),
        mode=st.sampled_from(["default", "strict", "lenient"]))
 def test_property_memoised_rows_equal_one_by_one_classify(rows, header, mode):
     """The batch fast path (cells parsed once, results shared by memo key) == ihc.classify row by row."""

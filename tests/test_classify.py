@@ -22,7 +22,8 @@ MUST_SHOW = [
     ("CD34+ STAT6+ CD117- DOG1- S100- desmin-", None, "solitary_fibrous_tumor", {"ok"}),
     ("beta-catenin nuclear+ SMA focal CD117- DOG1- CD34- S100- desmin-", "mesentery", "desmoid_fibromatosis", {"ok"}),
     ("MDM2+ CDK4+ SMA- desmin- CD117- DOG1-", "retroperitoneum", "dedifferentiated_liposarcoma", {"ok"}),
-    ("ALK+ SMA+ desmin focal CD117- DOG1-", None, "inflammatory_myofibroblastic_tumor", {"ok"}),
+    # 0.72 against the ok threshold chosen on the 85 dev cases (0.73; it was 0.62 on 67): leads, not named
+    ("ALK+ SMA+ desmin focal CD117- DOG1-", None, "inflammatory_myofibroblastic_tumor", {"ok", "indeterminate"}),
 ]
 
 
@@ -78,8 +79,9 @@ def test_panel_no_diagnosis_explains_is_atypical():
 def test_result_object_matches_contract():
     d = ihc.classify(LMS_REPORT_1, site="retroperitoneum").to_dict()
     assert d["schema_version"] == "1"
-    assert set(d) == {"schema_version", "model", "input", "status", "diagnosis", "confidence",
-                      "differential", "evidence", "next_stains", "warnings"}
+    required = {"schema_version", "model", "input", "status", "diagnosis", "confidence",
+                "differential", "evidence", "next_stains", "warnings"}
+    assert required <= set(d) and set(d) - required <= {"next_findings", "gist_risk"}
     assert d["input"]["ignored"] == ["vimentin", "p53"]
     assert d["input"]["site"] == "retroperitoneum"
     probs = [x["probability"] for x in d["differential"]]

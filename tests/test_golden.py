@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "a99c10f2a221f1e1c77befdc8a48ec82afb6e6f5be8fcce13ba653070fe173b5",
-    "classify_generated": "c2d1419f39eb0f2fa040150d714ef9dfb07692832a005493f265c2952abfcf93",
-    "batch_structured_csv": "8c6c61271f94148386e435662b7cc6996b07ac7250ec7df71e72f0d96ae76ad0",
-    "batch_uniform_csv": "b292d2e81a724939d11d89f6164bf29d83db59878d86cf975a53228ecf99d948",
-    "batch_text_csv": "4f0a5544baeaf6982198ee32b7973dea9166e24bffd7a5e6e161467ca1ba0fe9",
-    "batch_structured_jsonl": "3b049be06f97e0221307c4a5df1fd91d07fee8d1aa7acd64f8e14583395b514a",
-    "batch_uniform_jsonl": "d8ee84ce923c7e6dde818d4b2827b4d613ba553dcd1ff04351b4be0dae982fd7",
-    "batch_text_jsonl": "e3c51c5222090229b91710d31377a0cf38a6260c27e8ed9e8fddef91bc463240",
+    "classify_real_cases": "04450c6a94e58bcf9a47274439e15148cc695f4d547423f16e7605ea65bf92fa",
+    "classify_generated": "b6d7545cb6b7e8aee8f27fcf8a6d3ae7937d092ac9abe4382af2a7a285873d26",
+    "batch_structured_csv": "1288047e23d945638e86bed5905a03ae3762d3001a59f915def3104789d541a3",
+    "batch_uniform_csv": "15c5a686f97d05e6f04233cb3ccd17be5f53c7f4545dcca3df5d5e95c5e54148",
+    "batch_text_csv": "5415aa6b56608b844a8ee9f296ef5a6fd8f11792a50e496d31b3beff6c92da70",
+    "batch_structured_jsonl": "d2c66b6c9111176a68f64deb7746a4ebbc290955df20cf3ce5f64faad561092e",
+    "batch_uniform_jsonl": "4f074e4bb8e5fc0a44d299127d6d9fa27fd89a50a118a8c014981b020baa68f0",
+    "batch_text_jsonl": "e236bbca414767e3332fd02634245f58a98330a36a14cca3fcdd1e9ba2b6a0cb",
 }
 
 N_GENERATED = 2000
