@@ -94,3 +94,16 @@ def test_the_checks_can_fail(tmp_path):
         ROOT = saved
     assert private == [("ihc.a", "ihc.b", "_hidden")]
     assert _cycles(edges, mods)
+
+
+def test_every_subpackage_is_installed():
+    """A package under ihc/ that setup.cfg does not list is missing from `pip install .` (not from an
+    editable install, which is why only this test sees it)."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT.parent / "setup.cfg")
+    listed = {p.strip() for p in cfg["options"]["packages"].split() if p.strip()}
+    found = {"ihc." + p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+             for p in ROOT.rglob("__init__.py") if p.parent != ROOT and "__pycache__" not in p.parts}
+    assert found - listed == set(), f"add to setup.cfg [options] packages: {sorted(found - listed)}"
