@@ -97,9 +97,11 @@ def test_narrative_tx_line_gives_the_same_differential(example):
     _, narrative = run_hl7(_narrative_version(example))
     assert narrative[0]["read"] == {"discrete": 0, "narrative": 8}
     assert same_dx(narrative[0]["differential"], discrete[0]["differential"])
-    # and the same as classifying the text directly
-    direct = ihc.classify(TEXT, site="retroperitoneum").to_dict()
+    # and the same as classifying the text directly with the patient's sex and age (PID), which the
+    # HL7 path passes on as clinical context
+    direct = ihc.classify(TEXT, site="retroperitoneum", morphology={"sex": "F", "age": 66}).to_dict()
     assert same_dx(narrative[0]["differential"], direct["differential"])
+    assert direct["input"]["morphology"] == narrative[0]["input"]["morphology"] == {"age": 66.0, "sex": "F"}
 
 
 def test_thousand_messages_mixed_ends_some_without_ihc_one_truncated(tmp_path):
@@ -521,3 +523,31 @@ def test_serve_internal_error_is_a_500_json_and_the_log_names_no_content(client,
     assert "RuntimeError" in caplog.text
     monkeypatch.undo()
     _good(client)
+
+
+def test_hl7_context_and_narrative_morphology_reach_the_classifier(example):
+    """PID sex/age and a narrative morphology sentence are weighed; an unreadable sex ("U") is left out."""
+    lines = _narrative_version(example).decode().split("\r")
+    lines = [ln[:-1] + "U" if ln.startswith("PID|") and ln.endswith("|F") else ln for ln in lines]
+    at = max(i for i, ln in enumerate(lines) if ln.startswith("OBX|"))
+    lines.insert(at + 1, "OBX|2|TX|22635-7^Path report.microscopic observation^LN|A1|"
+                         "18 mitoses per 10 HPF and coagulative necrosis||||||F")
+    _, recs = run_hl7("\r".join(lines).encode())
+    m = recs[0]["input"].get("morphology", {})
+    assert "sex" not in m and m.get("age") == 66.0
+    assert m.get("necrosis") is True and m["mitoses"]["states"] == ["m4"]
+
+
+def test_serve_classify_takes_morphology_context():
+    from starlette.testclient import TestClient
+
+    from ihc.lis.serve import create_app
+
+    client = TestClient(create_app())
+    body = {"panel": "SMA+ desmin+ h-caldesmon+ CD117- DOG1- S100-", "site": "retroperitoneum",
+            "context": {"mitoses": "15/10 HPF", "necrosis": True}}
+    r = client.post("/v1/classify", json=body)
+    assert r.status_code == 200
+    assert r.json()["input"]["morphology"]["necrosis"] is True and r.json()["diagnosis"] == "leiomyosarcoma"
+    bad = client.post("/v1/classify", json={**body, "context": {"mitoses": "lots"}})
+    assert bad.status_code == 422 and "mitoses" in bad.json()["error"]

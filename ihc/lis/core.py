@@ -4,8 +4,9 @@ A reader turns each message (or report) into :class:`Case` objects: the markers 
 discrete observations, the narrative texts to give the free-text parser, the site as free text,
 and ``context``, a dict of clinical / morphology fields read on the way (``sex``, ``age_years``,
 and any observation the code map sends to ``context.<name>``, e.g. ``mitotic_count``). The
-classifier does not take ``context`` yet; it is carried into the record unchanged so that the
-morphology inputs can be passed on when :func:`ihc.classify` accepts them.
+fields the classifier reads (sex, age, mitoses with a denominator, necrosis, size...) are passed
+as morphology (:func:`case_morphology`), with what the narrative texts state; ``context`` is also
+carried into the record unchanged.
 
 :func:`classify_case` gives one record, the object of ``ihc hl7 --format jsonl`` /
 ``ihc fhir --format jsonl``: the classify object (``ihc schema``) plus ``control_id``,
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..exceptions import IhcError, InputError, NoKnownMarkerError
 
-__all__ = ["Case", "classify_case", "ExtraMissingError", "need", "EXTRA_HINT"]
+__all__ = ["Case", "classify_case", "case_morphology", "ExtraMissingError", "need", "EXTRA_HINT"]
 
 EXTRA_HINT = 'pip install "ihc[lis]"'
 
@@ -108,6 +109,31 @@ def narrative_markers(texts):
     return out
 
 
+def case_morphology(case):
+    """The morphology and clinical context a message gives: its discrete context fields that the
+    classifier reads (sex, age, a mitotic count with its denominator, necrosis, size...), then what
+    its narrative texts state ("18 mitoses per 10 HPF"). A field it cannot read (sex "U", a bare
+    count without a denominator) is left out: a feed never fails on context. None when nothing."""
+    from ..exceptions import InvalidValueError
+    from ..morph_text import read_morphology
+    from ..morphology import column_key, morphology_from_mapping
+
+    given = {}
+    for name, value in case.context.items():
+        key = column_key(name)
+        if key is None or value is None or key in given:
+            continue
+        try:
+            morphology_from_mapping({key: value})
+        except InvalidValueError:
+            continue
+        given[key] = value
+    morph = morphology_from_mapping(given)
+    if case.narrative:
+        morph = morph.merged(read_morphology(" ".join(str(t) for t in case.narrative)))
+    return morph or None
+
+
 def classify_case(case, *, model=None, top=5):
     """The record of one case: the classify object plus its keys, or an error record.
 
@@ -129,7 +155,7 @@ def classify_case(case, *, model=None, top=5):
         reason = "no IHC results found: no observation code is in the code map and no narrative text names a stain"
         return {**head, "schema_version": "1", "status": "error", "error": reason}
     try:
-        d = ihc.classify(panel, site=case.site, model=model, top=top).to_dict()
+        d = ihc.classify(panel, site=case.site, morphology=case_morphology(case), model=model, top=top).to_dict()
     except IhcError as exc:
         return {**head, "schema_version": "1", "status": "error", "error": " ".join(str(exc).split())}
     return {**head, **d, "context": dict(case.context), "read": {"discrete": case.discrete, "narrative": n_narr}}

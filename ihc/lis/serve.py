@@ -118,7 +118,8 @@ def _classify_request(obj, model):
     if case_id is not None and not isinstance(case_id, (str, int)):
         raise HTTPError(400, '"case_id" must be text or an integer')
     try:
-        d = ihc.classify(panel, site, mode=mode, top=top, available=available, model=model).to_dict()
+        d = ihc.classify(panel, site, morphology=obj.get("context"), mode=mode, top=top, available=available,
+                         model=model).to_dict()
     except IhcError as exc:
         raise HTTPError(422, " ".join(str(exc).split())) from None
     return d if case_id is None else {"case_id": str(case_id), **d}
@@ -188,7 +189,7 @@ def openapi_spec():
         "top": {"type": "integer", "minimum": 0, "maximum": 30, "default": 5},
         "mode": {"enum": ["default", "strict", "lenient"]},
         "available": {"type": "array", "items": {"type": "string"}},
-        "context": {"type": "object", "description": "morphology and clinical fields (accepted, not yet used)"},
+        "context": {"type": "object", "description": "morphology and clinical fields, as `ihc classify` options: mitoses ('15/10 HPF'), necrosis, atypia, pleomorphic, cell_type, size_cm, age, sex"},
         "case_id": {"type": "string"}}}
     return {
         "openapi": "3.1.0",
