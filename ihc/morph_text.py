@@ -48,8 +48,9 @@ NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babse
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
              r"detected|apparent)|lacking|none)",
-             r"^\s*(?:は|が|も)?\s*(?:み|見|認め|観察さ)られ(?:ない|ず|なかった)", r"^\s*(?:は|が|も)?\s*(?:な[しい]|無し|ない)",
-             r"^\s*(?:は|が|も)?\s*認め(?:ない|ず|なかった)", r"^\s*(?:は|が|を)?\s*伴わ",
+             r"^\s*(?:は|が|も|を)?\s*(?:み|見|認め|観察さ)られ(?:ない|ず|なかった)",
+             r"^\s*(?:は|が|も)?\s*(?:な[しい]|無し|ない)",
+             r"^\s*(?:は|が|も|を)?\s*認め(?:ない|ず|なかった)", r"^\s*(?:は|が|を)?\s*伴わ",
              r"^\s*(?:은|는|이|가|도)?\s*(?:없|관찰되지 않|보이지 않|확인되지 않)",
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
 #: Words that break a negation's scope.
@@ -66,9 +67,9 @@ MITOSIS_QUALIFIERS = (
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (
     (r"(?:marked|severe|striking|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
-     r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|심한|고도)", "severe"),
+     r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|심한|심하|심했|고도|현저|뚜렷)", "severe"),
     (r"(?:moderate|中等度|中度|中等|중등도)", "moderate"),
-    (r"(?:mild|slight|minimal|focal|low[- ]grade|轻度|輕度|軽度|경도|약간)", "mild"),
+    (r"(?:mild|slight|minimal|focal|low[- ]grade|轻度|輕度|軽度|경도|경미|약간)", "mild"),
 )
 
 #: Cell type words.
@@ -91,6 +92,10 @@ _COUNT = re.compile(
 _COUNT_DEN_FIRST = re.compile(
     rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})\s*(?:あたり|当たり|中|당|에서)?\s*"
     rf"(?:に|で)?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
+# "強拡大10視野あたり5個" / "高倍视野10个中5个": a count per N high-power fields written around the fields
+_COUNT_FIELDS = re.compile(
+    rf"(?:強拡大|高倍率|高倍)\s*(?P<den>{_NUM})\s*(?:個|个)?\s*視野\s*(?:あたり|当たり|中|で|に|当)?\s*"
+    rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个)", re.I)
 _DIMS = re.compile(rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])", re.I)
 _AGE_SEX = (
     (re.compile(r"(\d{1,3})[- ](?:year|yr)s?[- ]old (man|woman|male|female|boy|girl|lady|gentleman)"), 1, 2),
@@ -131,14 +136,14 @@ def _negated(clause, start, end, window=48):
 def _mitoses(clause, out):
     if not re.search(MITOSIS_CUES, clause, re.I):
         return
-    for rx in (_COUNT, _COUNT_DEN_FIRST):
+    for rx in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS):
         for m in rx.finditer(clause):
             cmp = m.group("cmp") or ""
             # "up to 4/10 HPF" is the hot-spot count, the one the criteria read
             cmp = "" if cmp in ("up to", "最大", "最多") else cmp
             a, b = m.group("a"), m.group("b")
             den = m.group("den") or ""
-            unit = m.group("unit")
+            unit = m.group("unit") if "unit" in rx.groupindex else "hpf"
             unit = "hpf" if re.match(r"高倍|고배율", unit) else unit
             text = f"{cmp} {a}{'-' + b if b else ''}/{den} {unit}".strip()
             try:
