@@ -245,32 +245,40 @@ def _atypical_quantiles(compact, kb, levels, n_per_class=8000):
 
 def _choose_grade_weight(compact, dev_in, recipe, quick):
     """The weight of the grade findings (mitoses, necrosis, atypia), chosen on dev log-loss over the
-    dev cases that state at least one of them; the recipe's value when fewer than 10 do."""
-    from .morphology import GRADE_FINDINGS, case_morphology, observed_states
+    dev cases that state at least one of them; the recipe's value when fewer than 10 do.
+
+    Returns ``(model, selection)``: the model with the chosen weight (a new one, since a model's
+    tables are built once) and the grid's figures for the card.
+    """
+    from .morphology import GRADE_FINDINGS, case_morphology, finding_codes
 
     rec = recipe["morphology"]
     cases = []
     for c in dev_in:
-        f = observed_states(case_morphology(c))
+        f = finding_codes(case_morphology(c))
         if any(g in f for g in GRADE_FINDINGS):
             cases.append((panel_states(c["markers"], compact.markers), c["site"], f, c["diagnosis"]))
     if len(cases) < 10 or quick:
-        return [{"grade_weight": rec["grade_weight"], "dev_cases": len(cases), "chosen": "recipe"}]
+        return compact, [{"grade_weight": rec["grade_weight"], "dev_cases": len(cases), "chosen": "recipe"}]
+
+    def with_weight(w):
+        morph = dict(compact.data["morphology"])
+        morph["weights"] = {**morph["weights"], "grade": w}
+        return CompactModel({**compact.data, "morphology": morph})
+
     out = []
     best = None
     for w in rec["grade_weight_grid"]:
-        compact.morphology.weights["grade"] = w
+        cm = with_weight(w)
         nll = 0.0
         for st, site, f, dx in cases:
-            p = compact.proba(st, site, f)
-            nll -= math.log(max(p[compact.classes.index(dx)], 1e-12))
+            p = cm.proba(st, site, f)
+            nll -= math.log(max(p[cm.classes.index(dx)], 1e-12))
         nll /= len(cases)
         out.append({"grade_weight": w, "dev_cases": len(cases), "dev_log_loss": round(nll, 4)})
         if best is None or nll < best[0] - 1e-9:
-            best = (nll, w)
-    compact.morphology.weights["grade"] = compact.data["morphology"]["weights"]["grade"] = best[1]
-    compact.morphology._cache.clear()
-    return out
+            best = (nll, cm)
+    return best[1], out
 
 
 def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
@@ -380,7 +388,8 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     pipeline = Pipeline([("encode", encoder), ("classify", clf)])
     compact = compact_from(clf, T, S)
     say(f"chosen C={C}, temperature={T}, site prior strength={S} (dev log-loss {best[0]:.3f})")
-    morph_selection = _choose_grade_weight(compact, dev_in, kb.recipe, quick) if morph is not None else []
+    compact, morph_selection = _choose_grade_weight(compact, dev_in, kb.recipe, quick) \
+        if morph is not None else (compact, [])
     if morph_selection:
         say(f"morphology grade weight {compact.morphology.weights['grade']} (dev cases with morphology)")
 

@@ -507,7 +507,6 @@ class MorphologyModel:
         self.tables = data["tables"]
         self.sources = data.get("sources", {})
         self.weights = data["weights"]
-        self._cache = {}
 
     def probs(self, feature, group, dx):
         """``{state: P(state | dx)}`` at the site group, falling back to ``any``."""
@@ -525,29 +524,6 @@ class MorphologyModel:
             return self.weights["grade"]
         w = self.weights["context"]
         return w[feature] if isinstance(w, dict) else w
-
-    def loglik(self, feature, allowed, group):
-        """Per-class ``log sum_{s in allowed} P(s | k)`` (floored as exported)."""
-        key = (feature, allowed, group)
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = [math.log(sum(self.probs(feature, group, dx)[0][s] for s in allowed)) for dx in self.classes]
-            self._cache[key] = hit
-        return hit
-
-    def contributions(self, observed, site):
-        """``{finding: per-class centred contribution}`` for the findings observed."""
-        group = site_group(site)
-        out = {}
-        K = len(self.classes)
-        for f in FINDINGS:
-            if f not in observed:
-                continue
-            w = self.weight(f)
-            ll = self.loglik(f, tuple(observed[f]), group)
-            m = sum(ll) / K
-            out[f] = [w * (v - m) for v in ll]
-        return out
 
     def vectors(self):
         """``{(finding, code, group): centred weighted log-likelihood vector}`` for every observation
