@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from .diagnoses import BENIGN as _BENIGN, COUNTERPART_FLOOR, COUNTERPARTS, DISPLAY_NAMES, SHORT as _SHORT
-from .engine import CompactModel, marker_states, panel_states, rules
+from .engine import CompactModel, marker_states, panel_states, rules, softmax
 from .exceptions import InputError, ModelError, ModelIntegrityError
 from .markers import LOSS_MARKERS, MARKERS, info
 from .morphology import FINDINGS, SITE_GROUP_NAMES, STATE_WORDS, finding_codes
@@ -379,7 +379,7 @@ def _majority_tests(model, dx, proba):
     return [m for m in cache[dx] if _expected_share(model, other, m)[0] <= TEST_OTHER]
 
 
-def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None):
+def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None, scores=None):
     """The stain that tests for the site's majority tumour when the panel has none, or None.
 
     The site's majority tumour (at least ``site_majority_percent`` of its published case mix,
@@ -399,7 +399,7 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
     if any(m in states for m in tests):
         return None
     known = known or {}
-    z = model.scores(states, site, findings) if findings else None
+    z = scores if scores is not None else (model.scores(states, site, findings) if findings else None)
     scored = [(known[m] if m in known else model.information_gain(states, site, m, proba=proba, scores=z)[0], m)
               for m in cands if m in tests]
     if not scored:
@@ -422,7 +422,8 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
 GAIN_TOLERANCE = 1e-9
 
 
-def _next_stains(model, states, site, proba, top=5, available=None, settled=False, estimate=None, findings=None):
+def _next_stains(model, states, site, proba, top=5, available=None, settled=False, estimate=None, findings=None,
+                 scores=None):
     """The next stains; ``estimate(site, proba, scores, cands)`` (batch: numpy) may give estimated
     gains, and then only the candidates that can reach the list get their exact gain."""
     if settled:
@@ -431,7 +432,7 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
     if available is not None:
         allowed = set(available)
         cands = [m for m in cands if m in allowed]
-    z = model.scores(states, site, findings)
+    z = scores if scores is not None else model.scores(states, site, findings)
     if estimate is None or not cands:
         every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0] for m in cands}
     else:
@@ -444,7 +445,7 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
                  for m in cands if approx[m] >= bar}
     gains = [(g, m) for m, g in every.items() if g >= MIN_GAIN_BITS]
     gains.sort(key=lambda t: (-t[0], t[1]))
-    first = _site_majority_stain(model, states, site, proba, cands, every, findings)\
+    first = _site_majority_stain(model, states, site, proba, cands, every, findings, z)\
         if top > 0 else None
     out = []
     if first:
@@ -467,7 +468,7 @@ _FINDING_ASK = {
 }
 
 
-def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3):
+def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3, scores=None):
     """Morphological findings not given, by expected information gain (bits), beside the next stains.
 
     The slide is already on the microscope: a finding that separates the diagnoses in play costs
@@ -476,7 +477,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     """
     if settled or model.morphology is None:
         return []
-    z = model.scores(states, site, findings)
+    z = scores if scores is not None else model.scores(states, site, findings)
     best = max(next_stains, key=lambda n: n["expected_information_gain"], default=None)
     best_g = best["expected_information_gain"] if best else 0.0
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
@@ -566,19 +567,20 @@ def _classify_panel(model, panel, *, top=5, available=None):
     states = panel_states(panel.markers, model.markers)
     site = panel.site
     findings = finding_codes(panel.morphology) if model.morphology is not None else {}
-    proba = model.proba(states, site, findings)
+    z = model.scores(states, site, findings)  # once: the probabilities and every expected gain start from it
+    proba = softmax(z)
     typ = model.typicality(states)
     status = _status(model, proba, typ, len(states) + len(findings), states, findings)
     settled = rules.settled(model.thresholds, status, proba)
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
     next_stains = _next_stains(model, states, site, proba, top=top, available=available, settled=settled,
-                               findings=findings)
+                               findings=findings, scores=z)
     return Result(
         model=model, panel=panel, status=status, differential=differential,
         evidence=_evidence(model, states, panel, site, proba, status, findings),
         next_stains=next_stains,
-        next_findings=_next_findings(model, states, site, proba, findings, next_stains, settled),
+        next_findings=_next_findings(model, states, site, proba, findings, next_stains, settled, scores=z),
         gist_risk=_gist_risk(model, panel, differential),
         warnings=_warnings(model, panel, states, proba, status, typ, findings),
         settled=settled,

@@ -241,9 +241,11 @@ class _Classifier:
         hit = self.next_memo.get(nkey)
         if hit is None:
             _trim(self.next_memo)
+            z = model.scores(states, site)
             nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=settled,
-                               estimate=self._estimate())
-            hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled))
+                               estimate=self._estimate(), scores=z)
+            hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled,
+                                                              scores=z))
         nxt, nfind = hit
         return Result(
             model=model, panel=panel, status=status, differential=differential,

@@ -1379,18 +1379,22 @@ def _examples():
     return "SMA, desmin (Des), CD117 (c-kit), CD34, S100, DOG1, Ki-67 (MIB-1)"
 
 
+def strict_error(unknown, unparsed):
+    """The error of strict mode for names outside the vocabulary and text not understood."""
+    parts = []
+    if unknown:
+        parts.append("unknown marker(s) " + ", ".join(unknown[:8]))
+    if unparsed:
+        parts.append("text not understood " + "; ".join(repr(u) for u in unparsed[:3]))
+    return UnknownMarkerError("strict mode: " + " and ".join(parts)
+                              + "; use marker names from `ihc markers` with values such as +, -, focal")
+
+
 def _finish(markers, unknown, unparsed, warnings, site, mode):
     """Apply the validation mode and the site; build the Panel."""
     panel = Panel(markers=markers, unknown=list(unknown), unparsed=list(unparsed))
     if mode == "strict" and (panel.unknown or panel.unparsed):
-        parts = []
-        if panel.unknown:
-            parts.append("unknown marker(s) " + ", ".join(panel.unknown[:8]))
-        if panel.unparsed:
-            parts.append("text not understood " + "; ".join(repr(u) for u in panel.unparsed[:3]))
-        raise UnknownMarkerError(
-            "strict mode: " + " and ".join(parts)
-            + "; use marker names from `ihc markers` with values such as +, -, focal")
+        raise strict_error(panel.unknown, panel.unparsed)
     if mode == "default":
         if panel.unknown:
             warnings.append("marker(s) outside the vocabulary, reported but not used: "

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from .exceptions import NoKnownMarkerError, UnknownMarkerError
+from .exceptions import NoKnownMarkerError
 from .morph_text import read_morphology
 from .morphology import Morphology, morphology_from_mapping
 from .panel import Panel
-from .parse import parse as _parse_stains
+from .parse import parse as _parse_stains, strict_error
 from .sites import normalise_site
 
 __all__ = ["parse", "with_morphology"]
@@ -53,13 +53,7 @@ def _drop_morphology_fragments(panel, mode):
 
 
 def _strict(panel):
-    parts = []
-    if panel.unknown:
-        parts.append("unknown marker(s) " + ", ".join(panel.unknown[:8]))
-    if panel.unparsed:
-        parts.append("text not understood " + "; ".join(repr(u) for u in panel.unparsed[:3]))
-    raise UnknownMarkerError("strict mode: " + " and ".join(parts)
-                             + "; use marker names from `ihc markers` with values such as +, -, focal")
+    raise strict_error(panel.unknown, panel.unparsed)
 
 
 def parse(text, site=None, *, mode="default", morphology=None):
