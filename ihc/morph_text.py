@@ -26,7 +26,7 @@ import re
 import unicodedata
 
 from .exceptions import InvalidValueError
-from .morphology import MitoticCount, Morphology, parse_mitoses
+from .morphology import MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
 
 __all__ = ["read_morphology"]
 
@@ -40,11 +40,6 @@ NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)|bizarre nuclei|pleomorphi(?:sm|c)|異型性?|异型性?|이형성?|多形性|多形|다형성)"
 PLEO_CUES = r"(?:pleomorphi(?:sm|c)|多形性|多形|다형성|bizarre)"
 
-#: Negation cues before a finding (same clause), per language.
-NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
-              r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
-              r"\bneither\b", r"\bnil\b",
-              r"无明显", r"無明顯", r"未见", r"未見", r"缺乏", r"缺少", r"无", r"無", r"없")
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
              r"detected|apparent)|lacking|none)",
@@ -55,14 +50,6 @@ NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|prese
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
 #: Words that break a negation's scope.
 SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
-
-#: Mitotic activity in words -> the word's key in ihc.morphology.MITOSIS_WORDS.
-MITOSIS_QUALIFIERS = (
-    (r"(?:frequent|numerous|brisk|abundant|many|increased|high|prominent|conspicuous|plentiful|"
-     r"易见|多见|常见|活跃|活躍|多数|多い|目立つ|散見され|많)", "frequent"),
-    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|적)", "rare"),
-    (r"(?:inconspicuous|目立たない)", "inconspicuous"),
-)
 
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (

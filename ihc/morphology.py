@@ -98,6 +98,20 @@ MITOSIS_WORDS = {
     "easily found": (25.0, math.inf), "active": (6.0, math.inf),
 }
 
+#: Mitotic activity in words, as reports qualify the word "mitoses" -> the word's key in
+#: :data:`MITOSIS_WORDS` (read by the free-text reader and by :func:`parse_mitoses` for a phrase).
+MITOSIS_QUALIFIERS = (
+    (r"(?:frequent|numerous|brisk|abundant|many|increased|high|prominent|conspicuous|plentiful|"
+     r"易见|多见|常见|活跃|活躍|多数|多い|目立つ|散見され|많)", "frequent"),
+    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|드물|적)", "rare"),
+    (r"(?:inconspicuous|目立たない)", "inconspicuous"),
+)
+
+#: Negation cues before a finding (same clause), per language.
+NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
+              r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
+              r"\bneither\b", r"\bnil\b",
+              r"无明显", r"無明顯", r"未见", r"未見", r"缺乏", r"缺少", r"无", r"無", r"없")
 ATYPIA_WORDS = {
     "none": ("none",), "no": ("none",), "absent": ("none",), "bland": ("none",), "0": ("none",),
     "mild": ("mild",), "slight": ("mild",), "minimal": ("mild",), "low": ("mild",), "1": ("mild",),
@@ -223,6 +237,32 @@ _COUNT_RE = re.compile(
     r"mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?)\s*$")
 
 
+_NEG_RE = re.compile("|".join(NEG_BEFORE), re.I)
+_NEAR_ZERO = re.compile(r"\b(?:virtually|almost|practically|essentially)\s+(?:none|absent|no)\b")
+
+
+def _mitoses_phrase(s):
+    """The :data:`MITOSIS_WORDS` key a phrase such as 'high mitotic index', 'without mitoses',
+    'virtually none', '极少见' or '많음' amounts to, or None when it says nothing readable.
+
+    The phrase is a mitoses value (the field names the finding), so a negation alone means
+    none, and a qualifier word gives its range; a negated qualifier ('not frequent') is rare.
+    Digits that did not make a count are never guessed at.
+    """
+    s = re.sub(r"[()\[\]（）]", " ", s)
+    if re.search(r"\d", s):
+        return None
+    if _NEAR_ZERO.search(s):
+        return "none"
+    word = next((w for pat, w in MITOSIS_QUALIFIERS if re.search(pat, s, re.I)), None)
+    negated = _NEG_RE.search(s) is not None
+    if word is None:
+        return "none" if negated else None
+    if negated:
+        return "rare" if word == "frequent" else "none"
+    return word
+
+
 def parse_mitoses(text):
     """Read a mitotic count as reports write it.
 
@@ -236,6 +276,8 @@ def parse_mitoses(text):
     ('m3', 'm4')
     >>> parse_mitoses("<1/50 HPF").states()
     ('m0',)
+    >>> parse_mitoses("high mitotic index").states(), parse_mitoses("without mitoses").states()
+    (('m3', 'm4'), ('m0',))
     """
     if isinstance(text, MitoticCount):
         return text
@@ -251,7 +293,11 @@ def parse_mitoses(text):
         return MitoticCount(str(text).strip(), lo, hi)
     m = _COUNT_RE.match(s)
     if not m:
-        raise _bad("mitoses", text, _MITOSES_ACCEPTED)
+        phrase = _mitoses_phrase(s)
+        if phrase is None:
+            raise _bad("mitoses", text, _MITOSES_ACCEPTED)
+        lo, hi = MITOSIS_WORDS[phrase]
+        return MitoticCount(str(text).strip(), lo, hi)
     a = float(m.group(2))
     b = float(m.group(3)) if m.group(3) else a
     if b < a:

@@ -372,3 +372,22 @@ def test_batch_bad_morphology_cell_is_an_error_row_in_place(tmp_path):
     lines = out.read_text(encoding="utf-8").splitlines()[1:]
     assert [ln.split(",")[1] for ln in lines] == ["error", "error", lines[2].split(",")[1]]
     assert "mitoses" in lines[0] and "size" in lines[1] and lines[2].split(",")[1] != "error"
+
+
+@pytest.mark.parametrize("text, states", [
+    ("high mitotic index", ("m3", "m4")),
+    ("without mitoses", ("m0",)),
+    ("virtually none", ("m0",)),
+    ("极少见 (very rare)", ("m1", "m2")),
+    ("few mitotic hot spots", ("m1", "m2")),
+    ("not frequent", ("m1", "m2")),
+    ("유사분열은 드물었다", ("m1", "m2")),
+])
+def test_a_mitoses_value_written_as_a_phrase_is_read_with_the_free_text_word_tables(text, states):
+    assert parse_mitoses(text).states() == states
+
+
+@pytest.mark.parametrize("text", ["xyz", "≥5 per ×20 field", "1 to more than 5 per 5 HPF", "many 5"])
+def test_a_mitoses_phrase_with_no_readable_word_or_an_unreadable_count_is_still_an_error(text):
+    with pytest.raises(InvalidValueError):
+        parse_mitoses(text)
