@@ -227,6 +227,34 @@ class Knowledge:
                 if dx in DIAGNOSES and sub and share and (dx, sub) in self.rates:
                     self.subtypes[dx].append((sub, share / 100))
 
+    def provenance(self):
+        """How the marker-rate cells the model uses are backed: sourced, assumed or defaulted.
+
+        A cell is one (diagnosis, marker, subtype) rate the cohort is generated from (Ki-67
+        excluded: it has its own table). ``sourced`` cells pool at least one literature row of
+        ``marker_frequencies.csv``; ``assumed`` ones come from ``assumptions.csv`` (each with its
+        reason); ``defaulted`` ones have neither and take the recipe's 5%. ``share_sourced`` is
+        sourced over all three: a default counts against it like an assumption.
+
+        Returns ``{"sourced": n, "assumed": n, "defaulted": n, "share_sourced": x,
+        "by_diagnosis": {dx: {...}}}``.
+        """
+        out = {"sourced": 0, "assumed": 0, "defaulted": 0}
+        by_dx = {}
+        for (dx, _sub), table in sorted(self.rates.items()):
+            d = by_dx.setdefault(dx, {"sourced": 0, "assumed": 0, "defaulted": 0})
+            for rate in table.values():
+                key = {"pooled": "sourced", "assumed": "assumed"}.get(rate.basis, "defaulted")
+                out[key] += 1
+                d[key] += 1
+        total = sum(out.values())
+        out["share_sourced"] = out["sourced"] / total if total else 0.0
+        for d in by_dx.values():
+            n = sum(d.values())
+            d["share_sourced"] = d["sourced"] / n if n else 0.0
+        out["by_diagnosis"] = by_dx
+        return out
+
     def rate(self, dx: str, marker: str, subtype: str = "") -> Rate:
         """The pooled rate of ``marker`` in ``dx`` (a subtype falls back to the main entity)."""
         if subtype and marker in self.rates.get((dx, subtype), {}):
