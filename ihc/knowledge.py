@@ -207,15 +207,28 @@ class Knowledge:
                 table[marker] = Rate(p, focal_by[""], 0, "assumed",
                                      [("training_data/assumptions.csv", f"assumed: {reason}" if reason else "assumed")])
                 self.assumed.append((dx, marker))
-        # whatever is still missing gets the declared default, and is listed
+        # whatever is still missing takes the marker's mean rate over the diagnoses that have a
+        # figure or an assumption: a stain nobody has counted in a diagnosis then says little
+        # for or against it (rather than a guessed low rate that would count a positive against
+        # it), and the cell is listed as defaulted
         self.defaulted = []
+        known = {}
+        for (dx, sub), table in self.rates.items():
+            if not sub:
+                for marker, r in table.items():
+                    known.setdefault(marker, []).append(r.p)
         for dx in DIAGNOSES:
             table = self.rates.setdefault((dx, ""), {})
             for marker in MODEL_MARKERS:
                 if marker == "Ki67" or marker in table:
                     continue
-                table[marker] = Rate(0.05, focal_by[""], 0, "default",
-                                     [("training_data/cohort_recipe.json", "no figure found; default 5%")])
+                ps = known.get(marker)
+                p = sum(ps) / len(ps) if ps else 0.05
+                table[marker] = Rate(p, focal_by[""], 0, "default",
+                                     [("training_data/cohort_recipe.json",
+                                       f"no figure found in {dx}; the stain's mean rate over the "
+                                       f"{len(ps) if ps else 0} diagnoses with one ({100 * p:.0f}%): "
+                                       "neither for nor against")])
                 self.defaulted.append((dx, marker))
         # subtypes
         self.subtypes = {dx: [] for dx in DIAGNOSES}

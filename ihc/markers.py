@@ -46,20 +46,19 @@ EXTENDED = (
     "h_caldesmon", "calponin", "SOX10", "STAT6", "beta_catenin", "ALK", "MDM2",
     "CDK4", "keratin", "EMA", "TLE1", "HMB45", "melan_a", "PDGFRA", "H3K27me3",
     "SDHB", "calretinin", "CD31", "ERG", "myogenin", "MyoD1", "ER", "PR",
+    # modelled since issue 15 (rates in training_data/, sourced or assumed with a reason)
+    "CD99", "BCL2", "WT1", "MSA", "GFAP", "CD56", "synaptophysin", "chromogranin", "CK7", "CK20",
+    "PAX8", "TTF1", "CD21", "CD23", "CD35", "podoplanin", "MUC4", "INI1", "HHV8", "NKX2_2", "FLI1",
+    "collagen_IV", "claudin1", "CD10", "CD68", "GLUT1", "TFE3",
 )
 
 #: Recognised stains the model has no figures for (yet): read, echoed as ignored, never
 #: "unknown". Whether the model uses them is the knowledge base's work, not the reader's.
-NOT_MODELLED = (
-    "CD99", "BCL2", "WT1", "MSA", "CD56", "synaptophysin", "chromogranin", "NSE",
-    "neurofilament", "PAX8", "TTF1", "CK7", "CK20", "CD10", "CD45", "CD21", "CD23", "CD35",
-    "podoplanin", "MUC4", "INI1", "HHV8", "NKX2_2", "FLI1", "collagen_IV", "claudin1", "p16",
-    "CD57", "TFE3", "SMMHC", "GLUT1", "p63",
-)
+NOT_MODELLED = ("NSE", "neurofilament", "CD45", "p16", "CD57", "SMMHC", "p63")
 
 #: Recognised but carrying no diagnostic weight in the model (echoed as ignored): the
 #: uninformative stains and those of :data:`NOT_MODELLED`.
-UNINFORMATIVE = ("vimentin", "p53", "CD68", "GFAP") + NOT_MODELLED
+UNINFORMATIVE = ("vimentin", "p53") + NOT_MODELLED
 
 #: Every canonical marker, in display order.
 MARKERS = CORE + EXTENDED + UNINFORMATIVE
@@ -74,7 +73,7 @@ KI67_BINS = ("low", "mid", "high")
 BINARY_STATES = ("pos", "focal", "neg")
 
 #: Markers whose informative result is loss of expression: values ``lost``/``retained``.
-LOSS_MARKERS = ("H3K27me3", "SDHB")
+LOSS_MARKERS = ("H3K27me3", "SDHB", "INI1")
 
 #: A loss marker's reading as reports and case files write it -> its state.
 LOSS_STATES = {"neg": "lost", "pos": "retained", "focal": "retained"}

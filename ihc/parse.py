@@ -1465,8 +1465,8 @@ def parse(text, site=None, *, mode="default"):
     {'SMA': 'pos', 'desmin': 'pos', 'CD34': 'neg', 'CD117': 'neg', 'Ki67': 30}
     >>> parse("positive for SATB2 but negative for desmin").unknown
     ['SATB2']
-    >>> parse("positive for CD99 but negative for desmin").ignored  # known, not modelled
-    ['CD99']
+    >>> parse("positive for NSE but negative for desmin").ignored  # known, not modelled
+    ['NSE']
     >>> parse("免疫染色ではKIT、DOG1陽性、desmin、S-100蛋白陰性であった").markers
     {'CD117': 'pos', 'DOG1': 'pos', 'desmin': 'neg', 'S100': 'neg'}
     >>> parse("H3K27me3 showed loss of nuclear expression; S100 focal").markers

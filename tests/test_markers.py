@@ -16,16 +16,20 @@ DESIGN_EXTENDED = (
     "h_caldesmon", "calponin", "SOX10", "STAT6", "beta_catenin", "ALK", "MDM2", "CDK4",
     "keratin", "EMA", "TLE1", "HMB45", "melan_a", "PDGFRA", "H3K27me3", "SDHB", "calretinin",
     "CD31", "ERG", "myogenin", "MyoD1", "ER", "PR",
+    # issue 15
+    "CD99", "BCL2", "WT1", "MSA", "GFAP", "CD56", "synaptophysin", "chromogranin", "CK7", "CK20",
+    "PAX8", "TTF1", "CD21", "CD23", "CD35", "podoplanin", "MUC4", "INI1", "HHV8", "NKX2_2", "FLI1",
+    "collagen_IV", "claudin1", "CD10", "CD68", "GLUT1", "TFE3",
 )
 
 
 def test_vocabulary_matches_design():
     assert CORE == DESIGN_CORE
     assert set(EXTENDED) == set(DESIGN_EXTENDED)
-    assert {"vimentin", "p53", "CD68"} <= set(UNINFORMATIVE)
+    assert {"vimentin", "p53"} <= set(UNINFORMATIVE)
     assert MARKERS == CORE + EXTENDED + UNINFORMATIVE
     assert len(set(MARKERS)) == len(MARKERS)
-    assert LOSS_MARKERS == ("H3K27me3", "SDHB")
+    assert LOSS_MARKERS == ("H3K27me3", "SDHB", "INI1")
     assert [m.name for m in vocabulary()] == list(MARKERS)
 
 
@@ -68,7 +72,7 @@ def test_outside_vocabulary(written):
 def test_stains_outside_the_model_are_in_the_vocabulary(written, name):
     from ihc.knowledge import MODEL_MARKERS
     assert canonical(written) == name
-    assert info(name).kind in ("uninformative", "binary") and (
+    assert info(name).kind in ("uninformative", "binary", "loss") and (
         name in MODEL_MARKERS or name in UNINFORMATIVE)
 
 

@@ -211,10 +211,15 @@ def test_unknown_markers_reported_in_order_deduplicated():
 
 
 def test_stains_the_model_does_not_use_are_recognised_and_ignored():
-    p = parse("SMA+, BCL2+, CD99-, desmin+, bcl-2 positive, WT1 focal")
-    assert p.markers == {"SMA": "pos", "BCL2": "pos", "CD99": "neg", "desmin": "pos",
-                         "WT1": "focal"}
-    assert p.unknown == [] and p.ignored == ["BCL2", "CD99", "WT1"]
+    p = parse("SMA+, NSE+, p63-, desmin+, neuron specific enolase positive, CD57 focal")
+    assert p.markers == {"SMA": "pos", "NSE": "pos", "p63": "neg", "desmin": "pos",
+                         "CD57": "focal"}
+    assert p.unknown == [] and p.ignored == ["NSE", "p63", "CD57"]
+    # stains modelled since issue 15 are read and used, not ignored
+    q = parse("SMA+, BCL2+, CD99-, desmin+, bcl-2 positive, WT1 focal, INI1 lost")
+    assert q.markers == {"SMA": "pos", "BCL2": "pos", "CD99": "neg", "desmin": "pos",
+                         "WT1": "focal", "INI1": "lost"}
+    assert q.unknown == [] and q.ignored == []
 
 
 def test_muscle_specific_actin_is_not_sma():
