@@ -450,6 +450,11 @@ def _punct(toks, j, items, text):
                 break
         end = toks[k][2]
         nxt = toks[k + 1] if k + 1 < n else None
+        if run == "-" and sp and nxt is not None and nxt[1] > end and \
+                _WORDS.get(nxt[0].lower()) in _PHRASE_CLASSES:
+            # a dash set apart by spaces before a result ("SMA, desmin, h-caldesmon – diffusely
+            # positive", "S100, myogenin - negative") is punctuation, not a minus sign
+            return j + 1
         if run == "-" and nxt is not None and nxt[1] == end and nxt[0][0].isalnum() \
                 and nxt[0] != "\n":
             # joining hyphen: "-positive", "5-10"; a minus before a number after '=' is a sign

@@ -160,6 +160,27 @@ def test_harder_english(text, expected):
     assert parse(text).markers == expected
 
 
+# --------------------------------------------------------------------------- real-case misreads
+
+# Sentences of real published cases the reader once misread (KE round), minimal forms.
+REAL_CASE_READINGS = [
+    # a dash set apart by spaces after a list is punctuation, not a minus sign
+    ("IHC staining for SMA, Desmin, H-Caldesmon \u2013 diffusely positive on tumor cells.",
+     {"SMA": "pos", "desmin": "pos", "h_caldesmon": "pos"}),
+    ("IHC staining for SMA, Desmin, H-Caldesmon - diffusely positive on tumor cells.",
+     {"SMA": "pos", "desmin": "pos", "h_caldesmon": "pos"}),
+    ("The reaction for S100, Myogenin - negative.", {"S100": "neg", "myogenin": "neg"}),
+    ("The reaction for S100, Myogenin \u2013 negative.", {"S100": "neg", "myogenin": "neg"}),
+    # ... while a sign stays a sign
+    ("CD34 - , SMA +, desmin -", {"CD34": "neg", "SMA": "pos", "desmin": "neg"}),
+]
+
+
+@pytest.mark.parametrize("text,expected", REAL_CASE_READINGS)
+def test_real_case_sentences_read_as_written(text, expected):
+    assert parse(text, mode="lenient").markers == expected
+
+
 @pytest.mark.parametrize("name", ["CD99", "BCL2", "WT1", "HHF-35", "MSA", "GFAP", "CD56",
                                   "synaptophysin", "chromogranin", "NSE", "neurofilament",
                                   "PAX8", "TTF-1", "CK7", "CK20", "CD10", "LCA", "CD45", "CD21",
