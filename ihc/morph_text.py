@@ -37,8 +37,13 @@ MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|\bmfs?\b|核分裂像
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
-ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)|bizarre nuclei|pleomorphi(?:sm|c)|異型性?|异型性?|이형성?|多形性|多形|다형성)"
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|異型性?|异型性?|이형성?|多形性|多形|다형성)"
 PLEO_CUES = r"(?:pleomorphi(?:sm|c)|多形性|多形|다형성|bizarre)"
+#: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
+#: atypical, were numerous").
+ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
+#: A mitotic activity stated as the predicate of its own sentence ("the mitoses ... were numerous").
+MITOSIS_PREDICATE = r"\b(?:was|were|is|are)\s+(?:very\s+|quite\s+)?"
 
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
@@ -50,6 +55,25 @@ NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|prese
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
 #: Words that break a negation's scope.
 SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
+#: A list of findings that one negation governs as a whole ("absence of cellular atypia, mitotic
+#: activity and coagulative necrosis", "necrosis and mitotic activity are not seen"): the words
+#: that separate its items, how many words one item may hold, and how far the list may reach.
+LIST_SEPARATORS = r"(?:,|\band\b|\bor\b|\bnor\b)"
+LIST_ITEM_WORDS = 4
+LIST_REACH = 120
+#: Nouns a finding's cue heads ("mitotic activity", "mitotic figures", "epithelioid cells"): a
+#: negated predicate after them still governs the finding ("mitotic figures were not identified").
+FINDING_HEADS = r"(?:activity|activities|figures?|counts?|index|rate|cells?|foci|areas?|changes?)"
+#: Words that open a new, affirmed item after "and" or a comma ("lack of nuclear pleomorphism and
+#: only rare mitotic figures", "no necrosis, frequent mitoses"): a negation before them does not
+#: reach past them (unless the list goes on with "or"/"nor", as a denied list does).
+AFFIRMED_ITEM = (r"(?:,|\band\b)\s*(?:only|rare|rarely|occasional|occasionally|scattered|few|some|frequent|"
+                 r"numerous|many|abundant|brisk|increased|prominent|extensive|easily)\b")
+#: Grade words between a negation and its finding: the negation denies the grade, not the finding
+#: ("no marked mitoses", "absence of high degrees of atypia"), so no mitotic count or atypia grade
+#: is read (a pleomorphism so denied is still read as not pleomorphic).
+GRADE_DENIED = (r"(?:\bmarked|\bsevere|\bstriking|\bhigh(?:[- ]grade)?|\bhigh degrees? of|\bfrequent|\bnumerous|"
+                r"\bbrisk|\bmany|\babundant|\bincreased|\bprominent|\bconspicuous)\b")
 
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (
@@ -103,21 +127,64 @@ def _norm(text):
     return s.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-").lower()
 
 
-def _negated(clause, start, end, window=48):
-    """True when a negation cue governs the finding at ``clause[start:end]``."""
-    before = clause[max(0, start - window):start]
-    # the negation must not be cut off from the finding by a scope break
+def _list_between(text):
+    """Is ``text`` (between a negation and a finding, or a finding and a negated predicate) made of
+    list items only: short runs of words set apart by the list's separators, with no scope break
+    and no verb of its own?"""
+    if _BREAK.search(text) or re.search(r"\b(?:is|are|was|were|be|been|can|could|may)\b", text):
+        return False
+    items = re.split(LIST_SEPARATORS, text)
+    return len(items) > 1 and all(len(it.split()) <= LIST_ITEM_WORDS for it in items)
+
+
+def _negation(clause, start, end, window=48):
+    """How a negation governs the finding at ``clause[start:end]``: ``None`` (it does not),
+    ``"after"`` (a negated predicate after it) or the text between the negation cue before it
+    and the finding."""
+    before = clause[max(0, start - max(window, LIST_REACH)):start]
+    cut = len(before) - min(window, start)
+    # the negation must not be cut off from the finding by a scope break; past the window it
+    # reaches the finding only through a list ("absence of atypia, mitotic activity and necrosis")
     cues = list(_NEG_BEFORE.finditer(before))
     if cues:
         last = cues[-1]
         between = before[last.end():]
         cjk = not last.group(0).isascii()
+        # an affirmed item holding the finding: no other item between it and the finding
+        aff = list(re.finditer(AFFIRMED_ITEM, between, re.I))
+        affirmed = bool(aff) and not re.search(LIST_SEPARATORS, between[aff[-1].end():]) and \
+            not re.match(r"\s*(?:or|nor)\b", clause[end:])
         if cjk and (re.search(r"[,、:]", between) or len(between) > 8):
             pass  # a CJK negation governs only the words right after it, within its comma phrase
-        elif not _BREAK.search(between) and not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
-            return True
-    after = clause[end:end + 40]
-    return any(p.search(after) for p in _NEG_AFTER)
+        elif affirmed:
+            pass  # "lack of pleomorphism and only rare mitotic figures": the new item is affirmed
+        elif last.start() >= cut and not _BREAK.search(between) and \
+                not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
+            return between
+        elif last.start() < cut and _list_between(between):
+            return between
+    after = clause[end:end + LIST_REACH]
+    # "mitotic activity are not seen", "necrosis and mitotic activity are not seen"
+    after = re.sub(rf"^\s*{FINDING_HEADS}\b", "", after)
+    if any(p.search(after[:40]) for p in _NEG_AFTER):
+        return "after"
+    m = re.match(r"[^;]*?(?=\s*\b(?:was|were|is|are)\s+(?:absent|not (?:seen|identified|present|observed|found|"
+                 r"noted|evident|detected|apparent)|lacking))", after)
+    if m and re.match(rf"\s*{LIST_SEPARATORS}", m.group(0)) and _list_between(m.group(0)):
+        return "after"
+    return None
+
+
+def _negated(clause, start, end, window=48):
+    """True when a negation cue governs the finding at ``clause[start:end]``."""
+    return _negation(clause, start, end, window) is not None
+
+
+def _grade_denied(clause, start, end):
+    """A negation that governs the finding at ``clause[start:end]`` through a grade word ("no
+    marked mitoses", "absence of high degrees of atypia"): it denies the grade only."""
+    how = _negation(clause, start, end)
+    return how not in (None, "after") and re.search(GRADE_DENIED, how, re.I) is not None
 
 
 def _mitoses(clause, out):
@@ -150,7 +217,8 @@ def _mitoses(clause, out):
             out.append(MitoticCount("mitotically active", 6.0, math.inf))
             continue
         if _negated(clause, s, e):
-            out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
+            if not _grade_denied(clause, s, e):  # "no marked mitoses" gives no count
+                out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
             continue
         for pat, word in MITOSIS_QUALIFIERS:
             q = re.search(pat, near, re.I)
@@ -158,6 +226,13 @@ def _mitoses(clause, out):
                 mc = parse_mitoses(word)
                 out.append(MitoticCount(f"{q.group(0)} {cue.group(0)}", mc.low, mc.high))
                 break
+        else:
+            for pat, word in MITOSIS_QUALIFIERS:
+                q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)
+                if q:
+                    mc = parse_mitoses(word)
+                    out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
+                    break
 
 
 def _necrosis(clause, found):
@@ -172,6 +247,8 @@ def _atypia(clause, grades, pleo):
     for m in re.finditer(ATYPIA_CUES, clause, re.I):
         s, e = m.start(), m.end()
         word = m.group(0)
+        if word == "atypical" and re.search(ATYPICAL_MITOSES_BEFORE, clause[max(0, s - 30):s]):
+            continue  # atypical mitoses, not nuclear atypia
         neg = _negated(clause, s, e)
         is_pleo = bool(re.fullmatch(PLEO_CUES, word, re.I))
         if re.fullmatch(r"pleomorphic", word, re.I) and re.match(r"\s*(?:leiomyosarcoma|sarcoma|liposarcoma|"
@@ -188,9 +265,13 @@ def _atypia(clause, grades, pleo):
                     break
         if is_pleo:
             pleo.append(not neg)
+            if neg and _grade_denied(clause, s, e):
+                continue
             if grade in ("severe", "moderate", "mild"):
                 grades.append(grade)
             continue
+        if neg and _grade_denied(clause, s, e):
+            continue  # "absence of high degrees of atypia": no grade is read
         grades.append(grade or "present")
     if re.search(r"\bbland\b|cytologically bland|異型に乏し|異型性に乏し|異型性は乏し|异型不明显|异型性不明显|"
                  r"缺乏异型|无异型|無異型|이형성이 없|이형성은 없", clause):

@@ -128,6 +128,32 @@ def test_findings_read_from_report_text(text, expect):
     assert observed_states(read_morphology(text)) == expect
 
 
+# Sentences of real published cases the reader once misread (KE round): what each states.
+@pytest.mark.parametrize("text,expect", [
+    # one negation over a list of findings, before it or after it
+    ("Histopathology revealed absence of cellular atypia, mitotic activity and coagulative necrosis.",
+     {"mitoses": ("m0",), "necrosis": ("absent",), "atypia": ("none",)}),
+    ("Epithelioid cells, Xanthoma cells, necrosis and mitotic activity are not seen",
+     {"mitoses": ("m0",), "necrosis": ("absent",)}),
+    ("Mitotic figures were not identified.", {"mitoses": ("m0",)}),
+    # a negation does not leak into a new, affirmed item
+    ("There is lack of nuclear pleomorphism and only rare mitotic figures can be identified.",
+     {"mitoses": ("m1", "m2"), "atypia": ("none", "mild", "moderate")}),
+    ("No necrosis, frequent mitoses.", {"mitoses": ("m3", "m4"), "necrosis": ("absent",)}),
+    # ... but a denied list ("or") is still denied
+    ("No atypia, frequent mitoses or necrosis were seen.", {"necrosis": ("absent",), "atypia": ("none",)}),
+    # a negated grade denies the grade, not the finding
+    ("There is no significant atypia, marked mitoses or necrosis seen in this case.",
+     {"necrosis": ("absent",), "atypia": ("none",)}),
+    ("the absence of high degrees of atypia and pleomorphism", {"atypia": ("none", "mild", "moderate")}),
+    # a marker's name and atypical mitoses are not nuclear atypia
+    ("Cells stained diffusely positive for SMA and anaplastic lymphoma kinase (ALK), diagnostic of an IMT.", {}),
+    ("The mitoses, including atypical, were numerous.", {"mitoses": ("m3", "m4")}),
+])
+def test_findings_read_from_real_case_sentences(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
 def test_a_diagnosis_name_is_not_a_finding():
     assert not read_morphology("pleomorphic leiomyosarcoma of the retroperitoneum")
     assert not read_morphology("Ki-67 labeling index was 40%")
