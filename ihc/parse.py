@@ -168,6 +168,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:\.\d+)*|\n|\S")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LETTER = re.compile(r"[^\W\d_]")
 _DIGIT = re.compile(r"\d")
+# five digits in a row: a specimen or case number ("YC1201429-3"), never a marker's name
+_SPECIMEN = re.compile(r"\d{5}")
 
 _MAX_UNPARSED = 50
 _FRAG = 60
@@ -241,7 +243,7 @@ def _tokens(text):
 
 def _marker_like(t):
     """Heuristic: does a written name look like an IHC marker outside the vocabulary?"""
-    if len(t) > 15 or not _LETTER.match(t):
+    if len(t) > 15 or not _LETTER.match(t) or _SPECIMEN.search(t):
         return False
     bare = t.upper().replace("-", "").replace(".", "")
     if bare in _STOP or (bare.endswith("S") and bare[:-1] in _STOP):
@@ -775,7 +777,26 @@ class _Reader:
         after = scan(range(i + 1, min(n, i + 21)), True)
         if after is not None:
             return after or None
-        return scan(range(i - 1, max(-1, i - 13), -1), False) or None
+        before = scan(range(i - 1, max(-1, i - 13), -1), False)
+        if before:
+            # a place after another reading, across a comma or a sign, is that reading's
+            # ("CD34 vessels (+), CK (-)", "desmin positive in vessels, CD34 negative"), not this
+            # marker's ("In the vessels, CD34 ...", "Mast cells were positive for CD117" are)
+            crossed = False
+            for x in range(i - 1, max(-1, i - 13), -1):
+                it = its[x]
+                if it.k == "W" and it.n == before:
+                    break
+                crossed |= it.k == "S" or (it.k == "P" and it.t == ",")
+            if not crossed:
+                return before
+            for x in range(x - 1, max(-1, i - 13), -1):
+                it = its[x]
+                if it.k in "MUS" or (it.k == "W" and it.cls in (POS, NEG, RET)):
+                    return None
+                if it.k == "W" and it.cls == BRK:
+                    break
+        return before or None
 
     # -- the driver
     def run(self, items):
@@ -1252,6 +1273,18 @@ class _Reader:
         if j >= n:
             return None, j
         it = its[j]
+        if it.k == "W" and it.n in _OTHER_CELLS:
+            # "CD34血管(+)" (CD34 vessels (+)): a value written after the cells it was seen in;
+            # the place is kept (site_of) and a reading only there is no tumour result
+            x = j
+            while x < n and x - j < 3 and its[x].k == "W" and (
+                    its[x].n in _OTHER_CELLS or its[x].n in _CELL_WORDS or its[x].n == "only"):
+                x += 1
+            if x < n and (its[x].k == "S" or (its[x].k == "P" and its[x].t in "(:")):
+                value, end = self.attached(its, i, x)
+                if value is not None:
+                    return value, end
+            return None, j
         if it.k == "S" and (it.t != "-" or not self.suspended(its, j)):
             ph = _read_phrase(its, j)
             return ph.value, ph.end

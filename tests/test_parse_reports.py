@@ -173,12 +173,24 @@ REAL_CASE_READINGS = [
     ("The reaction for S100, Myogenin \u2013 negative.", {"S100": "neg", "myogenin": "neg"}),
     # ... while a sign stays a sign
     ("CD34 - , SMA +, desmin -", {"CD34": "neg", "SMA": "pos", "desmin": "neg"}),
+    # a stain stated only in vessels is no tumour result, and does not take the next item
+    ("SMA(+),CD34血管(+),CK(-),Desmin(-)", {"SMA": "pos", "keratin": "neg", "desmin": "neg"}),
+    # a place after one reading is that reading's, not the next marker's
+    ("Vimentin:血管阳性,S-100:阴性,CD34:血管阳性,CD117阴性", {"S100": "neg", "CD117": "neg"}),
+    ("desmin positive in vessels, CD34 negative", {"CD34": "neg"}),
 ]
 
 
 @pytest.mark.parametrize("text,expected", REAL_CASE_READINGS)
 def test_real_case_sentences_read_as_written(text, expected):
     assert parse(text, mode="lenient").markers == expected
+
+
+def test_a_stain_only_in_vessels_is_a_warning_and_a_specimen_number_no_marker():
+    p = parse("YC1201429-3免疫组化结果:SMA(+),CD34血管(+),CK(-)")
+    assert p.markers == {"SMA": "pos", "keratin": "neg"}
+    assert p.unknown == [] and p.unparsed == []
+    assert any("CD34" in w and "other cells" in w for w in p.warnings)
 
 
 @pytest.mark.parametrize("name", ["CD99", "BCL2", "WT1", "HHF-35", "MSA", "GFAP", "CD56",
