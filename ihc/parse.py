@@ -995,7 +995,8 @@ class _Reader:
                         next_has_value = nm < n and its[nm].k in "MU" and \
                             self.attached(its, nm, nm + 1)[0] not in (None, "ND")
                         if pending and self.only_fill(its, last_end, i) and (
-                                not (nm < n and its[nm].k in "MU") or next_has_value) and ph.value:
+                                not (nm < n and its[nm].k in "MU") or next_has_value) and ph.value \
+                                and not self.result_follows(its, j):
                             resolve(ph.value, quals)
                             quals = []
                             i = max(j, i + 1)
@@ -1135,6 +1136,17 @@ class _Reader:
     def is_forward(its, j):
         return j < len(its) and ((its[j].k == "W" and its[j].cls == F) or
                                  (its[j].k == "P" and its[j].t == ":"))
+
+    @staticmethod
+    def result_follows(its, j):
+        """Does a sign or a result word follow at j, past fillers ("BCL-2 few cells (+)": the
+        qualifiers grade that result rather than give one of their own)?"""
+        n = len(its)
+        x = j
+        while x < n and x - j < 4 and (its[x].k == "W" and its[x].cls in (FILL, PAT) or
+                                       its[x].k == "P" and its[x].t == "("):
+            x += 1
+        return x < n and (its[x].k == "S" or its[x].k == "W" and its[x].cls in (POS, NEG, RET))
 
     @staticmethod
     def only_fill(its, a, b):

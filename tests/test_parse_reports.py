@@ -178,6 +178,14 @@ REAL_CASE_READINGS = [
     # a place after one reading is that reading's, not the next marker's
     ("Vimentin:血管阳性,S-100:阴性,CD34:血管阳性,CD117阴性", {"S100": "neg", "CD117": "neg"}),
     ("desmin positive in vessels, CD34 negative", {"CD34": "neg"}),
+    # partial positivity is focal
+    ("α-SMA和EMA部分细胞阳性", {"SMA": "focal", "EMA": "focal"}),
+    ("CKpan(少量阳性)", {"keratin": "focal"}),
+    ("BCL-2少量细胞(+)、CD99(部分+)、STAT6(散在胞浆弱+)", {"BCL2": "focal", "CD99": "focal", "STAT6": "focal"}),
+    ("CD117、CD34以及DOG-1大部分为弥漫强阳性", {"CD117": "pos", "CD34": "pos", "DOG1": "pos"}),
+    ("the tumor cells were positive for vimentin and some of them were positive for S100 protein.",
+     {"vimentin": "pos", "S100": "focal"}),
+    ("CD34(+), BCL-2 few cells (+), SMA(-)", {"CD34": "pos", "BCL2": "focal", "SMA": "neg"}),
 ]
 
 
