@@ -476,8 +476,9 @@ def _punct(toks, j, items, text):
             items.append(_It("P", "-", s, e, sp))  # "5 - 10%"
             return j + 1
         if run == "+" and items and items[-1].k == "N" and items[-1].e == s:
-            items[-1].inten = True  # 1+ 2+ 3+
-            return k + 1
+            if not items[-1].pct:
+                items[-1].inten = True  # 1+ 2+ 3+
+            return k + 1  # "Ki-67(30%+)": the share of cells positive
         it = _It("S", run, s, end, sp)
         if run in ("+/-", "-/+", "+-", "-+"):
             it.v = "focal"
@@ -1250,6 +1251,8 @@ class _Reader:
             it = its[x]
             if it.k in "MU":
                 return x if words else 0
+            if it.k == "P" and it.t == "(" and x + 1 < n and its[x + 1].k in "MU":
+                return x + 1 if words else 0  # "negative for uterine stromal markers (CD10)"
             if it.k == "W" and it.cls is None:
                 if not it.hy and (it.n.endswith("ing") or it.n.endswith("ed")) or words >= 4:
                     return 0

@@ -186,6 +186,16 @@ REAL_CASE_READINGS = [
     ("the tumor cells were positive for vimentin and some of them were positive for S100 protein.",
      {"vimentin": "pos", "S100": "focal"}),
     ("CD34(+), BCL-2 few cells (+), SMA(-)", {"CD34": "pos", "BCL2": "focal", "SMA": "neg"}),
+    # names as reports write them
+    ("positive S100b protein expression", {"S100": "pos"}),
+    ("The MIB-1index was multifocally 25%", {"Ki67": 25}),
+    ("TLE(+++), Ki-67(30%+)", {"TLE1": "pos", "Ki67": 30}),
+    ("CD99(30%+)", {"CD99": "focal"}),
+    ("SMA 2+, desmin 3+", {"SMA": "pos", "desmin": "pos"}),
+    # a marker in parentheses after the name of its class
+    ("strongly positive for smooth muscle markers (SMA and Desmin), but negative for uterine "
+     "stromal markers (CD10).", {"SMA": "pos", "desmin": "pos", "CD10": "neg"}),
+    ("the absence of typical GIST markers (CD117, DOG-1)", {"CD117": "neg", "DOG1": "neg"}),
 ]
 
 
