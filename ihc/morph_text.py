@@ -33,12 +33,12 @@ __all__ = ["read_morphology"]
 # ------------------------------------------------------------------ word tables (data)
 
 #: Words that name mitoses.
-MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
+MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
-ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|異型性?|异型性?|이형성?|多形性|多形|다형성)"
-PLEO_CUES = r"(?:pleomorphi(?:sm|c)|多形性|多形|다형성|bizarre)"
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|大小不同|異型性?|异型性?|이형성?|多形性|多形|다형성)"
+PLEO_CUES = r"(?:pleomorphi(?:sm|c)|大小不同|多形性|多形|다형성|bizarre)"
 #: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
 #: atypical, were numerous").
 ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
@@ -77,23 +77,27 @@ GRADE_DENIED = (r"(?:\bmarked|\bsevere|\bstriking|\bhigh(?:[- ]grade)?|\bhigh de
 
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (
-    (r"(?:marked|severe|striking|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
+    (r"(?:marked|severe|striking|highly atypic|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
      r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|심한|심하|심했|고도|현저|뚜렷)", "severe"),
     (r"(?:moderate|中等度|中度|中等|중등도)", "moderate"),
     (r"(?:mild|slight|minimal|focal|low[- ]grade|轻度|輕度|軽度|경도|경미|약간)", "mild"),
 )
 
 #: Cell type words.
-SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? cells?|spindled|fusiform cells?|紡錘形|紡錘|梭形|방추형|방추)"
-EPITHELIOID = r"(?:epithelioid|epitheloid|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
+SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? (?:cells?|nuclei|fibroblasts|myofibroblasts)|spindle[- ]shaped|spindled|fusiform cells?|紡錘形|紡錘|梭形|방추형|방추)"
+EPITHELIOID = r"(?:epithelioid|epitheloid|polygonal|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
 
 #: Size context words (a length is a tumour size only next to one of these).
 SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|polyp|"
                 r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
 
+#: Comparators written after the count ("5개 이하", "5個以下") -> the comparator they mean.
+POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">="}
+POST_CMP = r"\s*(" + "|".join(POST_CMP_WORDS) + ")"
+
 _NUM = r"\d+(?:\.\d+)?"
 _UNIT = (r"(?:hpfs?|high[- ]power fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
-         r"高倍視野|高倍视野|高倍野|고배율시야|고배율)")
+         r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|高倍視野|高倍视野|高倍野|고배율시야|고배율|배율)")
 _CMP = r"(?:<=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under|最大|最多)"
 _COUNT = re.compile(
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
@@ -198,13 +202,17 @@ def _mitoses(clause, out):
             a, b = m.group("a"), m.group("b")
             den = m.group("den") or ""
             unit = m.group("unit") if "unit" in rx.groupindex else "hpf"
-            unit = "hpf" if re.match(r"高倍|고배율", unit) else unit
+            unit = "hpf" if re.match(r"高倍|고배율|배율|400|[x×]", unit) else unit
+            post = re.match(POST_CMP, clause[m.end():])
+            if post and not cmp:
+                cmp = POST_CMP_WORDS[post.group(1)]  # "5개 이하": at most 5
             text = f"{cmp} {a}{'-' + b if b else ''}/{den} {unit}".strip()
             try:
                 mc = parse_mitoses(text)
             except InvalidValueError:
                 continue
-            out.append(MitoticCount(clause[m.start():m.end()].strip(), mc.low, mc.high, mc.converted_from_mm2))
+            stop = m.end() + (post.end() if post and cmp == POST_CMP_WORDS[post.group(1)] else 0)
+            out.append(MitoticCount(clause[m.start():stop].strip(), mc.low, mc.high, mc.converted_from_mm2))
     if out:
         return
     for cue in re.finditer(MITOSIS_CUES, clause, re.I):
@@ -264,7 +272,8 @@ def _atypia(clause, grades, pleo):
                     grade = g
                     break
         if is_pleo:
-            pleo.append(not neg)
+            # "mild pleomorphism" grades the atypia mild; pleomorphic means more than mild
+            pleo.append(not neg and grade != "mild")
             if neg and _grade_denied(clause, s, e):
                 continue
             if grade in ("severe", "moderate", "mild"):
