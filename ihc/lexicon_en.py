@@ -63,7 +63,7 @@ WORD_CLASSES = {
         "profile profiles following other cells cell tumor tumour tumors tumours spindle "
         "neoplastic lesional was were is are be been being appeared appear appears showed "
         "show shows showing revealed revealing demonstrated demonstrating displayed exhibited "
-        "had has have did does do in areas only specific that which these they it its their "
+        "had has have did does do in areas only specific that which these they them it its their "
         "same nearly almost virtually completely entirely totally found seen observed noted "
         "identified by ihc"),
     "HIGH": (

@@ -33,12 +33,17 @@ __all__ = ["read_morphology"]
 # ------------------------------------------------------------------ word tables (data)
 
 #: Words that name mitoses.
-MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
+MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
-ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)|bizarre nuclei|pleomorphi(?:sm|c)|異型性?|异型性?|이형성?|多形性|多形|다형성)"
-PLEO_CUES = r"(?:pleomorphi(?:sm|c)|多形性|多形|다형성|bizarre)"
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|大小不同|異型性?|异型性?|이형성?|多形性|多形|다형성)"
+PLEO_CUES = r"(?:pleomorphi(?:sm|c)|大小不同|多形性|多形|다형성|bizarre)"
+#: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
+#: atypical, were numerous").
+ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
+#: A mitotic activity stated as the predicate of its own sentence ("the mitoses ... were numerous").
+MITOSIS_PREDICATE = r"\b(?:was|were|is|are)\s+(?:very\s+|quite\s+)?"
 
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
@@ -50,26 +55,49 @@ NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|prese
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
 #: Words that break a negation's scope.
 SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
+#: A list of findings that one negation governs as a whole ("absence of cellular atypia, mitotic
+#: activity and coagulative necrosis", "necrosis and mitotic activity are not seen"): the words
+#: that separate its items, how many words one item may hold, and how far the list may reach.
+LIST_SEPARATORS = r"(?:,|\band\b|\bor\b|\bnor\b)"
+LIST_ITEM_WORDS = 4
+LIST_REACH = 120
+#: Nouns a finding's cue heads ("mitotic activity", "mitotic figures", "epithelioid cells"): a
+#: negated predicate after them still governs the finding ("mitotic figures were not identified").
+FINDING_HEADS = r"(?:activity|activities|figures?|counts?|index|rate|cells?|foci|areas?|changes?)"
+#: Words that open a new, affirmed item after "and" or a comma ("lack of nuclear pleomorphism and
+#: only rare mitotic figures", "no necrosis, frequent mitoses"): a negation before them does not
+#: reach past them (unless the list goes on with "or"/"nor", as a denied list does).
+AFFIRMED_ITEM = (r"(?:,|\band\b)\s*(?:only|rare|rarely|occasional|occasionally|scattered|few|some|frequent|"
+                 r"numerous|many|abundant|brisk|increased|prominent|extensive|easily)\b")
+#: Grade words between a negation and its finding: the negation denies the grade, not the finding
+#: ("no marked mitoses", "absence of high degrees of atypia"), so no mitotic count or atypia grade
+#: is read (a pleomorphism so denied is still read as not pleomorphic).
+GRADE_DENIED = (r"(?:\bmarked|\bsevere|\bstriking|\bhigh(?:[- ]grade)?|\bhigh degrees? of|\bfrequent|\bnumerous|"
+                r"\bbrisk|\bmany|\babundant|\bincreased|\bprominent|\bconspicuous)\b")
 
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (
-    (r"(?:marked|severe|striking|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
+    (r"(?:marked|severe|striking|highly atypic|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
      r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|심한|심하|심했|고도|현저|뚜렷)", "severe"),
     (r"(?:moderate|中等度|中度|中等|중등도)", "moderate"),
     (r"(?:mild|slight|minimal|focal|low[- ]grade|轻度|輕度|軽度|경도|경미|약간)", "mild"),
 )
 
 #: Cell type words.
-SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? cells?|spindled|fusiform cells?|紡錘形|紡錘|梭形|방추형|방추)"
-EPITHELIOID = r"(?:epithelioid|epitheloid|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
+SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? (?:cells?|nuclei|fibroblasts|myofibroblasts)|spindle[- ]shaped|spindled|fusiform cells?|紡錘形|紡錘|梭形|방추형|방추)"
+EPITHELIOID = r"(?:epithelioid|epitheloid|polygonal|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
 
 #: Size context words (a length is a tumour size only next to one of these).
 SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|polyp|"
                 r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
 
+#: Comparators written after the count ("5개 이하", "5個以下") -> the comparator they mean.
+POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">="}
+POST_CMP = r"\s*(" + "|".join(POST_CMP_WORDS) + ")"
+
 _NUM = r"\d+(?:\.\d+)?"
 _UNIT = (r"(?:hpfs?|high[- ]power fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
-         r"高倍視野|高倍视野|高倍野|고배율시야|고배율)")
+         r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|高倍視野|高倍视野|高倍野|고배율시야|고배율|배율)")
 _CMP = r"(?:<=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under|最大|最多)"
 _COUNT = re.compile(
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
@@ -103,21 +131,64 @@ def _norm(text):
     return s.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-").lower()
 
 
-def _negated(clause, start, end, window=48):
-    """True when a negation cue governs the finding at ``clause[start:end]``."""
-    before = clause[max(0, start - window):start]
-    # the negation must not be cut off from the finding by a scope break
+def _list_between(text):
+    """Is ``text`` (between a negation and a finding, or a finding and a negated predicate) made of
+    list items only: short runs of words set apart by the list's separators, with no scope break
+    and no verb of its own?"""
+    if _BREAK.search(text) or re.search(r"\b(?:is|are|was|were|be|been|can|could|may)\b", text):
+        return False
+    items = re.split(LIST_SEPARATORS, text)
+    return len(items) > 1 and all(len(it.split()) <= LIST_ITEM_WORDS for it in items)
+
+
+def _negation(clause, start, end, window=48):
+    """How a negation governs the finding at ``clause[start:end]``: ``None`` (it does not),
+    ``"after"`` (a negated predicate after it) or the text between the negation cue before it
+    and the finding."""
+    before = clause[max(0, start - max(window, LIST_REACH)):start]
+    cut = len(before) - min(window, start)
+    # the negation must not be cut off from the finding by a scope break; past the window it
+    # reaches the finding only through a list ("absence of atypia, mitotic activity and necrosis")
     cues = list(_NEG_BEFORE.finditer(before))
     if cues:
         last = cues[-1]
         between = before[last.end():]
         cjk = not last.group(0).isascii()
+        # an affirmed item holding the finding: no other item between it and the finding
+        aff = list(re.finditer(AFFIRMED_ITEM, between, re.I))
+        affirmed = bool(aff) and not re.search(LIST_SEPARATORS, between[aff[-1].end():]) and \
+            not re.match(r"\s*(?:or|nor)\b", clause[end:])
         if cjk and (re.search(r"[,、:]", between) or len(between) > 8):
             pass  # a CJK negation governs only the words right after it, within its comma phrase
-        elif not _BREAK.search(between) and not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
-            return True
-    after = clause[end:end + 40]
-    return any(p.search(after) for p in _NEG_AFTER)
+        elif affirmed:
+            pass  # "lack of pleomorphism and only rare mitotic figures": the new item is affirmed
+        elif last.start() >= cut and not _BREAK.search(between) and \
+                not re.search(r"[,，、:]\s*\S+\s+(?:is|are|was|were)\b", between):
+            return between
+        elif last.start() < cut and _list_between(between):
+            return between
+    after = clause[end:end + LIST_REACH]
+    # "mitotic activity are not seen", "necrosis and mitotic activity are not seen"
+    after = re.sub(rf"^\s*{FINDING_HEADS}\b", "", after)
+    if any(p.search(after[:40]) for p in _NEG_AFTER):
+        return "after"
+    m = re.match(r"[^;]*?(?=\s*\b(?:was|were|is|are)\s+(?:absent|not (?:seen|identified|present|observed|found|"
+                 r"noted|evident|detected|apparent)|lacking))", after)
+    if m and re.match(rf"\s*{LIST_SEPARATORS}", m.group(0)) and _list_between(m.group(0)):
+        return "after"
+    return None
+
+
+def _negated(clause, start, end, window=48):
+    """True when a negation cue governs the finding at ``clause[start:end]``."""
+    return _negation(clause, start, end, window) is not None
+
+
+def _grade_denied(clause, start, end):
+    """A negation that governs the finding at ``clause[start:end]`` through a grade word ("no
+    marked mitoses", "absence of high degrees of atypia"): it denies the grade only."""
+    how = _negation(clause, start, end)
+    return how not in (None, "after") and re.search(GRADE_DENIED, how, re.I) is not None
 
 
 def _mitoses(clause, out):
@@ -131,13 +202,17 @@ def _mitoses(clause, out):
             a, b = m.group("a"), m.group("b")
             den = m.group("den") or ""
             unit = m.group("unit") if "unit" in rx.groupindex else "hpf"
-            unit = "hpf" if re.match(r"高倍|고배율", unit) else unit
+            unit = "hpf" if re.match(r"高倍|고배율|배율|400|[x×]", unit) else unit
+            post = re.match(POST_CMP, clause[m.end():])
+            if post and not cmp:
+                cmp = POST_CMP_WORDS[post.group(1)]  # "5개 이하": at most 5
             text = f"{cmp} {a}{'-' + b if b else ''}/{den} {unit}".strip()
             try:
                 mc = parse_mitoses(text)
             except InvalidValueError:
                 continue
-            out.append(MitoticCount(clause[m.start():m.end()].strip(), mc.low, mc.high, mc.converted_from_mm2))
+            stop = m.end() + (post.end() if post and cmp == POST_CMP_WORDS[post.group(1)] else 0)
+            out.append(MitoticCount(clause[m.start():stop].strip(), mc.low, mc.high, mc.converted_from_mm2))
     if out:
         return
     for cue in re.finditer(MITOSIS_CUES, clause, re.I):
@@ -150,7 +225,8 @@ def _mitoses(clause, out):
             out.append(MitoticCount("mitotically active", 6.0, math.inf))
             continue
         if _negated(clause, s, e):
-            out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
+            if not _grade_denied(clause, s, e):  # "no marked mitoses" gives no count
+                out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
             continue
         for pat, word in MITOSIS_QUALIFIERS:
             q = re.search(pat, near, re.I)
@@ -158,6 +234,13 @@ def _mitoses(clause, out):
                 mc = parse_mitoses(word)
                 out.append(MitoticCount(f"{q.group(0)} {cue.group(0)}", mc.low, mc.high))
                 break
+        else:
+            for pat, word in MITOSIS_QUALIFIERS:
+                q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)
+                if q:
+                    mc = parse_mitoses(word)
+                    out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
+                    break
 
 
 def _necrosis(clause, found):
@@ -172,6 +255,8 @@ def _atypia(clause, grades, pleo):
     for m in re.finditer(ATYPIA_CUES, clause, re.I):
         s, e = m.start(), m.end()
         word = m.group(0)
+        if word == "atypical" and re.search(ATYPICAL_MITOSES_BEFORE, clause[max(0, s - 30):s]):
+            continue  # atypical mitoses, not nuclear atypia
         neg = _negated(clause, s, e)
         is_pleo = bool(re.fullmatch(PLEO_CUES, word, re.I))
         if re.fullmatch(r"pleomorphic", word, re.I) and re.match(r"\s*(?:leiomyosarcoma|sarcoma|liposarcoma|"
@@ -187,10 +272,15 @@ def _atypia(clause, grades, pleo):
                     grade = g
                     break
         if is_pleo:
-            pleo.append(not neg)
+            # "mild pleomorphism" grades the atypia mild; pleomorphic means more than mild
+            pleo.append(not neg and grade != "mild")
+            if neg and _grade_denied(clause, s, e):
+                continue
             if grade in ("severe", "moderate", "mild"):
                 grades.append(grade)
             continue
+        if neg and _grade_denied(clause, s, e):
+            continue  # "absence of high degrees of atypia": no grade is read
         grades.append(grade or "present")
     if re.search(r"\bbland\b|cytologically bland|異型に乏し|異型性に乏し|異型性は乏し|异型不明显|异型性不明显|"
                  r"缺乏异型|无异型|無異型|이형성이 없|이형성은 없", clause):

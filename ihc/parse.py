@@ -168,6 +168,8 @@ _TOKEN = re.compile(r"[^\W_]+(?:\.\d+)*|\n|\S")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LETTER = re.compile(r"[^\W\d_]")
 _DIGIT = re.compile(r"\d")
+# five digits in a row: a specimen or case number ("YC1201429-3"), never a marker's name
+_SPECIMEN = re.compile(r"\d{5}")
 
 _MAX_UNPARSED = 50
 _FRAG = 60
@@ -241,7 +243,7 @@ def _tokens(text):
 
 def _marker_like(t):
     """Heuristic: does a written name look like an IHC marker outside the vocabulary?"""
-    if len(t) > 15 or not _LETTER.match(t):
+    if len(t) > 15 or not _LETTER.match(t) or _SPECIMEN.search(t):
         return False
     bare = t.upper().replace("-", "").replace(".", "")
     if bare in _STOP or (bare.endswith("S") and bare[:-1] in _STOP):
@@ -450,6 +452,11 @@ def _punct(toks, j, items, text):
                 break
         end = toks[k][2]
         nxt = toks[k + 1] if k + 1 < n else None
+        if run == "-" and sp and nxt is not None and nxt[1] > end and \
+                _WORDS.get(nxt[0].lower()) in _PHRASE_CLASSES:
+            # a dash set apart by spaces before a result ("SMA, desmin, h-caldesmon – diffusely
+            # positive", "S100, myogenin - negative") is punctuation, not a minus sign
+            return j + 1
         if run == "-" and nxt is not None and nxt[1] == end and nxt[0][0].isalnum() \
                 and nxt[0] != "\n":
             # joining hyphen: "-positive", "5-10"; a minus before a number after '=' is a sign
@@ -469,8 +476,9 @@ def _punct(toks, j, items, text):
             items.append(_It("P", "-", s, e, sp))  # "5 - 10%"
             return j + 1
         if run == "+" and items and items[-1].k == "N" and items[-1].e == s:
-            items[-1].inten = True  # 1+ 2+ 3+
-            return k + 1
+            if not items[-1].pct:
+                items[-1].inten = True  # 1+ 2+ 3+
+            return k + 1  # "Ki-67(30%+)": the share of cells positive
         it = _It("S", run, s, end, sp)
         if run in ("+/-", "-/+", "+-", "-+"):
             it.v = "focal"
@@ -770,7 +778,26 @@ class _Reader:
         after = scan(range(i + 1, min(n, i + 21)), True)
         if after is not None:
             return after or None
-        return scan(range(i - 1, max(-1, i - 13), -1), False) or None
+        before = scan(range(i - 1, max(-1, i - 13), -1), False)
+        if before:
+            # a place after another reading, across a comma or a sign, is that reading's
+            # ("CD34 vessels (+), CK (-)", "desmin positive in vessels, CD34 negative"), not this
+            # marker's ("In the vessels, CD34 ...", "Mast cells were positive for CD117" are)
+            crossed = False
+            for x in range(i - 1, max(-1, i - 13), -1):
+                it = its[x]
+                if it.k == "W" and it.n == before:
+                    break
+                crossed |= it.k == "S" or (it.k == "P" and it.t == ",")
+            if not crossed:
+                return before
+            for x in range(x - 1, max(-1, i - 13), -1):
+                it = its[x]
+                if it.k in "MUS" or (it.k == "W" and it.cls in (POS, NEG, RET)):
+                    return None
+                if it.k == "W" and it.cls == BRK:
+                    break
+        return before or None
 
     # -- the driver
     def run(self, items):
@@ -969,7 +996,8 @@ class _Reader:
                         next_has_value = nm < n and its[nm].k in "MU" and \
                             self.attached(its, nm, nm + 1)[0] not in (None, "ND")
                         if pending and self.only_fill(its, last_end, i) and (
-                                not (nm < n and its[nm].k in "MU") or next_has_value) and ph.value:
+                                not (nm < n and its[nm].k in "MU") or next_has_value) and ph.value \
+                                and not self.result_follows(its, j):
                             resolve(ph.value, quals)
                             quals = []
                             i = max(j, i + 1)
@@ -1111,6 +1139,17 @@ class _Reader:
                                  (its[j].k == "P" and its[j].t == ":"))
 
     @staticmethod
+    def result_follows(its, j):
+        """Does a sign or a result word follow at j, past fillers ("BCL-2 few cells (+)": the
+        qualifiers grade that result rather than give one of their own)?"""
+        n = len(its)
+        x = j
+        while x < n and x - j < 4 and (its[x].k == "W" and its[x].cls in (FILL, PAT) or
+                                       its[x].k == "P" and its[x].t == "("):
+            x += 1
+        return x < n and (its[x].k == "S" or its[x].k == "W" and its[x].cls in (POS, NEG, RET))
+
+    @staticmethod
     def only_fill(its, a, b):
         if a < 0 or b - a > 8:
             return False
@@ -1212,6 +1251,8 @@ class _Reader:
             it = its[x]
             if it.k in "MU":
                 return x if words else 0
+            if it.k == "P" and it.t == "(" and x + 1 < n and its[x + 1].k in "MU":
+                return x + 1 if words else 0  # "negative for uterine stromal markers (CD10)"
             if it.k == "W" and it.cls is None:
                 if not it.hy and (it.n.endswith("ing") or it.n.endswith("ed")) or words >= 4:
                     return 0
@@ -1247,6 +1288,18 @@ class _Reader:
         if j >= n:
             return None, j
         it = its[j]
+        if it.k == "W" and it.n in _OTHER_CELLS:
+            # "CD34血管(+)" (CD34 vessels (+)): a value written after the cells it was seen in;
+            # the place is kept (site_of) and a reading only there is no tumour result
+            x = j
+            while x < n and x - j < 3 and its[x].k == "W" and (
+                    its[x].n in _OTHER_CELLS or its[x].n in _CELL_WORDS or its[x].n == "only"):
+                x += 1
+            if x < n and (its[x].k == "S" or (its[x].k == "P" and its[x].t in "(:")):
+                value, end = self.attached(its, i, x)
+                if value is not None:
+                    return value, end
+            return None, j
         if it.k == "S" and (it.t != "-" or not self.suspended(its, j)):
             ph = _read_phrase(its, j)
             return ph.value, ph.end

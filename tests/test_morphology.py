@@ -128,6 +128,50 @@ def test_findings_read_from_report_text(text, expect):
     assert observed_states(read_morphology(text)) == expect
 
 
+# Sentences of real published cases the reader once misread (KE round): what each states.
+@pytest.mark.parametrize("text,expect", [
+    # one negation over a list of findings, before it or after it
+    ("Histopathology revealed absence of cellular atypia, mitotic activity and coagulative necrosis.",
+     {"mitoses": ("m0",), "necrosis": ("absent",), "atypia": ("none",)}),
+    ("Epithelioid cells, Xanthoma cells, necrosis and mitotic activity are not seen",
+     {"mitoses": ("m0",), "necrosis": ("absent",)}),
+    ("Mitotic figures were not identified.", {"mitoses": ("m0",)}),
+    # a negation does not leak into a new, affirmed item
+    ("There is lack of nuclear pleomorphism and only rare mitotic figures can be identified.",
+     {"mitoses": ("m1", "m2"), "atypia": ("none", "mild", "moderate")}),
+    ("No necrosis, frequent mitoses.", {"mitoses": ("m3", "m4"), "necrosis": ("absent",)}),
+    # ... but a denied list ("or") is still denied
+    ("No atypia, frequent mitoses or necrosis were seen.", {"necrosis": ("absent",), "atypia": ("none",)}),
+    # a negated grade denies the grade, not the finding
+    ("There is no significant atypia, marked mitoses or necrosis seen in this case.",
+     {"necrosis": ("absent",), "atypia": ("none",)}),
+    ("the absence of high degrees of atypia and pleomorphism", {"atypia": ("none", "mild", "moderate")}),
+    # a marker's name and atypical mitoses are not nuclear atypia
+    ("Cells stained diffusely positive for SMA and anaplastic lymphoma kinase (ALK), diagnostic of an IMT.", {}),
+    ("The mitoses, including atypical, were numerous.", {"mitoses": ("m3", "m4")}),
+    # mitoses as reports count them
+    ("Mitotic figures numbered 7 per 10 400x fields.", {"mitoses": ("m3",)}),
+    ("many nuclear divisions in a single field", {"mitoses": ("m3", "m4")}),
+    ("유사분열은 50배율에서 5개 이하로 관찰되었다", {"mitoses": ("m0", "m1")}),
+    # grades, pleomorphism and cell types
+    ("highly atypical cells with polygonal and clear cytoplasm",
+     {"atypia": ("severe",), "cell_type": ("epithelioid",)}),
+    ("a highly cellular tumour with mild atypia", {"atypia": ("mild",)}),
+    ("核の大小不同を認めた", {"atypia": ("moderate", "severe")}),
+    ("Focal giant cells formation and mild pleomorphism are also seen", {"atypia": ("mild",)}),
+    ("uniform appearing, spindle-shaped fibroblasts", {"cell_type": ("spindle",)}),
+    ("both cells with oval and long spindle nuclei", {"cell_type": ("spindle",)}),
+])
+def test_findings_read_from_real_case_sentences(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
+def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
+    assert read_morphology("mild pleomorphism").pleomorphic is False
+    assert read_morphology("marked pleomorphism").pleomorphic is True
+    assert read_morphology("核の大小不同や異型性も認めた").pleomorphic is True
+
+
 def test_a_diagnosis_name_is_not_a_finding():
     assert not read_morphology("pleomorphic leiomyosarcoma of the retroperitoneum")
     assert not read_morphology("Ki-67 labeling index was 40%")

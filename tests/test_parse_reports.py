@@ -160,6 +160,57 @@ def test_harder_english(text, expected):
     assert parse(text).markers == expected
 
 
+# --------------------------------------------------------------------------- real-case misreads
+
+# Sentences of real published cases the reader once misread (KE round), minimal forms.
+REAL_CASE_READINGS = [
+    # a dash set apart by spaces after a list is punctuation, not a minus sign
+    ("IHC staining for SMA, Desmin, H-Caldesmon \u2013 diffusely positive on tumor cells.",
+     {"SMA": "pos", "desmin": "pos", "h_caldesmon": "pos"}),
+    ("IHC staining for SMA, Desmin, H-Caldesmon - diffusely positive on tumor cells.",
+     {"SMA": "pos", "desmin": "pos", "h_caldesmon": "pos"}),
+    ("The reaction for S100, Myogenin - negative.", {"S100": "neg", "myogenin": "neg"}),
+    ("The reaction for S100, Myogenin \u2013 negative.", {"S100": "neg", "myogenin": "neg"}),
+    # ... while a sign stays a sign
+    ("CD34 - , SMA +, desmin -", {"CD34": "neg", "SMA": "pos", "desmin": "neg"}),
+    # a stain stated only in vessels is no tumour result, and does not take the next item
+    ("SMA(+),CD34血管(+),CK(-),Desmin(-)", {"SMA": "pos", "keratin": "neg", "desmin": "neg"}),
+    # a place after one reading is that reading's, not the next marker's
+    ("Vimentin:血管阳性,S-100:阴性,CD34:血管阳性,CD117阴性", {"S100": "neg", "CD117": "neg"}),
+    ("desmin positive in vessels, CD34 negative", {"CD34": "neg"}),
+    # partial positivity is focal
+    ("α-SMA和EMA部分细胞阳性", {"SMA": "focal", "EMA": "focal"}),
+    ("CKpan(少量阳性)", {"keratin": "focal"}),
+    ("BCL-2少量细胞(+)、CD99(部分+)、STAT6(散在胞浆弱+)", {"BCL2": "focal", "CD99": "focal", "STAT6": "focal"}),
+    ("CD117、CD34以及DOG-1大部分为弥漫强阳性", {"CD117": "pos", "CD34": "pos", "DOG1": "pos"}),
+    ("the tumor cells were positive for vimentin and some of them were positive for S100 protein.",
+     {"vimentin": "pos", "S100": "focal"}),
+    ("CD34(+), BCL-2 few cells (+), SMA(-)", {"CD34": "pos", "BCL2": "focal", "SMA": "neg"}),
+    # names as reports write them
+    ("positive S100b protein expression", {"S100": "pos"}),
+    ("The MIB-1index was multifocally 25%", {"Ki67": 25}),
+    ("TLE(+++), Ki-67(30%+)", {"TLE1": "pos", "Ki67": 30}),
+    ("CD99(30%+)", {"CD99": "focal"}),
+    ("SMA 2+, desmin 3+", {"SMA": "pos", "desmin": "pos"}),
+    # a marker in parentheses after the name of its class
+    ("strongly positive for smooth muscle markers (SMA and Desmin), but negative for uterine "
+     "stromal markers (CD10).", {"SMA": "pos", "desmin": "pos", "CD10": "neg"}),
+    ("the absence of typical GIST markers (CD117, DOG-1)", {"CD117": "neg", "DOG1": "neg"}),
+]
+
+
+@pytest.mark.parametrize("text,expected", REAL_CASE_READINGS)
+def test_real_case_sentences_read_as_written(text, expected):
+    assert parse(text, mode="lenient").markers == expected
+
+
+def test_a_stain_only_in_vessels_is_a_warning_and_a_specimen_number_no_marker():
+    p = parse("YC1201429-3免疫组化结果:SMA(+),CD34血管(+),CK(-)")
+    assert p.markers == {"SMA": "pos", "keratin": "neg"}
+    assert p.unknown == [] and p.unparsed == []
+    assert any("CD34" in w and "other cells" in w for w in p.warnings)
+
+
 @pytest.mark.parametrize("name", ["CD99", "BCL2", "WT1", "HHF-35", "MSA", "GFAP", "CD56",
                                   "synaptophysin", "chromogranin", "NSE", "neurofilament",
                                   "PAX8", "TTF-1", "CK7", "CK20", "CD10", "LCA", "CD45", "CD21",
