@@ -8,7 +8,7 @@ tables, the aliases of labels). Code reads these tables; nothing here is compute
 ('GIST', 'leiomyosarcoma', True)
 """
 
-__all__ = ["DIAGNOSES", "DISPLAY_NAMES", "DESCRIPTIONS", "SHORT", "ABBREVIATIONS", "ALIASES", "BENIGN",
+__all__ = ["DIAGNOSES", "CANDIDATES", "DISPLAY_NAMES", "DESCRIPTIONS", "SHORT", "ABBREVIATIONS", "ALIASES", "BENIGN",
            "COUNTERPARTS", "COUNTERPART_FLOOR"]
 
 #: The model's classes, in model order.
@@ -17,7 +17,14 @@ DIAGNOSES = (
     "desmoid_fibromatosis", "inflammatory_myofibroblastic_tumor",
     "dedifferentiated_liposarcoma", "mpnst", "synovial_sarcoma", "pecoma", "melanoma",
     "inflammatory_fibroid_polyp", "undifferentiated_pleomorphic_sarcoma",
-    # issue 15: the rest of the spindle-cell differential
+)
+
+#: Diagnoses of the spindle-cell differential with names, descriptions and knowledge in
+#: ``training_data/`` (sourced rates, assumptions, site priors, morphology) that the shipped model
+#: does not (yet) name: a model over all 28 was trained and measured (issue 15) and lost more
+#: of the original diagnoses' real cases than it gained (see the README, "What is not good").
+#: Their cases are evaluated as outside the set, as before.
+CANDIDATES = (
     "rhabdomyosarcoma",
     "sarcomatoid_carcinoma",
     "angiosarcoma",

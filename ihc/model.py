@@ -114,7 +114,7 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
         self.tol = tol
 
     def fit(self, X, y, sample_weight=None):
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, accept_sparse="csr")
         if not (self.temperature > 0):
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
         classes = unique_labels(y)
@@ -128,10 +128,15 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = lr.n_iter_
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def decision_function(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        d = (X @ self.coef_.T + self.intercept_) / self.temperature
+        X = validate_data(self, X, reset=False, accept_sparse="csr")
+        d = np.asarray(X @ self.coef_.T + self.intercept_) / self.temperature
         return d.ravel() if d.shape[1] == 1 else d
 
     def predict_proba(self, X):
@@ -281,6 +286,28 @@ def _choose_grade_weight(compact, dev_in, recipe, quick):
     return best[1], out
 
 
+def distinct_rows(X, y):
+    """The distinct (row, label) pairs of a one-hot cohort, as a sparse matrix, with their counts.
+
+    Fitting the logistic regression on them with the counts as sample weights minimises the
+    same objective as fitting every generated case (the loss is a sum over cases), on a
+    fraction of the rows: small panels repeat many times in a generated cohort. Rows come out
+    in sorted order, so the result is deterministic.
+
+    >>> X = np.array([[1., 0.], [0., 1.], [1., 0.]]); y = np.array(["a", "b", "a"])
+    >>> Xd, yd, w = distinct_rows(X, y)
+    >>> Xd.toarray().tolist(), yd.tolist(), w.tolist()
+    ([[0.0, 1.0], [1.0, 0.0]], ['b', 'a'], [1.0, 2.0])
+    """
+    from scipy import sparse
+
+    classes, codes = np.unique(y, return_inverse=True)
+    keyed = np.hstack([X.astype(np.int8, copy=False), codes.reshape(-1, 1).astype(np.int8)])
+    uniq, counts = np.unique(keyed, axis=0, return_counts=True)
+    return (sparse.csr_matrix(uniq[:, :-1].astype(np.float64)), classes[uniq[:, -1]],
+            counts.astype(np.float64))
+
+
 def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     """Rebuild the model from ``training_data/`` alone, deterministically.
 
@@ -316,8 +343,8 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     panels, labels = generate_cohort(kb, n_per_class=n_per)
     say(f"cohort: {len(panels)} generated cases, {len(kb.diagnoses)} diagnoses")
     encoder = PanelEncoder(markers=kb.markers).fit(panels)
-    X = encoder.transform(panels)
-    y = np.array(labels)
+    X, y, weight = distinct_rows(encoder.transform(panels), np.array(labels))
+    say(f"cohort: {X.shape[0]} distinct (panel, diagnosis) rows, fitted with their counts as weights")
     from .knowledge import dev_case_files
 
     dev = [c for path in dev_case_files(training_dir) for c in load_cases(path)]
@@ -374,7 +401,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     selection = []
     best = None
     for C in grid_C:
-        clf = IHCClassifier(C=C, temperature=1.0).fit(X, y)
+        clf = IHCClassifier(C=C, temperature=1.0).fit(X, y, sample_weight=weight)
         for T in grid_T:
             for S in grid_S:
                 cm = compact_from(clf, T, S)

@@ -47,9 +47,16 @@ def test_every_pooled_figure_has_a_citation():
             assert 0 < r.p < 1
 
 
-def test_no_rate_falls_back_to_the_silent_default():
+def test_a_cell_without_figure_takes_the_stains_mean_rate_and_is_listed():
     kb = load_knowledge(TRAINING)
-    assert kb.defaulted == [], kb.defaulted[:10]
+    assert kb.defaulted, "no defaulted cell: the test needs one"
+    for dx, marker in kb.defaulted[:25]:
+        known = [kb.rates[(d, "")][marker].p for d in kb.diagnoses
+                 if kb.rates[(d, "")][marker].basis != "default"]
+        rate = kb.rates[(dx, "")][marker]
+        assert rate.basis == "default" and rate.p == pytest.approx(sum(known) / len(known))
+        assert "neither for nor against" in rate.sources[0][1]
+    assert kb.provenance()["defaulted"] >= len(kb.defaulted)
 
 
 def test_literature_rows_used_by_the_model_carry_a_source():
