@@ -74,6 +74,10 @@ CSV_COLUMNS = ("case_id", "status", "diagnosis", "confidence", "dx1", "p1", "dx2
 #: Memo entries kept before a cache is emptied (keeps memory flat on huge inputs).
 MEMO_LIMIT = 20_000
 
+#: Distinct rows whose CSV tail the block route keeps (a real export's distinct panels: the uniform
+#: benchmark file has about 42,000 at the model's level; a few hundred bytes an entry).
+FAST_MEMO_LIMIT = 100_000
+
 #: Memo entries kept when rows carry the whole classify object (JSON Lines).
 MEMO_LIMIT_FULL = 2_000
 
@@ -1250,24 +1254,25 @@ class _DuplicateIdsVec:
         h = np.fromiter(map(hash, stripped), np.int64, n)
         order = np.argsort(h, kind="stable")
         hs = h[order]
-        dup = np.zeros(n, bool)
-        dup[order[1:]] = hs[1:] == hs[:-1]  # a repeat within the block (its first row comes first)
+        dup_sorted = np.zeros(n, bool)
+        dup_sorted[1:] = hs[1:] == hs[:-1]  # a repeat within the block (its first row comes first)
         seen = self.seen
-        if seen.size:
-            pos = np.minimum(np.searchsorted(seen, h), seen.size - 1)
-            dup |= seen[pos] == h
-        cnt = int(np.count_nonzero(dup))
+        if seen.size:  # sorted queries: a cache-friendly search (4x faster than the block's order)
+            pos = np.minimum(np.searchsorted(seen, hs), seen.size - 1)
+            dup_sorted |= seen[pos] == hs
+        cnt = int(np.count_nonzero(dup_sorted))
         if cnt:
             self.count += cnt
             if len(self.rows) < 5:
+                dup = np.zeros(n, bool)
+                dup[order] = dup_sorted
                 where = np.flatnonzero(dup)[:5 - len(self.rows)]
                 self.rows.extend(int(rows[k]) if rows is not None else start + int(k) for k in where)
-        new = hs[np.concatenate(([True], hs[1:] != hs[:-1]))]
-        if seen.size:
-            pos = np.minimum(np.searchsorted(seen, new), seen.size - 1)
-            new = new[seen[pos] != new]
+            new = hs[~dup_sorted]
+        else:
+            new = hs
         if new.size:
-            self.seen = np.insert(seen, np.searchsorted(seen, new), new)
+            self.seen = np.insert(seen, np.searchsorted(seen, new), new) if seen.size else new
 
 
 class _VecEval:
@@ -1439,7 +1444,7 @@ class _FastStructured:
         self.site_memo = {}  # site cell -> small int (one per canonical site)
         self.site_ids = {}   # canonical site -> small int
         self.site_names = []  # small int -> canonical site
-        self.memo = {}       # tuple of codes -> (CSV tail, is error)
+        self.memo = {}       # the row's codes as bytes -> its CSV tail (an error row's starts ',error,')
         try:
             self.vec = _VecEval(np, worker.clf.model, self.coders, worker.clf.mode)
         except (KeyError, ValueError, TypeError, IndexError):  # a model the tables cannot hold: the row path
@@ -1583,6 +1588,8 @@ class _FastStructured:
         memo, worker, key_of, build = self.memo, self.worker, self.key_of, self.build
         hits = list(map(memo.get, reps))
         miss = [u for u, h in enumerate(hits) if h is None]
+        if len(memo) + len(miss) > FAST_MEMO_LIMIT:
+            _trim(memo, FAST_MEMO_LIMIT)
         if miss and self.vec is not None:
             # the distinct new rows the vectorised evaluator answers, all at once
             sub = uniq[miss]
@@ -1597,23 +1604,18 @@ class _FastStructured:
                 got = self.vec.tails(sub[rows][:, :len(self.coders)], sites)
                 for r, tail in zip(rows.tolist(), got):
                     u = miss[r]
-                    hits[u] = (tail, False)
-                    _trim(memo)
-                    memo[reps[u]] = hits[u]
+                    hits[u] = memo[reps[u]] = tail
         first_rows = first.tolist()
         for u, hit in enumerate(hits):
             if hit is None:  # the row path, on the key's first row
                 r = first_rows[u]
                 cells = [col[r] for col in table]
                 k = key_of(cells)
-                hit = hits[u] = worker._tail(worker.clf.outcome(k, lambda: build(cells, k)))
-                _trim(memo)
-                memo[reps[u]] = hit
-        tails = [h[0] for h in hits]
-        errs = [h[1] for h in hits]
+                hit = hits[u] = memo[reps[u]] = worker._tail(worker.clf.outcome(k, lambda: build(cells, k)))[0]
         inverse = inverse.reshape(-1)
-        errors = int(np.count_nonzero(np.array(errs, dtype=bool)[inverse]))
-        row_tails = np.array(tails, dtype=object)[inverse].tolist()
+        errs = [u for u, tail in enumerate(hits) if tail[1:7] == "error,"]
+        errors = int(np.count_nonzero(np.isin(inverse, errs))) if errs else 0
+        row_tails = np.array(hits, dtype=object)[inverse].tolist()
         ids = table[self.layout.id_index].tolist() if self.layout.id_index is not None else None
         return ids, row_tails, errors, [i for i, _ in quoted]
 
@@ -1738,9 +1740,13 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                 else:  # only a quoted cell may hold a quote, comma, CR or LF (a clean block has no CR)
                     for i in quoted:
                         ids[i] = _csv_quote(ids[i])
-                for i in range(0, n, CHUNK_ROWS):
-                    out.write("".join(map(operator.add, ids[i:i + CHUNK_ROWS], tails[i:i + CHUNK_ROWS])))
-                    rows += min(CHUNK_ROWS, n - i)
+                step = CHUNK_ROWS if progress is not None else n
+                for i in range(0, n, step):
+                    parts = [None] * (2 * min(step, n - i))  # id, tail, id, tail...: one join, no pair strings
+                    parts[0::2] = ids[i:i + step]
+                    parts[1::2] = tails[i:i + step]
+                    out.write("".join(parts))
+                    rows += len(parts) // 2
                     if progress is not None:
                         progress(rows, src.done, src.total)
                 errors += e

@@ -576,3 +576,35 @@ def test_vectorised_row_sums_equal_the_builtin_sum():
     e = np.exp(rng.normal(scale=6, size=(20000, vec.K)))
     assert vec._row_sums(e).tolist() == [sum(r) for r in e.tolist()]
     assert vec._sum_kind in ("plain", "neumaier")  # the vectorised form, not the map(sum) fallback
+
+
+def test_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(monkeypatch):
+    """Repeated case_ids (within a block, across 1 MB blocks, with spaces around) and empty ones are
+    counted as a plain first-seen set counts them, on both routes."""
+    import random
+
+    rng = random.Random(4)
+    ids = [f"U{i:06d}" for i in range(60000)]
+    for k in (5, 17, 30000, 59990):
+        ids[k] = ids[k - 3]
+    for k in (100, 45000):
+        ids[k] = " " + ids[2] + " "
+    for k in (7, 50000):
+        ids[k] = ""
+    lines = ["case_id,SMA,desmin,CD117,site"] + [
+        f"{cid},{rng.choice('+-')},{rng.choice('+-')},{rng.choice(['', '+'])},stomach" for cid in ids]
+    data = ("\n".join(lines) + "\n").encode()
+    seen, dups, rows, empty = set(), 0, [], 0
+    for n, cid in enumerate(ids, 1):
+        c = cid.strip()
+        if not c:
+            empty += 1
+        elif c in seen:
+            dups += 1
+            rows.append(n)
+        seen.add(c)
+    fast = run_batch(io.BytesIO(data), io.StringIO())
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)
+    slow = run_batch(io.BytesIO(data), io.StringIO())
+    for s in (fast, slow):
+        assert (s.duplicate_ids, list(s.duplicate_rows), s.empty_ids) == (dups, rows[:5], empty)
