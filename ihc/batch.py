@@ -33,14 +33,15 @@ hold; JSON Lines rows carry the whole classify object.
 
 For marker columns to CSV, clean blocks of the file (about 1 MB; LF or CRLF line ends,
 cells quoted or not) take a vectorised route (:class:`_FastStructured`, :class:`_VecEval`):
-the block is split at once, cells coded per column, rows keyed with numpy, and the block's
+the block is split by pandas' C reader, cells coded once per distinct value and column
+(``pd.factorize``), rows keyed with numpy, and the block's
 new distinct keys evaluated together by :class:`ihc.engine.vector.VectorEvaluator` (the same
 scoring tables and rules as the scalar path), giving byte for byte what the row path writes
 (tested). Everything else is read row by row. JSON Lines rows pick their next stains' exact
 gains from numpy estimates (:class:`ihc.engine.vector.GainEstimator`; same result, tested).
 
 Only the standard library (and :mod:`ihc.engine.rules`) is imported at module level; numpy
-(installed with pandas) is imported by the vectorised route when it is taken.
+and pandas are imported by the vectorised route when it is taken.
 """
 
 from __future__ import annotations
@@ -1410,9 +1411,10 @@ class _FastStructured:
     """The vectorised route for marker columns -> CSV (what ``ihc batch`` takes for such files).
 
     A clean block of the input (UTF-8 as is, no quote character, every line with the
-    header's cell count; see :meth:`rows`) is split in one go (``str.split``, as the row
-    path splits a line without quotes), each column's cells are coded with the row path's
-    memoised per-cell coders (so ``parse_value`` reads each distinct cell once), the codes
+    header's cell count; see :meth:`rows`) is split in one go by pandas' C reader (giving the
+    cells ``str.split`` would, as the row path splits a line without quotes), each column's
+    distinct cells (``pd.factorize``) are coded with the row path's memoised per-cell coders
+    (so ``parse_value`` reads each distinct cell once), the codes
     are combined into one integer key per row with numpy, the distinct keys of the block
     not seen before are evaluated together by :class:`_VecEval` (numpy over the compact
     model, bit for bit the row path's figures) or, for the few it leaves (unreadable values,
