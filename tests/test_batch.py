@@ -551,3 +551,60 @@ def test_a_site_dependent_feature_is_scored_alike_by_the_scalar_and_the_vector_p
         assert got == model.proba(states, site)
         differs += "SMA" in states and model.proba(states, site) != plain.proba(states, site)
     assert differs > 100
+
+
+def test_vectorised_fixed_point_formatting_equals_format_exactly():
+    """The block route formats probabilities with integer arithmetic; every value, near-ties included,
+    comes out as format(x, '.6f') does."""
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(5)
+    k = rng.integers(0, 1_000_000, 2000)
+    p = np.concatenate([rng.random((5000, 3)), rng.random((500, 3)) ** 40,
+                        ((k + 0.5) / 1e6).reshape(-1, 1).repeat(3, 1),  # just off the decimal ties
+                        np.array([[0.0, 1.0, 0.5], [5e-7, 1.5e-6, 0.9999995], [1e-300, 0.4999995, 2.5e-7]])])
+    assert batch._fixed6_many(np, p) == [[f"{v:.6f}" for v in r] for r in p.tolist()]
+
+
+def test_vectorised_row_sums_equal_the_builtin_sum():
+    """The softmax denominator of the block route is this Python's sum() of each row, bit for bit."""
+    np = pytest.importorskip("numpy")
+    from ihc.api import load_model
+    from ihc.engine.vector import VectorEvaluator
+
+    vec = VectorEvaluator(np, load_model(), ["SMA", "desmin"])
+    rng = np.random.default_rng(6)
+    e = np.exp(rng.normal(scale=6, size=(20000, vec.K)))
+    assert vec._row_sums(e).tolist() == [sum(r) for r in e.tolist()]
+    assert vec._sum_kind in ("plain", "neumaier")  # the vectorised form, not the map(sum) fallback
+
+
+def test_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(monkeypatch):
+    """Repeated case_ids (within a block, across 1 MB blocks, with spaces around) and empty ones are
+    counted as a plain first-seen set counts them, on both routes."""
+    import random
+
+    rng = random.Random(4)
+    ids = [f"U{i:06d}" for i in range(60000)]
+    for k in (5, 17, 30000, 59990):
+        ids[k] = ids[k - 3]
+    for k in (100, 45000):
+        ids[k] = " " + ids[2] + " "
+    for k in (7, 50000):
+        ids[k] = ""
+    lines = ["case_id,SMA,desmin,CD117,site"] + [
+        f"{cid},{rng.choice('+-')},{rng.choice('+-')},{rng.choice(['', '+'])},stomach" for cid in ids]
+    data = ("\n".join(lines) + "\n").encode()
+    seen, dups, rows, empty = set(), 0, [], 0
+    for n, cid in enumerate(ids, 1):
+        c = cid.strip()
+        if not c:
+            empty += 1
+        elif c in seen:
+            dups += 1
+            rows.append(n)
+        seen.add(c)
+    fast = run_batch(io.BytesIO(data), io.StringIO())
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)
+    slow = run_batch(io.BytesIO(data), io.StringIO())
+    for s in (fast, slow):
+        assert (s.duplicate_ids, list(s.duplicate_rows), s.empty_ids) == (dups, rows[:5], empty)

@@ -85,8 +85,31 @@ class VectorEvaluator:
         self.quantiles = [at["quantiles"].get(dx) for dx in model.classes]
         self.thresholds = dict(model.thresholds)
         self.counterpart = rules.counterpart_index(np, model.classes)
+        self._sum_kind = None  # how this Python's sum() adds floats (see _row_sums)
         #: whether the tables hold this model (else its rows go to the scalar path)
         self.ok = K >= 3 and all(not qs or len(qs) <= len(self.levels) for qs in self.quantiles)
+
+    def _row_sums(self, e):
+        """The built-in ``sum`` of each row of ``e``, bit for bit, as K column operations.
+
+        ``sum`` adds left to right (Python 3.11 and before) or, since 3.12, with Neumaier's
+        compensation; both are written here as array operations over the columns. Which one
+        this Python uses is found once by comparing both with ``sum`` itself on a probe (and on
+        rows of ``e``); if neither agrees, ``map(sum, ...)`` is used (the old way, slower).
+        """
+        np = self.np
+        if self._sum_kind is None:
+            K = e.shape[1]  # >= 3 (see ``ok``); the first row tells the two ways apart
+            probe = np.array([[1e100, 1.0, -1e100] + [0.0] * (K - 3)] + e[:64].tolist(), dtype=float).reshape(-1, K)
+            want = [sum(r) for r in probe.tolist()]
+            self._sum_kind = "python"
+            for kind in ("plain", "neumaier"):
+                if _column_sums(np, probe, kind).tolist() == want:
+                    self._sum_kind = kind
+                    break
+        if self._sum_kind == "python":
+            return np.array(list(map(sum, e.tolist())))
+        return _column_sums(np, e, self._sum_kind)
 
     def state_index(self, j, state):
         """The gather index of ``state`` in column ``j`` (0: no state the model reads)."""
@@ -139,11 +162,28 @@ class VectorEvaluator:
         # softmax as the scalar path takes it
         mx = z.max(axis=1)
         e = np.array(list(map(math.exp, (z - mx[:, None]).ravel().tolist()))).reshape(n, K)
-        t = np.array(list(map(sum, e.tolist())))
+        t = self._row_sums(e)
         p = e / t[:, None]
         atypical, ok = rules.status_many(np, self.thresholds, self.counterpart, p, s, n_states, ki67,
                                          self.quantiles, self.levels)
         return p, atypical, ok
+
+
+def _column_sums(np, e, kind):
+    """Row sums of ``e`` (n x K), adding the columns in order: ``"plain"`` (x0 + x1 + ...) or
+    ``"neumaier"`` (CPython 3.12's compensated float sum)."""
+    f = e[:, 0].copy()
+    if kind == "plain":
+        for k in range(1, e.shape[1]):
+            f += e[:, k]
+        return f
+    c = np.zeros_like(f)
+    for k in range(1, e.shape[1]):
+        x = e[:, k]
+        t = f + x
+        c += np.where(np.abs(f) >= np.abs(x), (f - t) + x, (x - t) + f)
+        f = t
+    return np.where((c != 0) & np.isfinite(c), f + c, f)
 
 
 class GainEstimator:
