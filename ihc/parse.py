@@ -81,7 +81,6 @@ from .exceptions import (
     UnknownMarkerError,
 )
 from . import lexicon_en as _EN
-from .lexicon_cjk import has_cjk, rewrite as _cjk_rewrite
 from .markers import LOSS_MARKERS, NOT_MODELLED, OTHER_MARKERS, info, lookup_table, normalise_name
 from .panel import Panel
 from .sites import normalise_site
@@ -97,6 +96,22 @@ MODES = ("strict", "default", "lenient")
 # IHC markers outside the vocabulary that reports often name (ihc.markers.OTHER_MARKERS):
 # reported in ``Panel.unknown`` under their display key (never used by the model).
 _OTHER_DEFS = OTHER_MARKERS
+
+
+def _has_cjk(text):
+    """:func:`ihc.lexicon_cjk.has_cjk`, importing the CJK lexicons only for text that is not ASCII
+    (every CJK character is outside ASCII), so that reading a Latin panel does not pay for them."""
+    if text.isascii():
+        return False
+    from .lexicon_cjk import has_cjk
+
+    return has_cjk(text)
+
+
+def _cjk_rewrite(text):
+    from .lexicon_cjk import rewrite
+
+    return rewrite(text)
 
 
 def other_marker_key(name):
@@ -1492,7 +1507,7 @@ def _parse_full(text, site, mode):
     clean = _clean(text)
     spans = None
     source = clean
-    if has_cjk(clean):
+    if _has_cjk(clean):
         # Chinese, Japanese, Korean: read with the same grammar (ihc.lexicon_cjk)
         clean, spans = _cjk_rewrite(clean)
     clean = _cd_spelled(clean)
@@ -1723,7 +1738,7 @@ def parse_value(marker, text):
             return _num(x)
         return _finalise_cell(name, _pct_state(x))
     s = _clean(str(text))
-    if has_cjk(s):
+    if _has_cjk(s):
         s = _cjk_rewrite(s)[0]
     s = " ".join(s.split())
     if s.lower() in _ND_CELLS:
@@ -1864,7 +1879,7 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
                     site = str(cell)
             continue
         name = _VOCAB.get(normalise_name(k))
-        if name is None and has_cjk(k):
+        if name is None and _has_cjk(k):
             # a column named in the report's script: "デスミン", "结蛋白", "평활근 액틴"
             name = _VOCAB.get(normalise_name(_cjk_rewrite(_clean(k))[0]))
         if name is None:
