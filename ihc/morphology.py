@@ -525,22 +525,29 @@ class MorphologyModel:
         w = self.weights["context"]
         return w[feature] if isinstance(w, dict) else w
 
-    def vectors(self):
-        """``{(finding, code, group): centred weighted log-likelihood vector}`` for every observation
-        code and site group: the morphology's entries in the engine's tables."""
+    #: The findings whose vectors :meth:`vector` gives (the engine's site-dependent features).
+    features = frozenset(FINDINGS)
+
+    def vector(self, feature, code, group):
+        """The centred weighted log-likelihood vector of an observation ``code`` of ``feature``
+        (see :func:`observation_codes`) in a site group, or None for a code or group there is none
+        of: the morphology's entry ``(feature, code, group)`` in the engine's tables."""
         from .sites import SITE_GROUPS
 
-        out = {}
-        K = len(self.classes)
-        for f in FINDINGS:
-            w = self.weight(f)
-            for code in observation_codes(f):
-                allowed = tuple(code.split("|"))
-                for g in SITE_GROUPS:
-                    ll = [math.log(sum(self.probs(f, g, dx)[0][s] for s in allowed)) for dx in self.classes]
-                    m = sum(ll) / K
-                    out[(f, code, g)] = tuple(w * (v - m) for v in ll)
-        return out
+        if feature not in FINDINGS or group not in SITE_GROUPS or code not in observation_codes(feature):
+            return None
+        w = self.weight(feature)
+        allowed = tuple(code.split("|"))
+        ll = [math.log(sum(self.probs(feature, group, dx)[0][s] for s in allowed)) for dx in self.classes]
+        m = sum(ll) / len(self.classes)
+        return tuple(w * (v - m) for v in ll)
+
+    def vectors(self):
+        """``{(finding, code, group): vector}`` for every observation code and site group (:meth:`vector`)."""
+        from .sites import SITE_GROUPS
+
+        return {(f, code, g): self.vector(f, code, g) for f in FINDINGS for code in observation_codes(f)
+                for g in SITE_GROUPS}
 
     def share(self, feature, allowed, site, dx):
         t, g = self.probs(feature, site_group(site), dx)

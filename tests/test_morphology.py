@@ -481,3 +481,22 @@ def test_the_precheck_never_changes_a_reading(monkeypatch):
     assert skipped > 500 and len(texts) > 2000, (skipped, len(texts))
     for t, a, b in zip(texts, fast, full):
         assert a == b, t
+
+
+def test_morphology_vectors_on_demand_equal_the_eager_table():
+    """The engine asks the morphology for a vector on first use (loading builds none); every key
+    gives the same floats as the full table, and a site's group falls back to 'any' as before."""
+    from ihc.morphology import observation_codes
+    from ihc.sites import SITE_GROUP_OF, SITE_GROUPS
+
+    model = load_model()
+    eager = model.morphology.vectors()
+    assert len(eager) == sum(len(observation_codes(f)) for f in FINDINGS) * len(SITE_GROUPS)
+    t = model.tables
+    for (f, code, g), v in eager.items():
+        assert t._by_group(f, code, g) == v
+    for site in [None, *SITE_GROUP_OF]:
+        for f in FINDINGS:
+            for code in observation_codes(f):
+                assert t.vector(f, code, site) == eager[(f, code, SITE_GROUP_OF.get(site, "any"))]
+            assert t.vector(f, "no-such-state", site) is None

@@ -157,7 +157,7 @@ class CompactModel:
             classes=self.classes, intercept=self.intercept, temperature=self.T, features=self.features,
             coef=data["coef"], site_log_prior=self.site_log_prior, generative=self.generative, nb=data.get("nb"),
             site_group_coef=data.get("site_group_coef"),
-            extra_by_group=self.morphology.vectors() if self.morphology is not None else None)
+            extra=self.morphology)
         #: Memos of panel-independent derived facts (e.g. which stains test for a diagnosis), filled on use.
         self.derived = {}
 
