@@ -179,10 +179,26 @@ for _c in range(32):
         _TRANS.setdefault(_c, " ")
 _TRANS[0x7F] = " "
 
-_TOKEN = re.compile(r"[^\W_]+(?:\.\d+)*|\n|\S")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_LETTER = re.compile(r"[^\W\d_]")
-_DIGIT = re.compile(r"\d")
+class _OnFirstUse:
+    """A module-level expression of the general reader, compiled on first use: the first attribute
+    looked up compiles it and rebinds the module's global name to the compiled pattern (so later
+    uses cost nothing). A plain list that the fast path reads never compiles them."""
+
+    __slots__ = ("_name", "_args")
+
+    def __init__(self, name, *args):
+        self._name, self._args = name, args
+
+    def __getattr__(self, attr):
+        rx = re.compile(*self._args)
+        globals()[self._name] = rx
+        return getattr(rx, attr)
+
+
+_TOKEN = _OnFirstUse("_TOKEN", r"[^\W_]+(?:\.\d+)*|\n|\S")
+_NUMBER = _OnFirstUse("_NUMBER", r"\d+(?:\.\d+)?")
+_LETTER = _OnFirstUse("_LETTER", r"[^\W\d_]")
+_DIGIT = _OnFirstUse("_DIGIT", r"\d")
 
 _MAX_UNPARSED = 50
 _FRAG = 60
@@ -224,7 +240,7 @@ class _It:
         return f"<{self.k}:{self.t}{'/' + str(self.c) if self.c else ''}{'/' + self.cls if self.cls else ''}>"
 
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_CONTROL = _OnFirstUse("_CONTROL", r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def _clean(text):
@@ -397,7 +413,7 @@ def _build(text):
     return items
 
 
-_CD_NAME = re.compile(r"(?i)CD ?\d{1,3}[a-z]?")
+_CD_NAME = _OnFirstUse("_CD_NAME", r"(?i)CD ?\d{1,3}[a-z]?")
 
 
 def _cd_numbers(items):
@@ -508,7 +524,7 @@ def _punct(toks, j, items, text):
 
 
 # "cluster of differentiation (CD)117", "cluster of differentiation 34": the CD name spelled out
-_CD_SPELLED = re.compile(r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
+_CD_SPELLED = _OnFirstUse("_CD_SPELLED", r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
 
 
 def _cd_spelled(text):
