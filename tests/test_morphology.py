@@ -500,22 +500,3 @@ def test_morphology_vectors_on_demand_equal_the_eager_table():
             for code in observation_codes(f):
                 assert t.vector(f, code, site) == eager[(f, code, SITE_GROUP_OF.get(site, "any"))]
             assert t.vector(f, "no-such-state", site) is None
-
-
-def test_the_generative_tables_filled_on_demand_equal_the_eager_ones():
-    """surprise, state_prob and nb_log are filled a marker at a time on first look-up; every entry
-    equals the eager computation (the subtype mixtures' marginals, as at load before)."""
-    model = load_model()
-    t, data, classes = model.tables, model.data, model.classes
-    gen, nb = data["generative"], data["nb"]
-    for m, sts in gen[classes[0]][0][1].items():
-        for st in sts:
-            marg = [sum(share * tab[m][st] for share, tab in gen[dx]) for dx in classes]
-            top = [max(sum(share * tab[m][s] for share, tab in gen[dx]) for s in gen[dx][0][1][m]) for dx in classes]
-            assert t.state_prob[(m, st)] == tuple(marg)
-            assert t.surprise[(m, st)] == tuple(math.log(a) - math.log(b) for a, b in zip(top, marg))
-            assert t.nb_log[(m, st)] == tuple(math.log(nb[dx][m][st]) for dx in classes)
-    with pytest.raises(KeyError):
-        t.state_prob[("no-such-marker", "pos")]
-    with pytest.raises(KeyError):
-        t.surprise["not a key"]

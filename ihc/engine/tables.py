@@ -99,26 +99,6 @@ class ScoringTables:
         return self.contrib_by_group.get(key)
 
 
-class _ByMarker(dict):
-    """``{(marker, state): K-vector}`` whose entries are computed a marker at a time on first
-    look-up (``table[key]``; ``fill(marker)`` adds every state of the marker, the same floats as
-    computing them all at load). Read it by subscript: ``in``, ``get`` and iteration see only the
-    markers asked for so far."""
-
-    __slots__ = ("fill",)
-
-    def __init__(self):
-        super().__init__()
-        self.fill = None
-
-    def __missing__(self, key):
-        if self.fill is not None and isinstance(key, tuple) and len(key) == 2:
-            self.fill(key[0])
-            if dict.__contains__(self, key):
-                return dict.__getitem__(self, key)
-        raise KeyError(key)
-
-
 def build(*, classes, intercept, temperature, features, coef, site_log_prior, generative, nb=None,
           site_group_coef=None, extra_by_group=None, extra=None):
     """Build the tables from the exported model's parts (the floats are those the evaluators used before).
@@ -154,35 +134,25 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
         mw = sum(w) / K
         feat, state = f.split("=", 1)
         contrib[(feat, state)] = tuple((x - mw) / T for x in w)
-    surprise, state_prob = _ByMarker(), _ByMarker()
+    surprise, state_prob = {}, {}
     if generative:
         first = generative[classes[0]][0][1]
-
-        def fill_generative(m):
-            """The subtype mixtures' marginals of marker ``m``: its next-stain outcome probabilities
-            and surprise terms (asked for by marker, so a panel pays for the markers it reads)."""
-            if m not in first:
-                return
-            marg = {}
-            for dx in classes:
-                mix = generative[dx]
-                marg[dx] = {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
-            for st in first[m]:
-                dict.__setitem__(state_prob, (m, st), tuple(marg[dx][st] for dx in classes))
-                dict.__setitem__(surprise, (m, st), tuple(math.log(max(marg[dx].values())) - math.log(marg[dx][st])
-                                                          for dx in classes))
-
-        surprise.fill = state_prob.fill = fill_generative
-    nb_log = _ByMarker()
+        marg = {}
+        for dx in classes:
+            mix = generative[dx]
+            marg[dx] = {m: {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
+                        for m in mix[0][1]}
+        for m, sts in first.items():
+            for st in sts:
+                state_prob[(m, st)] = tuple(marg[dx][m][st] for dx in classes)
+                surprise[(m, st)] = tuple(math.log(max(marg[dx][m].values())) - math.log(marg[dx][m][st])
+                                          for dx in classes)
+    nb_log = {}
     nb_base = {None: (0.0,) * K, **{site: tuple(lp) for site, lp in site_log_prior.items()}}
     if nb:
-        first_nb = nb[classes[0]]
-
-        def fill_nb(m):
-            for st in first_nb.get(m, ()):
-                dict.__setitem__(nb_log, (m, st), tuple(math.log(nb[dx][m][st]) for dx in classes))
-
-        nb_log.fill = fill_nb
+        for m, sts in nb[classes[0]].items():
+            for st in sts:
+                nb_log[(m, st)] = tuple(math.log(nb[dx][m][st]) for dx in classes)
     by_group = {}
     for feat, by_state in (site_group_coef or {}).items():
         for state, groups in by_state.items():
