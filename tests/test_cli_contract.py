@@ -201,3 +201,24 @@ def test_cli_module_imports_nothing_heavy_at_import_time():
                        capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "[]"
     assert cli_mod.EXIT_PARTIAL == 3
+
+
+def test_the_console_script_pauses_the_garbage_collector_for_one_shot_commands_only():
+    """ihc.console.main (the console script) pauses the cyclic GC while a one-shot command runs and
+    resumes it after; a streaming command keeps it running. The output is ihc.cli.main's."""
+    probe = ("import gc, json, sys\nfrom ihc import cli, console\nseen = []\nreal = cli.main\n"
+             "def spy(argv=None):\n    seen.append(gc.isenabled())\n    real(argv)\n"
+             "cli.main = spy\n"
+             "for argv in (['markers', '--format', 'json'], ['batch', '--help']):\n"
+             "    try:\n        console.main(argv)\n    except SystemExit:\n        pass\n"
+             "sys.stderr.write('PROBE ' + json.dumps([seen, gc.isenabled()]))\n")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    seen, after = json.loads(p.stderr.rsplit("PROBE ", 1)[1])
+    assert seen == [False, True] and after is True
+    from ihc import console
+    assert {"classify", "parse"} <= console.ONE_SHOT_COMMANDS and "batch" not in console.ONE_SHOT_COMMANDS
+    a = subprocess.run([sys.executable, "-c", "from ihc.console import main; main()", "classify", "--format", "json",
+                        PANEL], capture_output=True, text=True, timeout=60)
+    b = subprocess.run([sys.executable, "-c", "from ihc.cli import main; main()", "classify", "--format", "json",
+                        PANEL], capture_output=True, text=True, timeout=60)
+    assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr) and a.returncode == 0
