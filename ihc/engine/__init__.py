@@ -151,8 +151,6 @@ class CompactModel:
             raise ModelIntegrityError("compact model features do not match its marker list")
         self.T = float(data["temperature"])
         self.intercept = [float(b) for b in data["intercept"]]
-        # coef_by_feature[j] = [w_kj for k in classes]
-        self.coef_by_feature = {f: [float(row[j]) for row in data["coef"]] for j, f in enumerate(self.features)}
         self.site_log_prior = data.get("site_log_prior", {})
         self.site_majority = data.get("site_majority", {})
         self.generative = data["generative"]
@@ -227,6 +225,17 @@ class CompactModel:
                 if v is not None:
                     z = [a + b for a, b in zip(z, v)]
         return z
+
+    @property
+    def coef_by_feature(self):
+        """``{feature: [w_kj for k in classes]}``, the raw coefficients (built on first use: only
+        :meth:`raw_decision` reads them)."""
+        by = self.derived.get("coef_by_feature")
+        if by is None:
+            coef = self.data["coef"]
+            by = self.derived["coef_by_feature"] = {f: [float(row[j]) for row in coef]
+                                                    for j, f in enumerate(self.features)}
+        return by
 
     def raw_decision(self, states):
         """Uncentred ``b + w.x`` (no temperature, no prior), as scikit-learn's decision_function."""

@@ -137,16 +137,19 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     surprise, state_prob = {}, {}
     if generative:
         first = generative[classes[0]][0][1]
-        marg = {}
+        log = math.log
+        marg, top = {}, {}
         for dx in classes:
             mix = generative[dx]
-            marg[dx] = {m: {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
-                        for m in mix[0][1]}
+            # the same sums in the same order as sum() over a generator (a list is only faster to build)
+            md = marg[dx] = {m: {st: sum([share * tab[m][st] for share, tab in mix]) for st in sts}
+                             for m, sts in mix[0][1].items()}
+            top[dx] = {m: log(max(v.values())) for m, v in md.items()}  # log of the likeliest state, once
         for m, sts in first.items():
+            cols = [(marg[dx][m], top[dx][m]) for dx in classes]
             for st in sts:
-                state_prob[(m, st)] = tuple(marg[dx][m][st] for dx in classes)
-                surprise[(m, st)] = tuple(math.log(max(marg[dx][m].values())) - math.log(marg[dx][m][st])
-                                          for dx in classes)
+                state_prob[(m, st)] = tuple([v[st] for v, _ in cols])
+                surprise[(m, st)] = tuple([t - log(v[st]) for v, t in cols])
     nb_log = {}
     nb_base = {None: (0.0,) * K, **{site: tuple(lp) for site, lp in site_log_prior.items()}}
     if nb:
