@@ -7,9 +7,29 @@
 'gist'
 """
 
+import sys as _sys
+import types as _types
+
 from .api import Result, classify, recommend
 from .panel import Panel
 from .reading import parse
+
+
+class _Package(_types.ModuleType):
+    """This package's module type: ``ihc.parse`` stays the function :func:`ihc.reading.parse`.
+
+    The stain reader's submodule :mod:`ihc.parse` is imported only when a text needs the general
+    reader (a plain list does not), and importing a submodule sets the package's attribute of the
+    same name to it; that assignment is ignored, as the name was rebound to the function when the
+    submodule was imported before this file's last import."""
+
+    def __setattr__(self, name, value):
+        if name == "parse" and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):

@@ -169,7 +169,6 @@ def _as_panel(panel_or_text, site, mode, morphology=None):
 
 
 def _as_stains(panel_or_text, site, mode):
-    from .parse import panel_from_mapping
     from .reading import parse
 
     if isinstance(panel_or_text, Panel):
@@ -183,6 +182,8 @@ def _as_stains(panel_or_text, site, mode):
                 panel.warnings.append(w)
         return panel
     if isinstance(panel_or_text, dict):
+        from .parse import panel_from_mapping
+
         return panel_from_mapping(panel_or_text, site=site, mode=mode)
     if isinstance(panel_or_text, (list, tuple)):
         panel_or_text = " ".join(str(t) for t in panel_or_text)

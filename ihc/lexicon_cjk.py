@@ -57,7 +57,7 @@ _FIRST = {k[0] for k in (*WORDS, *PARTICLES)}
 
 def has_cjk(text):
     """Does the text hold any CJK script (kana, hanzi/kanji, hangul, CJK punctuation)?"""
-    return _CJK_CHAR.search(text) is not None
+    return not text.isascii() and _CJK_CHAR.search(text) is not None
 
 
 def _is_cjk(ch):

@@ -278,8 +278,10 @@ def normalise_name(text: str) -> str:
     # Greek capitals (Α, Β) are handled by replacing after casefold.
     t = t.replace("ß", "beta").casefold()
     t = t.replace("α", "alpha").replace("β", "beta").replace("γ", "gamma")
-    t = re.sub(r"[\s\-_./()\u2010-\u2015]+", "", t)
-    return t
+    return _NAME_SEPARATORS.sub("", t)
+
+
+_NAME_SEPARATORS = re.compile(r"[\s\-_./()\u2010-\u2015]+")
 
 
 def _kind(name):

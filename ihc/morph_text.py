@@ -95,35 +95,73 @@ SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|l
 POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">="}
 POST_CMP = r"\s*(" + "|".join(POST_CMP_WORDS) + ")"
 
+# The expressions below are (pattern, flags) until _compile() compiles them in place.
 _NUM = r"\d+(?:\.\d+)?"
 _UNIT = (r"(?:hpfs?|high[- ]power fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
          r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|高倍視野|高倍视野|高倍野|고배율시야|고배율|배율)")
 _CMP = r"(?:<=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under|最大|最多)"
-_COUNT = re.compile(
+_COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
     rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b)\s*"
     rf"(?P<den>{_NUM})?\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})", re.I)
 # "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first
-_COUNT_DEN_FIRST = re.compile(
+_COUNT_DEN_FIRST = (
     rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})\s*(?:あたり|当たり|中|당|에서)?\s*"
     rf"(?:に|で)?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
 # "強拡大10視野あたり5個" / "高倍视野10个中5个": a count per N high-power fields written around the fields
-_COUNT_FIELDS = re.compile(
+_COUNT_FIELDS = (
     rf"(?:強拡大|高倍率|高倍)\s*(?P<den>{_NUM})\s*(?:個|个)?\s*視野\s*(?:あたり|当たり|中|で|に|当)?\s*"
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个)", re.I)
-_DIMS = re.compile(rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])", re.I)
+_DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])",
+         re.I)
 _AGE_SEX = (
-    (re.compile(r"(\d{1,3})[- ](?:year|yr)s?[- ]old (man|woman|male|female|boy|girl|lady|gentleman)"), 1, 2),
-    (re.compile(r"(\d{1,3})\s*(?:歳|岁|세)\s*(?:の)?\s*(男性|女性|男|女|남자|여자|남성|여성)"), 1, 2),
-    (re.compile(r"(男性|女性|男|女|남자|여자|남성|여성)\s*[,，、]?\s*(\d{1,3})\s*(?:歳|岁|세)"), 2, 1),
+    (r"(\d{1,3})[- ](?:year|yr)s?[- ]old (man|woman|male|female|boy|girl|lady|gentleman)", 1, 2),
+    (r"(\d{1,3})\s*(?:歳|岁|세)\s*(?:の)?\s*(男性|女性|男|女|남자|여자|남성|여성)", 1, 2),
+    (r"(男性|女性|男|女|남자|여자|남성|여성)\s*[,，、]?\s*(\d{1,3})\s*(?:歳|岁|세)", 2, 1),
 )
 _SEX_WORDS = {"man": "M", "male": "M", "boy": "M", "gentleman": "M", "男性": "M", "男": "M", "남자": "M", "남성": "M",
               "woman": "F", "female": "F", "girl": "F", "lady": "F", "女性": "F", "女": "F", "여자": "F", "여성": "F"}
+#: Statements of bland or high-grade cytology (atypia without an atypia cue).
+BLAND = (r"\bbland\b|cytologically bland|異型に乏し|異型性に乏し|異型性は乏し|异型不明显|异型性不明显|"
+         r"缺乏异型|无异型|無異型|이형성이 없|이형성은 없")
+HIGH_GRADE = r"high[- ]grade (?:malignant|spindle|pleomorphic|sarcoma|tumou?r)"
 
-_CLAUSE_SPLIT = re.compile(r"(?<!\d)\.(?!\d)|[;。；\n!?！？]")
-_NEG_BEFORE = re.compile("|".join(NEG_BEFORE), re.I)
-_NEG_AFTER = [re.compile(p, re.I) for p in NEG_AFTER]
-_BREAK = re.compile(SCOPE_BREAK, re.I)
+_CLAUSE_SPLIT = (r"(?<!\d)\.(?!\d)|[;。；\n!?！？]", 0)
+_NEG_BEFORE = ("|".join(NEG_BEFORE), re.I)
+_NEG_AFTER = [(p, re.I) for p in NEG_AFTER]
+_BREAK = (SCOPE_BREAK, re.I)
+
+#: ``(pattern, flags)`` of every expression through which :func:`read_morphology` reads anything:
+#: a text that none of them matches states no morphology (see :data:`ASCII_TRIGGER_WORDS`).
+TRIGGERS = ((MITOSIS_CUES, re.I), (NECROSIS_CUES, re.I), (ATYPIA_CUES, re.I), (BLAND, 0), (HIGH_GRADE, 0),
+            (SPINDLE, re.I), (EPITHELIOID, re.I), _DIMS, *((p, 0) for p, _, _ in _AGE_SEX))
+
+#: Every match of a :data:`TRIGGERS` expression in ASCII text holds one of these words (the required
+#: literals of the expressions' ASCII branches, lower case, none holding another; derived from
+#: :data:`TRIGGERS` by ``tests/test_morphology.py``, which fails when they drift). An ASCII text with
+#: none of them states no morphology: :func:`read_morphology` answers it without compiling its
+#: expressions (a plain panel, ``"SMA+ desmin+ CD117-"``, costs a few substring tests).
+ASCII_TRIGGER_WORDS = ('anaplas', 'atypia', 'atypical', 'bizarre nuclei', 'bland', 'cm', 'epithelioid', 'epitheloid',
+                       'fusiform cell', 'grade ', 'mf', 'mitos', 'mitotic', 'mm', 'necros', 'necrotic',
+                       'nuclear division', 'old ', 'pleomorphi', 'polygonal', 'spindle')
+
+_compiled = False
+
+
+def _compile():
+    """Compile the reader's expressions in place (on the first text that could state a finding).
+    Idempotent, so two threads racing here both leave compiled expressions."""
+    global _COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _DIMS, _AGE_SEX, _CLAUSE_SPLIT, _NEG_BEFORE, _NEG_AFTER, _BREAK
+    global _compiled
+
+    def c(v):
+        return v if isinstance(v, re.Pattern) else re.compile(v) if isinstance(v, str) else re.compile(*v)
+
+    _COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _DIMS, _CLAUSE_SPLIT, _NEG_BEFORE, _BREAK = (
+        c(v) for v in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _DIMS, _CLAUSE_SPLIT, _NEG_BEFORE, _BREAK))
+    _NEG_AFTER = [c(v) for v in _NEG_AFTER]
+    _AGE_SEX = tuple((c(p), ia, isx) for p, ia, isx in _AGE_SEX)
+    _compiled = True
 
 
 def _norm(text):
@@ -282,10 +320,9 @@ def _atypia(clause, grades, pleo):
         if neg and _grade_denied(clause, s, e):
             continue  # "absence of high degrees of atypia": no grade is read
         grades.append(grade or "present")
-    if re.search(r"\bbland\b|cytologically bland|異型に乏し|異型性に乏し|異型性は乏し|异型不明显|异型性不明显|"
-                 r"缺乏异型|无异型|無異型|이형성이 없|이형성은 없", clause):
+    if re.search(BLAND, clause):
         grades.append("none")
-    if re.search(r"high[- ]grade (?:malignant|spindle|pleomorphic|sarcoma|tumou?r)", clause):
+    if re.search(HIGH_GRADE, clause):
         grades.append("moderate-severe")
 
 
@@ -320,6 +357,10 @@ def read_morphology(text):
     if not isinstance(text, str) or not text.strip():
         return Morphology()
     s = _norm(text)
+    if s.isascii() and not any(w in s for w in ASCII_TRIGGER_WORDS):
+        return Morphology()
+    if not _compiled:
+        _compile()
     counts, necrosis, grades, pleo, kinds, sizes = [], [], [], [], set(), []
     for clause in _CLAUSE_SPLIT.split(s):
         if not clause.strip():

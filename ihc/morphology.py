@@ -40,7 +40,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
 
 from .exceptions import InvalidValueError
 
@@ -155,14 +154,37 @@ def column_key(name):
     return _COLUMN_KEY.get(re.sub(r"[\s_()-]+", "", str(name).lower()))
 
 
-@dataclass(frozen=True)
 class MitoticCount:
-    """A mitotic count as given, with its range per 50 HPF (``high`` is ``inf`` when open)."""
+    """A mitotic count as given, with its range per 50 HPF (``high`` is ``inf`` when open). Immutable."""
 
-    text: str
-    low: float
-    high: float
-    converted_from_mm2: bool = False
+    # Plain classes with what a (frozen) dataclass would write: importing dataclasses (and building
+    # the classes with it) is a measurable share of a single classify's start.
+    __match_args__ = ("text", "low", "high", "converted_from_mm2")
+
+    def __init__(self, text, low, high, converted_from_mm2=False):
+        for k, v in zip(self.__match_args__, (text, low, high, converted_from_mm2)):
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _fields(self):
+        return (self.text, self.low, self.high, self.converted_from_mm2)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __repr__(self):
+        return f"{self.__class__.__qualname__}(" + ", ".join(
+            f"{k}={v!r}" for k, v in zip(self.__match_args__, self._fields())) + ")"
 
     def states(self):
         """The mitotic bins this count overlaps."""
@@ -180,19 +202,36 @@ class MitoticCount:
                 "states": list(self.states())}
 
 
-@dataclass
 class Morphology:
     """Morphology and clinical context of one case; every field optional (``None`` = not given)."""
 
-    mitoses: MitoticCount | None = None
-    necrosis: bool | None = None
-    atypia: str | None = None
-    pleomorphic: bool | None = None
-    cell_type: str | None = None
-    size_cm: float | None = None
-    age: float | None = None
-    sex: str | None = None
-    warnings: list = field(default_factory=list)
+    __match_args__ = ("mitoses", "necrosis", "atypia", "pleomorphic", "cell_type", "size_cm", "age", "sex",
+                      "warnings")
+    __hash__ = None
+
+    def __init__(self, mitoses=None, necrosis=None, atypia=None, pleomorphic=None, cell_type=None, size_cm=None,
+                 age=None, sex=None, warnings=None):
+        self.mitoses = mitoses
+        self.necrosis = necrosis
+        self.atypia = atypia
+        self.pleomorphic = pleomorphic
+        self.cell_type = cell_type
+        self.size_cm = size_cm
+        self.age = age
+        self.sex = sex
+        self.warnings = [] if warnings is None else warnings
+
+    def _fields(self):
+        return tuple(getattr(self, k) for k in self.__match_args__)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self):
+        return f"{self.__class__.__qualname__}(" + ", ".join(
+            f"{k}={v!r}" for k, v in zip(self.__match_args__, self._fields())) + ")"
 
     def __bool__(self):
         return any(getattr(self, k) is not None for k in _FIELDS)
@@ -230,7 +269,7 @@ def _bad(what, text, accepted):
 _MITOSES_ACCEPTED = ("a count with its denominator ('15/10 HPF', '3/50 HPF', '4/mm2', '<1/50 HPF', "
                      "'2 per 10 HPF') or a word (none, rare, low, frequent)")
 _NUM = r"(\d+(?:\.\d+)?)"
-_COUNT_RE = re.compile(
+_COUNT_RE = (  # compiled on first use (re's cache): a panel without a mitotic count never pays for it
     r"^(?P<cmp><=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under)?\s*"
     + _NUM + r"(?:\s*(?:-|–|to)\s*" + _NUM + r")?\s*(?:mitos[ie]s|mitotic figures?|mfs?|mitotic)?\s*"
     r"(?:/|per|in|every)\s*(?:(?P<den>\d+(?:\.\d+)?)\s*)?(?P<unit>hpfs?|high[- ]power fields?|"
@@ -291,7 +330,7 @@ def parse_mitoses(text):
     if s in MITOSIS_WORDS:
         lo, hi = MITOSIS_WORDS[s]
         return MitoticCount(str(text).strip(), lo, hi)
-    m = _COUNT_RE.match(s)
+    m = re.match(_COUNT_RE, s)
     if not m:
         phrase = _mitoses_phrase(s)
         if phrase is None:
@@ -571,22 +610,29 @@ class MorphologyModel:
         w = self.weights["context"]
         return w[feature] if isinstance(w, dict) else w
 
-    def vectors(self):
-        """``{(finding, code, group): centred weighted log-likelihood vector}`` for every observation
-        code and site group: the morphology's entries in the engine's tables."""
+    #: The findings whose vectors :meth:`vector` gives (the engine's site-dependent features).
+    features = frozenset(FINDINGS)
+
+    def vector(self, feature, code, group):
+        """The centred weighted log-likelihood vector of an observation ``code`` of ``feature``
+        (see :func:`observation_codes`) in a site group, or None for a code or group there is none
+        of: the morphology's entry ``(feature, code, group)`` in the engine's tables."""
         from .sites import SITE_GROUPS
 
-        out = {}
-        K = len(self.classes)
-        for f in FINDINGS:
-            w = self.weight(f)
-            for code in observation_codes(f):
-                allowed = tuple(code.split("|"))
-                for g in SITE_GROUPS:
-                    ll = [math.log(sum(self.probs(f, g, dx)[0][s] for s in allowed)) for dx in self.classes]
-                    m = sum(ll) / K
-                    out[(f, code, g)] = tuple(w * (v - m) for v in ll)
-        return out
+        if feature not in FINDINGS or group not in SITE_GROUPS or code not in observation_codes(feature):
+            return None
+        w = self.weight(feature)
+        allowed = tuple(code.split("|"))
+        ll = [math.log(sum(self.probs(feature, group, dx)[0][s] for s in allowed)) for dx in self.classes]
+        m = sum(ll) / len(self.classes)
+        return tuple(w * (v - m) for v in ll)
+
+    def vectors(self):
+        """``{(finding, code, group): vector}`` for every observation code and site group (:meth:`vector`)."""
+        from .sites import SITE_GROUPS
+
+        return {(f, code, g): self.vector(f, code, g) for f in FINDINGS for code in observation_codes(f)
+                for g in SITE_GROUPS}
 
     def share(self, feature, allowed, site, dx):
         t, g = self.probs(feature, site_group(site), dx)

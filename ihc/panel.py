@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .markers import UNINFORMATIVE
 
 __all__ = ["Panel"]
 
 
-@dataclass
 class Panel:
     """A parsed immunohistochemistry panel.
 
@@ -41,13 +38,32 @@ class Panel:
     ['vimentin']
     """
 
-    markers: dict = field(default_factory=dict)
-    site: str | None = None
-    site_text: str | None = None
-    unknown: list = field(default_factory=list)
-    unparsed: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-    morphology: object = None
+    # A plain class with the __init__, __repr__ and __eq__ a dataclass would write: importing
+    # dataclasses (and building the class with it) is a measurable share of a single classify's start.
+    __match_args__ = ("markers", "site", "site_text", "unknown", "unparsed", "warnings", "morphology")
+    __hash__ = None
+
+    def __init__(self, markers=None, site=None, site_text=None, unknown=None, unparsed=None, warnings=None,
+                 morphology=None):
+        self.markers = {} if markers is None else markers
+        self.site = site
+        self.site_text = site_text
+        self.unknown = [] if unknown is None else unknown
+        self.unparsed = [] if unparsed is None else unparsed
+        self.warnings = [] if warnings is None else warnings
+        self.morphology = morphology
+
+    def _fields(self):
+        return tuple(getattr(self, k) for k in self.__match_args__)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __repr__(self):
+        return f"{self.__class__.__qualname__}(" + ", ".join(
+            f"{k}={v!r}" for k, v in zip(self.__match_args__, self._fields())) + ")"
 
     @property
     def ignored(self):

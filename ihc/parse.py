@@ -81,22 +81,38 @@ from .exceptions import (
     UnknownMarkerError,
 )
 from . import lexicon_en as _EN
-from .lexicon_cjk import has_cjk, rewrite as _cjk_rewrite
-from .markers import LOSS_MARKERS, NOT_MODELLED, OTHER_MARKERS, info, lookup_table, normalise_name
+from .markers import LOSS_MARKERS, OTHER_MARKERS, info, normalise_name
 from .panel import Panel
+from .plain_list import (  # the tables, modes and validation both readers share, and the fast path
+    FAST_NAMES as _FAST_NAMES, LOWER_REFUSED as _LOWER_REFUSED, MAX_WORD as _MAX_WORD, MODES,
+    OTHER_KEYS as _OTHER, PREFIXES as _PREFIXES, VOCAB as _VOCAB, check_mode as _check_mode,
+    finish as _finish, number as _num, read_markers as _fast_markers, strict_error)
 from .sites import normalise_site
 
 __all__ = ["parse", "parse_value", "panel_from_mapping", "MODES", "KNOWN_OTHER_MARKERS",
            "other_marker_key"]
-
-#: Validation modes accepted by :func:`parse` and :func:`panel_from_mapping`.
-MODES = ("strict", "default", "lenient")
 
 # --------------------------------------------------------------------------- lexicon
 
 # IHC markers outside the vocabulary that reports often name (ihc.markers.OTHER_MARKERS):
 # reported in ``Panel.unknown`` under their display key (never used by the model).
 _OTHER_DEFS = OTHER_MARKERS
+
+
+def _has_cjk(text):
+    """:func:`ihc.lexicon_cjk.has_cjk`, importing the CJK lexicons only for text that is not ASCII
+    (every CJK character is outside ASCII), so that reading a Latin panel does not pay for them."""
+    if text.isascii():
+        return False
+    from .lexicon_cjk import has_cjk
+
+    return has_cjk(text)
+
+
+def _cjk_rewrite(text):
+    from .lexicon_cjk import rewrite
+
+    return rewrite(text)
 
 
 def other_marker_key(name):
@@ -110,24 +126,10 @@ def other_marker_key(name):
     return _OTHER.get(normalise_name(name))
 
 
-_OTHER = {}
-for _k, _syns in _OTHER_DEFS.items():
-    for _s in (_k, *_syns):
-        _OTHER.setdefault(normalise_name(_s), _k)
-
 #: Known IHC markers outside the vocabulary (reported as ``unknown``).
 KNOWN_OTHER_MARKERS = tuple(k for k in _OTHER_DEFS if _OTHER_DEFS[k])
 
-_VOCAB = lookup_table()
-# Short names that are ordinary words or abbreviations when written in lower case ("kit",
-# "er", "syn", "nf"): read as markers only when capitalised (KIT, ER, Syn, NF).
-_LOWER_REFUSED = {"kit", "er", "pr", "ck"} | {
-    k for k, v in _VOCAB.items() if v in NOT_MODELLED and len(k) <= 4 and k.isalpha()}
 _MAX_NGRAM = 7
-# Every prefix of a normalised name (vocabulary or other marker): a key that is not one
-# cannot grow into a name, so the n-gram look-up stops there.
-_PREFIXES = {key[:i] for key in (*_VOCAB, *_OTHER) for i in range(1, len(key) + 1)}
-_MAX_WORD = 40
 
 # Word classes
 POS, NEG, RET, EXPR, NEGATOR, QF, QP, PAT, ND, F, CONN, BRK, FILL, HIGH, LOW, MOLEC = (
@@ -164,12 +166,28 @@ for _c in range(32):
         _TRANS.setdefault(_c, " ")
 _TRANS[0x7F] = " "
 
-_TOKEN = re.compile(r"[^\W_]+(?:\.\d+)*|\n|\S")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_LETTER = re.compile(r"[^\W\d_]")
-_DIGIT = re.compile(r"\d")
+class _OnFirstUse:
+    """A module-level expression of the general reader, compiled on first use: the first attribute
+    looked up compiles it and rebinds the module's global name to the compiled pattern (so later
+    uses cost nothing). A plain list that the fast path reads never compiles them."""
+
+    __slots__ = ("_name", "_args")
+
+    def __init__(self, name, *args):
+        self._name, self._args = name, args
+
+    def __getattr__(self, attr):
+        rx = re.compile(*self._args)
+        globals()[self._name] = rx
+        return getattr(rx, attr)
+
+
+_TOKEN = _OnFirstUse("_TOKEN", r"[^\W_]+(?:\.\d+)*|\n|\S")
+_NUMBER = _OnFirstUse("_NUMBER", r"\d+(?:\.\d+)?")
+_LETTER = _OnFirstUse("_LETTER", r"[^\W\d_]")
+_DIGIT = _OnFirstUse("_DIGIT", r"\d")
 # five digits in a row: a specimen or case number ("YC1201429-3"), never a marker's name
-_SPECIMEN = re.compile(r"\d{5}")
+_SPECIMEN = _OnFirstUse("_SPECIMEN", r"\d{5}")
 
 _MAX_UNPARSED = 50
 _FRAG = 60
@@ -211,7 +229,7 @@ class _It:
         return f"<{self.k}:{self.t}{'/' + str(self.c) if self.c else ''}{'/' + self.cls if self.cls else ''}>"
 
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_CONTROL = _OnFirstUse("_CONTROL", r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 def _clean(text):
@@ -384,7 +402,7 @@ def _build(text):
     return items
 
 
-_CD_NAME = re.compile(r"(?i)CD ?\d{1,3}[a-z]?")
+_CD_NAME = _OnFirstUse("_CD_NAME", r"(?i)CD ?\d{1,3}[a-z]?")
 
 
 def _cd_numbers(items):
@@ -501,7 +519,7 @@ def _punct(toks, j, items, text):
 
 
 # "cluster of differentiation (CD)117", "cluster of differentiation 34": the CD name spelled out
-_CD_SPELLED = re.compile(r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
+_CD_SPELLED = _OnFirstUse("_CD_SPELLED", r"(?i)\bcluster of differentiation\s*(?:\(\s*CD\s*\)\s*)?(\d{1,3}[a-z]?)\b")
 
 
 def _cd_spelled(text):
@@ -668,11 +686,6 @@ def _pct_state(x):
     if x < 50:
         return "focal"
     return "pos"
-
-
-def _num(x):
-    x = round(float(x), 3)
-    return int(x) if x.is_integer() else x
 
 
 # --------------------------------------------------------------------------- reader
@@ -1423,51 +1436,8 @@ class _Reader:
 # --------------------------------------------------------------------------- public API
 
 
-def _check_mode(mode):
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-
-
 def _examples():
     return "SMA, desmin (Des), CD117 (c-kit), CD34, S100, DOG1, Ki-67 (MIB-1)"
-
-
-def strict_error(unknown, unparsed):
-    """The error of strict mode for names outside the vocabulary and text not understood."""
-    parts = []
-    if unknown:
-        parts.append("unknown marker(s) " + ", ".join(unknown[:8]))
-    if unparsed:
-        parts.append("text not understood " + "; ".join(repr(u) for u in unparsed[:3]))
-    return UnknownMarkerError("strict mode: " + " and ".join(parts)
-                              + "; use marker names from `ihc markers` with values such as +, -, focal")
-
-
-def _finish(markers, unknown, unparsed, warnings, site, mode):
-    """Apply the validation mode and the site; build the Panel."""
-    panel = Panel(markers=markers, unknown=list(unknown), unparsed=list(unparsed))
-    if mode == "strict" and (panel.unknown or panel.unparsed):
-        raise strict_error(panel.unknown, panel.unparsed)
-    if mode == "default":
-        if panel.unknown:
-            warnings.append("marker(s) outside the vocabulary, reported but not used: "
-                            + ", ".join(panel.unknown[:12])
-                            + (" ..." if len(panel.unknown) > 12 else ""))
-        if panel.unparsed:
-            warnings.append("text not understood: "
-                            + "; ".join(repr(u) for u in panel.unparsed[:5])
-                            + (" ..." if len(panel.unparsed) > 5 else ""))
-    else:
-        warnings = [w for w in warnings if not w.startswith("CONFLICT-OK")]
-    if site is not None:
-        canon, warn = normalise_site(site)
-        panel.site = canon
-        panel.site_text = site if isinstance(site, str) else str(site)
-        if warn:
-            warnings.append(warn)
-    panel.warnings = warnings if mode != "lenient" else [
-        w for w in warnings if w.startswith("site ")]
-    return panel
 
 
 def parse(text, site=None, *, mode="default"):
@@ -1545,7 +1515,7 @@ def _parse_full(text, site, mode):
     clean = _clean(text)
     spans = None
     source = clean
-    if has_cjk(clean):
+    if _has_cjk(clean):
         # Chinese, Japanese, Korean: read with the same grammar (ihc.lexicon_cjk)
         clean, spans = _cjk_rewrite(clean)
     clean = _cd_spelled(clean)
@@ -1564,86 +1534,6 @@ def _parse_full(text, site, mode):
             f"(`ihc markers` lists all)")
     unknown = list(reader.unknown.values())
     return _finish(markers, unknown, reader.unparsed, warnings, site, mode)
-
-
-# ----------------------------------------------------------------- fast path (LIS lists)
-#
-# Most LIS exports write a panel as a plain list of markers each followed by its own value:
-# ``SMA(+), desmin(-), CD34(focal +), Ki-67 30%``, ``SMA+ desmin- CD117 focal``,
-# ``SMA=pos desmin=neg``, ``SMA: pos; desmin: neg``. For that shape the general reader
-# gives each marker the value written on it and nothing else (no unknown, unparsed or
-# warning), so it is read here directly. Anything else - another value form, a marker
-# named twice, a name outside the table below, a character outside the grammar - returns
-# None and the general reader decides. tests/test_parse.py checks the two agree on every
-# name of the table with every value form and separator.
-
-# Markers the fast path reads: single words or two joined by one hyphen (SMA, desmin, CD117,
-# c-kit, S-100, Ki-67, MIB-1...). Excluded: the loss markers and beta-catenin (their values
-# are rewritten), the names the general reader refuses in lower case (kit, er, pr, ck), any
-# key that could grow into a longer name with the word or number after it.
-_FAST_VALUE_WORDS = {"positive": "pos", "pos": "pos", "negative": "neg", "neg": "neg",
-                     "focal": "focal"}
-_FAST_SIGNS = {"+": "pos", "-": "neg", "(+)": "pos", "(-)": "neg", "(focal +)": "focal"}
-
-
-def _fast_key_ok(key, name):
-    if name in LOSS_MARKERS or name == "beta_catenin" or key in _LOWER_REFUSED:
-        return False
-    if not key.isascii() or not key.isalnum() or key.startswith("anti"):
-        return False
-    if any(key + w in _PREFIXES for w in _FAST_VALUE_WORDS):
-        return False
-    if name == "Ki67" and any(key + d in _PREFIXES for d in "0123456789"):
-        return False
-    return True
-
-
-_FAST_NAMES = {k: v for k, v in _VOCAB.items() if _fast_key_ok(k, v)}
-if any(w in _PREFIXES for w in _FAST_VALUE_WORDS):  # pragma: no cover - lexicon guard
-    _FAST_NAMES = {}
-_FAST_ITEM = re.compile(
-    r"([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)?)"                       # 1 name
-    r"(?:(\(\+\)|\(-\)|\(focal \+\)|\+|-)"                              # 2 sign
-    r"|[=:] ?(positive|negative|pos|neg|focal)"                         # 3 =value, : value
-    r"|( focal)"                                                        # 4 bare focal
-    r"| (\d{1,3}(?:\.\d{1,3})?)%)"                                      # 5 Ki-67 index
-    r"(?: *[,;] *| +|\Z)")
-
-
-def _fast_markers(text):
-    """Markers of a plain LIS list (see above), or None for the general reader."""
-    n = len(text)
-    pos = len(text) - len(text.lstrip(" "))
-    if pos == n:
-        return None
-    markers = {}
-    match = _FAST_ITEM.match
-    while pos < n:
-        m = match(text, pos)
-        if m is None:
-            return None
-        written, sign, word, focal, num = m.groups()
-        name = _FAST_NAMES.get(written.replace("-", "").lower())
-        if name is None or name in markers or len(written) > _MAX_WORD or \
-                written[:5].lower() == "anti-":
-            return None
-        if name == "Ki67":
-            if num is None:
-                return None
-            x = float(num)
-            if x > 100:
-                return None
-            markers[name] = _num(x)
-        elif num is not None:
-            return None
-        elif sign is not None:
-            markers[name] = _FAST_SIGNS[sign]
-        elif word is not None:
-            markers[name] = _FAST_VALUE_WORDS[word]
-        else:
-            markers[name] = "focal"
-        pos = m.end()
-    return markers
 
 
 def _combine(reader):
@@ -1776,7 +1666,7 @@ def parse_value(marker, text):
             return _num(x)
         return _finalise_cell(name, _pct_state(x))
     s = _clean(str(text))
-    if has_cjk(s):
+    if _has_cjk(s):
         s = _cjk_rewrite(s)[0]
     s = " ".join(s.split())
     if s.lower() in _ND_CELLS:
@@ -1917,7 +1807,7 @@ def panel_from_mapping(mapping, site=None, *, mode="default"):
                     site = str(cell)
             continue
         name = _VOCAB.get(normalise_name(k))
-        if name is None and has_cjk(k):
+        if name is None and _has_cjk(k):
             # a column named in the report's script: "デスミン", "结蛋白", "평활근 액틴"
             name = _VOCAB.get(normalise_name(_cjk_rewrite(_clean(k))[0]))
         if name is None:

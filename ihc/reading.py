@@ -12,7 +12,7 @@ from .exceptions import NoKnownMarkerError
 from .morph_text import read_morphology
 from .morphology import Morphology, morphology_from_mapping
 from .panel import Panel
-from .parse import parse as _parse_stains, strict_error
+from .plain_list import read as _read_plain_list, strict_error
 from .sites import normalise_site
 
 __all__ = ["parse", "with_morphology"]
@@ -88,7 +88,12 @@ def parse(text, site=None, *, mode="default", morphology=None):
     read = read_morphology(text) if isinstance(text, str) else Morphology()
     stain_mode = "default" if (read and mode == "strict") else mode
     try:
-        panel = _parse_stains(text, site=site, mode=stain_mode)
+        # a plain list is read without importing the general reader (the same Panel, tested)
+        panel = _read_plain_list(text, site, stain_mode)
+        if panel is None:
+            from .parse import parse as parse_stains
+
+            panel = parse_stains(text, site=site, mode=stain_mode)
         if read:
             _drop_morphology_fragments(panel, mode)
     except NoKnownMarkerError:

@@ -57,8 +57,8 @@ NOT_NAMED = ("issue 15: the 28-diagnosis model lost more of the original diagnos
 ])
 def test_the_issue_panels_lead_to_their_diagnosis(panel, site, expected):
     res = ihc.classify(panel, site=site)
-    assert res.differential[0].diagnosis == expected, [(d.diagnosis, round(d.probability, 2))
-                                                       for d in res.differential[:3]]
+    assert res.differential[0]["diagnosis"] == expected, [(d["diagnosis"], round(d["probability"], 2))
+                                                          for d in res.differential[:3]]
 
 
 def test_the_original_pairs_still_need_grading_to_be_named():

@@ -148,7 +148,11 @@ try:
 except SystemExit as e:
     code = e.code
 heavy = [m for m in ("numpy", "pandas", "sklearn", "scipy", "joblib") if m in sys.modules]
-sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "heavy": heavy}) + "\\n")
+idle = [m for m in ("ihc.lexicon_cjk", "ihc.lexicon_ja", "ihc.lexicon_zh", "ihc.lexicon_ko", "hashlib")
+        if m in sys.modules]
+compiled = sys.modules["ihc.morph_text"]._compiled
+sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "heavy": heavy, "idle": idle,
+                                            "morph_compiled": compiled}) + "\\n")
 """
 
 
@@ -158,6 +162,25 @@ def test_classify_json_imports_no_numpy_pandas_or_sklearn():
     assert probe["code"] in (0, None)
     assert probe["heavy"] == [], f"the classify path imported {probe['heavy']}"
     assert json.loads(p.stdout)["schema_version"] == "1"
+
+
+def test_a_plain_panel_pays_for_no_reader_it_does_not_need():
+    """Cold start (issue 13): a plain ASCII panel imports no CJK lexicon, does not compile the
+    morphology reader's expressions (it states no finding) and checks the model's sha256 without
+    loading OpenSSL through hashlib."""
+    p = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60)
+    probe = json.loads(p.stderr.rsplit("PROBE ", 1)[1])
+    assert probe["idle"] == [] and probe["morph_compiled"] is False, probe
+
+
+def test_the_built_in_sha256_is_hashlib_s():
+    import hashlib
+
+    from ihc.engine import _sha256, sha256_file
+
+    path = Path(__file__).parents[1] / "models" / "ihc_model.json"
+    raw = path.read_bytes()
+    assert _sha256()(raw).hexdigest() == hashlib.sha256(raw).hexdigest() == sha256_file(path)
 
 
 def test_console_script_importtime_has_no_heavy_module():
@@ -178,3 +201,24 @@ def test_cli_module_imports_nothing_heavy_at_import_time():
                        capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "[]"
     assert cli_mod.EXIT_PARTIAL == 3
+
+
+def test_the_console_script_pauses_the_garbage_collector_for_one_shot_commands_only():
+    """ihc.console.main (the console script) pauses the cyclic GC while a one-shot command runs and
+    resumes it after; a streaming command keeps it running. The output is ihc.cli.main's."""
+    probe = ("import gc, json, sys\nfrom ihc import cli, console\nseen = []\nreal = cli.main\n"
+             "def spy(argv=None):\n    seen.append(gc.isenabled())\n    real(argv)\n"
+             "cli.main = spy\n"
+             "for argv in (['markers', '--format', 'json'], ['batch', '--help']):\n"
+             "    try:\n        console.main(argv)\n    except SystemExit:\n        pass\n"
+             "sys.stderr.write('PROBE ' + json.dumps([seen, gc.isenabled()]))\n")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    seen, after = json.loads(p.stderr.rsplit("PROBE ", 1)[1])
+    assert seen == [False, True] and after is True
+    from ihc import console
+    assert {"classify", "parse"} <= console.ONE_SHOT_COMMANDS and "batch" not in console.ONE_SHOT_COMMANDS
+    a = subprocess.run([sys.executable, "-c", "from ihc.console import main; main()", "classify", "--format", "json",
+                        PANEL], capture_output=True, text=True, timeout=60)
+    b = subprocess.run([sys.executable, "-c", "from ihc.cli import main; main()", "classify", "--format", "json",
+                        PANEL], capture_output=True, text=True, timeout=60)
+    assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr) and a.returncode == 0

@@ -435,3 +435,131 @@ def test_a_mitoses_value_written_as_a_phrase_is_read_with_the_free_text_word_tab
 def test_a_mitoses_phrase_with_no_readable_word_or_an_unreadable_count_is_still_an_error(text):
     with pytest.raises(InvalidValueError):
         parse_mitoses(text)
+
+
+# ------------------------------------------------------------------ the reader's precheck (cold start)
+
+
+def _required_literals(sub):
+    """A set of strings one of which every match of the parsed expression ``sub`` holds, or None.
+
+    A run of literal characters is required as a whole; a group, or a repeat taken at least once,
+    requires what its content requires; an alternation requires one of its branches' sets;
+    zero-width items (``\\b``, ``^``, look-arounds) consume nothing and leave a run whole.
+    Of the candidates of a sequence, the one with the longest shortest string is kept."""
+    try:
+        from re import _constants as C
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_constants as C
+    repeats = {C.MAX_REPEAT, C.MIN_REPEAT, getattr(C, "POSSESSIVE_REPEAT", C.MAX_REPEAT)}
+    cands, run = [], []
+
+    def flush():
+        if run:
+            cands.append({"".join(run)})
+            run.clear()
+
+    for op, av in sub:
+        if op is C.LITERAL:
+            run.append(chr(av))
+            continue
+        if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue
+        flush()
+        found = None
+        if op is C.SUBPATTERN:
+            found = _required_literals(av[-1])
+        elif op is C.BRANCH:
+            parts = [_required_literals(b) for b in av[1]]
+            found = None if any(p is None for p in parts) else set().union(*parts)
+        elif op in repeats:
+            found = _required_literals(av[2]) if av[0] >= 1 else None
+        elif op is C.IN and all(o is C.LITERAL for o, _ in av):
+            found = {chr(v) for _, v in av}
+        if found:
+            cands.append(found)
+    flush()
+    return max(cands, key=lambda s: (min(map(len, s)), -len(s))) if cands else None
+
+
+def test_ascii_trigger_words_are_derived_from_the_reader_expressions():
+    """Every ASCII match of every expression read_morphology reads through holds one of
+    ASCII_TRIGGER_WORDS, so the precheck never skips a text the reader would read."""
+    import re
+    import string
+
+    try:
+        from re import _parser as P
+    except ImportError:  # pragma: no cover - Python < 3.11
+        import sre_parse as P
+    from ihc import morph_text
+
+    words = set()
+    for pattern, flags in morph_text.TRIGGERS:
+        req = _required_literals(P.parse(pattern, flags))
+        assert req, f"no required literal in {pattern!r}: the precheck cannot skip any text"
+        for w in req:
+            # a non-ASCII literal that matches an ASCII letter ignoring case (K, ſ, ı, İ) would let
+            # an ASCII text match a word the precheck does not hold
+            assert w.isascii() or not any(re.match(re.escape(ch), a, re.I)
+                                          for ch in w for a in string.ascii_letters), w
+        words |= {w.lower() for w in req if w.isascii()}
+    minimal = tuple(sorted(w for w in words if not any(k != w and k in w for k in words)))
+    assert morph_text.ASCII_TRIGGER_WORDS == minimal, f"ASCII_TRIGGER_WORDS = {minimal!r}"
+
+
+def _oracle_texts():
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    texts = []
+    for path in [*sorted((root / "tests" / "fixtures").glob("reports_*.jsonl")),
+                 *sorted((root / "training_data").glob("real_cases_*.jsonl"))]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            strings = [v for v in rec.values() if isinstance(v, str)]
+            texts += strings + [" ".join(strings)]
+    # every string written in this file's tests (the reader's own cases)
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    texts += [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    pieces = [p for t in texts for p in re.split(r"[.;,\n]", t)]  # clauses and fragments, as the reader meets them
+    return list(dict.fromkeys(texts + pieces))
+
+
+def test_the_precheck_never_changes_a_reading(monkeypatch):
+    """Oracle: read_morphology with its ASCII precheck equals the full reader (the precheck
+    disabled) on the test corpora, the real cases and every string of these tests."""
+    from ihc import morph_text
+
+    texts = _oracle_texts()
+    fast = [read_morphology(t) for t in texts]
+    skipped = sum(1 for t in texts if morph_text._norm(t).isascii()
+                  and not any(w in morph_text._norm(t) for w in morph_text.ASCII_TRIGGER_WORDS))
+    monkeypatch.setattr(morph_text, "ASCII_TRIGGER_WORDS", ("",))  # "" is in every text: never skip
+    full = [read_morphology(t) for t in texts]
+    assert skipped > 500 and len(texts) > 2000, (skipped, len(texts))
+    for t, a, b in zip(texts, fast, full):
+        assert a == b, t
+
+
+def test_morphology_vectors_on_demand_equal_the_eager_table():
+    """The engine asks the morphology for a vector on first use (loading builds none); every key
+    gives the same floats as the full table, and a site's group falls back to 'any' as before."""
+    from ihc.morphology import observation_codes
+    from ihc.sites import SITE_GROUP_OF, SITE_GROUPS
+
+    model = load_model()
+    eager = model.morphology.vectors()
+    assert len(eager) == sum(len(observation_codes(f)) for f in FINDINGS) * len(SITE_GROUPS)
+    t = model.tables
+    for (f, code, g), v in eager.items():
+        assert t._by_group(f, code, g) == v
+    for site in [None, *SITE_GROUP_OF]:
+        for f in FINDINGS:
+            for code in observation_codes(f):
+                assert t.vector(f, code, site) == eager[(f, code, SITE_GROUP_OF.get(site, "any"))]
+            assert t.vector(f, "no-such-state", site) is None

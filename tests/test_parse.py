@@ -828,6 +828,40 @@ def test_fast_path_agrees_with_the_general_reader_on_random_lists():
     assert taken > 1000
 
 
+def test_the_case_reader_reads_a_plain_list_as_the_stain_reader_does_without_importing_it():
+    """ihc.reading.parse reads a plain list through ihc.plain_list without importing ihc.parse
+    (cold start, issue 13): the same Panel as ihc.parse.parse for every site and mode, on the
+    fast path's names and values and on lists it declines; in a fresh process, a plain list
+    leaves the general reader unimported."""
+    import random
+    import subprocess
+    import sys
+
+    from ihc.reading import parse as read_case
+    rng = random.Random(13)
+    forms = _fast_written_forms()
+    texts = [w + v for w in forms[::3] for v in _FAST_VALUES] + [
+        rng.choice(_FAST_SEPS).join(rng.choice(forms) + rng.choice(_FAST_VALUES[:15]) for _ in range(3))
+        for _ in range(300)]
+    read = 0
+    for i, text in enumerate(texts):
+        site = (None, "stomach", "nowhere land", "thigh")[i % 4]
+        for mode in ("default", "strict", "lenient"):
+            a = _fast_case_result(lambda: read_case(text, site, mode=mode))
+            b = _fast_case_result(lambda: parse(text, site, mode=mode))
+            assert a == b, (text, site, mode)
+            read += a[0] != "raises"
+            if a[0] != "raises":
+                pa, pb = read_case(text, site, mode=mode), parse(text, site, mode=mode)
+                assert (pa.site, pa.site_text, pa.morphology) == (pb.site, pb.site_text, pb.morphology)
+    assert read > 1000, read
+    probe = ("import sys, ihc; p = ihc.parse('SMA+ desmin+ CD117- DOG1-', site='stomach'); "
+             "print('ihc.parse' in sys.modules, 'ihc.lexicon_en' in sys.modules, p.markers['CD117']); "
+             "ihc.parse('strongly positive for desmin'); print(callable(ihc.parse), 'ihc.parse' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout.split()
+    assert out == ["False", "False", "neg", "True", "True"], out
+
+
 @pytest.mark.parametrize("text", [
     "SMA+ SMA-",             # a marker named twice: conflicts are the general reader's
     "SMA+ desmin- SATB2+",   # a name outside the vocabulary

@@ -37,7 +37,6 @@ and ``nb``. Both evaluators and the evidence read it from the tables without cha
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import json
 import math
@@ -122,8 +121,22 @@ _mul, _sub, _truediv, _add = operator.mul, operator.sub, operator.truediv, opera
 _softmax = softmax  # the former private name, kept for callers outside ihc
 
 
+def _sha256():
+    """The sha256 constructor: CPython's built-in one when there is one (the same digest as
+    ``hashlib.sha256``, tested), which spares a single ``ihc classify`` the ~3 ms of loading
+    OpenSSL through :mod:`hashlib`; :mod:`hashlib` otherwise."""
+    try:
+        from _sha256 import sha256  # CPython <= 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # CPython >= 3.12
+        except ImportError:  # pragma: no cover - another interpreter
+            from hashlib import sha256
+    return sha256
+
+
 def sha256_file(path):
-    h = hashlib.sha256()
+    h = _sha256()()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
@@ -149,8 +162,6 @@ class CompactModel:
             raise ModelIntegrityError("compact model features do not match its marker list")
         self.T = float(data["temperature"])
         self.intercept = [float(b) for b in data["intercept"]]
-        # coef_by_feature[j] = [w_kj for k in classes]
-        self.coef_by_feature = {f: [float(row[j]) for row in data["coef"]] for j, f in enumerate(self.features)}
         self.site_log_prior = data.get("site_log_prior", {})
         self.site_majority = data.get("site_majority", {})
         self.generative = data["generative"]
@@ -168,7 +179,7 @@ class CompactModel:
             classes=self.classes, intercept=self.intercept, temperature=self.T, features=self.features,
             coef=data["coef"], site_log_prior=self.site_log_prior, generative=self.generative, nb=data.get("nb"),
             site_group_coef=data.get("site_group_coef"),
-            extra_by_group=self.morphology.vectors() if self.morphology is not None else None)
+            extra=self.morphology)
         #: Memos of panel-independent derived facts (e.g. which stains test for a diagnosis), filled on use.
         self.derived = {}
 
@@ -180,7 +191,7 @@ class CompactModel:
             raw = path.read_bytes()
         except OSError as exc:
             raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = _sha256()(raw).hexdigest()
         if expected_sha256 is not None and digest != expected_sha256:
             raise ModelIntegrityError(
                 f"model file {path.name} has sha256 {digest[:12]}..., its card says {expected_sha256[:12]}...: refusing to use it")
@@ -225,6 +236,17 @@ class CompactModel:
                 if v is not None:
                     z = [a + b for a, b in zip(z, v)]
         return z
+
+    @property
+    def coef_by_feature(self):
+        """``{feature: [w_kj for k in classes]}``, the raw coefficients (built on first use: only
+        :meth:`raw_decision` reads them)."""
+        by = self.derived.get("coef_by_feature")
+        if by is None:
+            coef = self.data["coef"]
+            by = self.derived["coef_by_feature"] = {f: [float(row[j]) for row in coef]
+                                                    for j, f in enumerate(self.features)}
+        return by
 
     def raw_decision(self, states):
         """Uncentred ``b + w.x`` (no temperature, no prior), as scikit-learn's decision_function."""

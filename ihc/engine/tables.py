@@ -55,7 +55,7 @@ class ScoringTables:
     """Read-only per-feature tables of the compact model (see the module docstring)."""
 
     __slots__ = ("classes", "K", "base", "contrib", "contrib_by_group", "site_dependent", "surprise",
-                 "state_prob", "nb_log", "nb_base", "site_log_prior", "_frozen")
+                 "state_prob", "nb_log", "nb_base", "site_log_prior", "extra", "_extra_memo", "_frozen")
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -78,15 +78,29 @@ class ScoringTables:
     def vector(self, feature, state, site=None):
         """The centred contribution of ``feature=state`` (at ``site`` for a site-dependent feature), or None."""
         if feature in self.site_dependent:
-            by = self.contrib_by_group
             g = SITE_GROUP_OF.get(site, "any")
-            v = by.get((feature, state, g))
-            return v if v is not None else by.get((feature, state, "any"))
+            v = self._by_group(feature, state, g)
+            return v if v is not None else self._by_group(feature, state, "any")
         return self.contrib.get((feature, state))
+
+    def _by_group(self, feature, state, group):
+        """``contrib_by_group[(feature, state, group)]``, an ``extra`` source's vector first (computed
+        on first use and kept: the same floats as when built eagerly, see :func:`build`)."""
+        key = (feature, state, group)
+        extra = self.extra
+        if extra is not None and feature in extra.features:
+            memo = self._extra_memo
+            v = memo.get(key, memo)
+            if v is memo:
+                v = extra.vector(feature, state, group)
+                v = memo[key] = None if v is None else tuple(v)
+            if v is not None:
+                return v
+        return self.contrib_by_group.get(key)
 
 
 def build(*, classes, intercept, temperature, features, coef, site_log_prior, generative, nb=None,
-          site_group_coef=None, extra_by_group=None):
+          site_group_coef=None, extra_by_group=None, extra=None):
     """Build the tables from the exported model's parts (the floats are those the evaluators used before).
 
     ``features`` are ``"feature=state"`` names in the order of the columns of ``coef``
@@ -95,7 +109,11 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     feature state in a site group (centred and tempered here like every other coefficient);
     ``extra_by_group[(feature, state, group)]`` ready-made centred vectors of evidence that is not a
     fitted coefficient (the morphology findings' weighted literature log-likelihoods, see
-    :meth:`ihc.morphology.MorphologyModel.vectors`), added as they are.
+    :meth:`ihc.morphology.MorphologyModel.vectors`), added as they are. ``extra`` gives such vectors
+    on demand instead: an object with ``features`` (the feature names it covers) and
+    ``vector(feature, state, group)`` (the vector, or None), asked once per key on first use, so that
+    loading a model does not build vectors a call never reads (:meth:`ihc.morphology.MorphologyModel.vector`).
+    A key it covers takes its vector over ``site_group_coef``'s, as ``extra_by_group``'s does.
     """
     classes = tuple(classes)
     K = len(classes)
@@ -119,16 +137,19 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     surprise, state_prob = {}, {}
     if generative:
         first = generative[classes[0]][0][1]
-        marg = {}
+        log = math.log
+        marg, top = {}, {}
         for dx in classes:
             mix = generative[dx]
-            marg[dx] = {m: {st: sum(share * tab[m][st] for share, tab in mix) for st in mix[0][1][m]}
-                        for m in mix[0][1]}
+            # the same sums in the same order as sum() over a generator (a list is only faster to build)
+            md = marg[dx] = {m: {st: sum([share * tab[m][st] for share, tab in mix]) for st in sts}
+                             for m, sts in mix[0][1].items()}
+            top[dx] = {m: log(max(v.values())) for m, v in md.items()}  # log of the likeliest state, once
         for m, sts in first.items():
+            cols = [(marg[dx][m], top[dx][m]) for dx in classes]
             for st in sts:
-                state_prob[(m, st)] = tuple(marg[dx][m][st] for dx in classes)
-                surprise[(m, st)] = tuple(math.log(max(marg[dx][m].values())) - math.log(marg[dx][m][st])
-                                          for dx in classes)
+                state_prob[(m, st)] = tuple([v[st] for v, _ in cols])
+                surprise[(m, st)] = tuple([t - log(v[st]) for v, t in cols])
     nb_log = {}
     nb_base = {None: (0.0,) * K, **{site: tuple(lp) for site, lp in site_log_prior.items()}}
     if nb:
@@ -148,6 +169,8 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
         if key[2] not in SITE_GROUPS:
             raise ValueError(f"site group {key[2]!r} of {key[0]}={key[1]} is not one of {', '.join(SITE_GROUPS)}")
         by_group[key] = tuple(v)
+    site_dependent = frozenset(f for f, _, _ in by_group) | (frozenset(extra.features) if extra is not None else frozenset())
     return ScoringTables(classes=classes, K=K, base=base, contrib=contrib, contrib_by_group=by_group,
-                         site_dependent=frozenset(f for f, _, _ in by_group), surprise=surprise,
-                         state_prob=state_prob, nb_log=nb_log, nb_base=nb_base, site_log_prior=priors)
+                         site_dependent=site_dependent, surprise=surprise,
+                         state_prob=state_prob, nb_log=nb_log, nb_base=nb_base, site_log_prior=priors,
+                         extra=extra, _extra_memo={})
