@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "04450c6a94e58bcf9a47274439e15148cc695f4d547423f16e7605ea65bf92fa",
-    "classify_generated": "b6d7545cb6b7e8aee8f27fcf8a6d3ae7937d092ac9abe4382af2a7a285873d26",
-    "batch_structured_csv": "1288047e23d945638e86bed5905a03ae3762d3001a59f915def3104789d541a3",
-    "batch_uniform_csv": "15c5a686f97d05e6f04233cb3ccd17be5f53c7f4545dcca3df5d5e95c5e54148",
-    "batch_text_csv": "5415aa6b56608b844a8ee9f296ef5a6fd8f11792a50e496d31b3beff6c92da70",
-    "batch_structured_jsonl": "d2c66b6c9111176a68f64deb7746a4ebbc290955df20cf3ce5f64faad561092e",
-    "batch_uniform_jsonl": "4f074e4bb8e5fc0a44d299127d6d9fa27fd89a50a118a8c014981b020baa68f0",
-    "batch_text_jsonl": "e236bbca414767e3332fd02634245f58a98330a36a14cca3fcdd1e9ba2b6a0cb",
+    "classify_real_cases": "ac7db68889f324421f8ade2b668885449af506eddab6edd677f05fa7716586a7",
+    "classify_generated": "cf362d54dabc0314f820bc212d3c7747a70e72c8dff16e593f60f50af8bfb0ce",
+    "batch_structured_csv": "0d4549e443dd96ad9f4ac9da1a7998ea6ed4c16ff51d2f7d46d637cc426f26d7",
+    "batch_uniform_csv": "186f790919b569637425f10f68c324fcd695902735e9899de89549cb5a786391",
+    "batch_text_csv": "31f01ba490247480290bfeb95e19e4b8ddf844ef9b640e262792ea44dcf7393a",
+    "batch_structured_jsonl": "6ff68f0a7947ce0d12305de7d721a1a726232aae359e09b4653fd8a57c48b82e",
+    "batch_uniform_jsonl": "ea73f8e2c2c5794d32ceb95c245ea0b4fd42855b1324864b51b3963b99679d4c",
+    "batch_text_jsonl": "d88ab0582085f1e59e45b84157137df4662a0e7a00e8c2d2b5aa92825942ce4c",
 }
 
 N_GENERATED = 2000
