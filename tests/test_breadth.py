@@ -77,7 +77,7 @@ def test_provenance_counts_every_cell_once():
 def test_the_readme_states_the_sourced_share_the_training_data_gives():
     p = load_knowledge().provenance()
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"(\d+) of the (\d+) marker-rate cells the model uses are sourced", text)
+    m = re.search(r"(\d+) of the (\d+)\s+marker-rate\s+cells\s+the\s+model\s+uses\s+are\s+sourced", text)
     assert m, "the README must state the sourced share"
     assert (int(m.group(1)), int(m.group(2))) == (
         p["sourced"], p["sourced"] + p["assumed"] + p["defaulted"])
