@@ -42,6 +42,7 @@ import re
 import unicodedata
 
 from .exceptions import InvalidValueError
+from .record import Record
 
 __all__ = [
     "FINDINGS", "GRADE_FINDINGS", "CONTEXT_FINDINGS", "MM2_PER_50_HPF", "MitoticCount", "Morphology",
@@ -154,7 +155,7 @@ def column_key(name):
     return _COLUMN_KEY.get(re.sub(r"[\s_()-]+", "", str(name).lower()))
 
 
-class MitoticCount:
+class MitoticCount(Record):
     """A mitotic count as given, with its range per 50 HPF (``high`` is ``inf`` when open). Immutable."""
 
     # Plain classes with what a (frozen) dataclass would write: importing dataclasses (and building
@@ -171,20 +172,8 @@ class MitoticCount:
     def __delattr__(self, name):
         raise AttributeError(f"cannot delete field {name!r}")
 
-    def _fields(self):
-        return (self.text, self.low, self.high, self.converted_from_mm2)
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()
-
     def __hash__(self):
         return hash(self._fields())
-
-    def __repr__(self):
-        return f"{self.__class__.__qualname__}(" + ", ".join(
-            f"{k}={v!r}" for k, v in zip(self.__match_args__, self._fields())) + ")"
 
     def states(self):
         """The mitotic bins this count overlaps."""
@@ -202,7 +191,7 @@ class MitoticCount:
                 "states": list(self.states())}
 
 
-class Morphology:
+class Morphology(Record):
     """Morphology and clinical context of one case; every field optional (``None`` = not given)."""
 
     __match_args__ = ("mitoses", "necrosis", "atypia", "pleomorphic", "cell_type", "size_cm", "age", "sex",
@@ -220,18 +209,6 @@ class Morphology:
         self.age = age
         self.sex = sex
         self.warnings = [] if warnings is None else warnings
-
-    def _fields(self):
-        return tuple(getattr(self, k) for k in self.__match_args__)
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __repr__(self):
-        return f"{self.__class__.__qualname__}(" + ", ".join(
-            f"{k}={v!r}" for k, v in zip(self.__match_args__, self._fields())) + ")"
 
     def __bool__(self):
         return any(getattr(self, k) is not None for k in _FIELDS)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from .markers import UNINFORMATIVE
+from .record import Record
 
 __all__ = ["Panel"]
 
 
-class Panel:
+class Panel(Record):
     """A parsed immunohistochemistry panel.
 
     Attributes
@@ -52,18 +53,6 @@ class Panel:
         self.unparsed = [] if unparsed is None else unparsed
         self.warnings = [] if warnings is None else warnings
         self.morphology = morphology
-
-    def _fields(self):
-        return tuple(getattr(self, k) for k in self.__match_args__)
-
-    def __eq__(self, other):
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __repr__(self):
-        return f"{self.__class__.__qualname__}(" + ", ".join(
-            f"{k}={v!r}" for k, v in zip(self.__match_args__, self._fields())) + ")"
 
     @property
     def ignored(self):
