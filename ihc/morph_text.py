@@ -14,7 +14,7 @@ no reading.
 >>> m = read_morphology("Spindle cells with marked nuclear atypia, 18 mitoses per 10 HPF "
 ...                     "and coagulative necrosis; SMA+, desmin+")
 >>> m.mitoses.text, m.necrosis, m.atypia, m.cell_type
-('18 mitoses per 10 HPF', True, 'severe', 'spindle')
+('18 mitoses per 10 hpf', True, 'severe', 'spindle')
 >>> read_morphology("bland spindle cells, no mitoses, no necrosis").to_dict()["necrosis"]
 False
 """
