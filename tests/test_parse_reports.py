@@ -330,7 +330,8 @@ def test_refused_sentences_raise_input_errors_only():
 def test_doctests_of_the_reader_modules():
     import doctest
     import importlib
-    for name in ("ihc.parse", "ihc.markers", "ihc.lexicon_cjk", "ihc.parse_eval"):
+    for name in ("ihc.parse", "ihc.markers", "ihc.lexicon_cjk", "ihc.parse_eval", "ihc.morph_text", "ihc.morphology",
+                 "ihc.record"):
         mod = importlib.import_module(name)
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, name
