@@ -423,10 +423,21 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
 GAIN_TOLERANCE = 1e-9
 
 
+def gain_needed(approx, top=5):
+    """The candidates of ``approx`` (marker -> estimated gain) whose exact gain can reach a list of
+    ``top``: a candidate beaten by top + 1 others (the site-majority stain may take one place),
+    or below the floor, by more than the tolerance cannot be listed."""
+    ranked = sorted(approx.values(), reverse=True)
+    bar = max(MIN_GAIN_BITS, ranked[top] if len(ranked) > top else float("-inf")) - GAIN_TOLERANCE
+    return [m for m in approx if approx[m] >= bar]
+
+
 def _next_stains(model, states, site, proba, top=5, available=None, settled=False, estimate=None, findings=None,
-                 scores=None):
+                 scores=None, gains=None):
     """The next stains; ``estimate(site, proba, scores, cands)`` (batch: numpy) may give estimated
-    gains, and then only the candidates that can reach the list get their exact gain."""
+    gains, and then only the candidates that can reach the list get their exact gain; ``gains``
+    (batch: :class:`ihc.engine.vector.ExactGains`) may instead give the exact gains of the
+    candidates :func:`gain_needed` picks from such an estimate (or of every candidate)."""
     if settled:
         return []
     cands = [m for m in model.markers if m not in states]
@@ -434,16 +445,14 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         allowed = set(available)
         cands = [m for m in cands if m in allowed]
     z = scores if scores is not None else model.scores(states, site, findings)
-    if estimate is None or not cands:
+    if gains is not None:
+        every = {m: gains[m] for m in cands if m in gains}
+    elif estimate is None or not cands:
         every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0] for m in cands}
     else:
-        # a candidate beaten by top + 1 others (the site-majority stain may take one place), or below
-        # the floor, by more than the tolerance cannot be listed: its exact gain is not needed
         approx = estimate(site, proba, z, cands)
-        ranked = sorted(approx.values(), reverse=True)
-        bar = max(MIN_GAIN_BITS, ranked[top] if len(ranked) > top else float("-inf")) - GAIN_TOLERANCE
         every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0]
-                 for m in cands if approx[m] >= bar}
+                 for m in gain_needed(approx, top)}
     gains = [(g, m) for m, g in every.items() if g >= MIN_GAIN_BITS]
     gains.sort(key=lambda t: (-t[0], t[1]))
     first = _site_majority_stain(model, states, site, proba, cands, every, findings, z)\
@@ -469,12 +478,14 @@ _FINDING_ASK = {
 }
 
 
-def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3, scores=None):
+def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3, scores=None,
+                   gains=None):
     """Morphological findings not given, by expected information gain (bits), beside the next stains.
 
     The slide is already on the microscope: a finding that separates the diagnoses in play costs
     nothing to state, so every one worth ``MIN_GAIN_BITS`` is listed; its ``why`` says whether it
-    would decide more than the best stain not yet done.
+    would decide more than the best stain not yet done. ``gains`` (batch) may give each
+    finding's exact gain, keyed ``("finding", f)``.
     """
     if settled or model.morphology is None:
         return []
@@ -487,7 +498,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     for f in ASKABLE_FINDINGS:
         if f in (findings or {}):
             continue
-        g = model.finding_gain(states, site, f, findings, proba, z)
+        g = gains[("finding", f)] if gains is not None else model.finding_gain(states, site, f, findings, proba, z)
         if g < MIN_GAIN_BITS:
             continue
         if best is None or g >= best_g:

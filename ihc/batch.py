@@ -196,6 +196,8 @@ class _Classifier:
         self.typ_memo = {}
         self.next_memo = {}
         self.gain_estimator = None
+        self.exact_gains = None
+        self.limit_next = MEMO_LIMIT
 
     def _estimate(self):
         """Estimated gains with numpy (:class:`ihc.engine.vector.GainEstimator`), or None without numpy."""
@@ -209,6 +211,86 @@ class _Classifier:
             except ImportError:  # pragma: no cover - numpy comes with the install
                 self.gain_estimator = False
         return self.gain_estimator or None
+
+    def _exact_gains(self):
+        """:class:`ihc.engine.vector.ExactGains` for this model, or None (no numpy, or a ``sum``
+        this module cannot write as array operations)."""
+        if self.exact_gains is None:
+            self.exact_gains = False
+            try:
+                import numpy as np
+
+                from .engine.vector import ExactGains, sum_kind
+
+                kind = sum_kind(np, len(self.model.classes))
+                if kind is not None and len(self.model.classes) >= 3:
+                    self.exact_gains = ExactGains(np, self.model, kind)
+            except ImportError:  # pragma: no cover - numpy comes with the install
+                pass
+        return self.exact_gains or None
+
+    def prefetch(self, panels):
+        """Fill the next-stain memo for the distinct (states, site) of ``panels`` (Panels without
+        morphological findings) at once: every candidate's exact gain from one block evaluation
+        (the same floats as one by one), then the same list-building as :meth:`_full`."""
+        from .api import ASKABLE_FINDINGS, gain_needed, next_findings as _next_findings, next_stains as _next_stains
+        from .engine import panel_states
+
+        block = self._exact_gains()
+        if block is None:
+            return
+        model = self.model
+        todo = {}
+        for panel in panels:
+            states = panel_states(panel.markers, model.markers)
+            nkey = (tuple(states.items()), panel.site)
+            if nkey not in self.next_memo and nkey not in todo:
+                todo[nkey] = states
+        if not todo:
+            return
+        finds = [("finding", f) for f in ASKABLE_FINDINGS] if model.morphology is not None else []
+        items, meta = [], []
+        for nkey, states in todo.items():
+            skey, site = nkey
+            z = model.scores(states, site)
+            proba = model.proba(states, site)
+            typ = self._typicality(skey, states)
+            status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
+            settled = rules.settled(model.thresholds, status, proba)
+            if settled:
+                self.next_memo[nkey] = ([], [])
+                continue
+            items.append((proba, z, site, [m for m in model.markers if m not in states]))
+            meta.append((nkey, states, z))
+        if len(self.next_memo) + len(items) >= self.limit_next:
+            _trim(self.next_memo)
+        # estimated gains of every stain for the whole block (numpy, per site), the candidates
+        # that can reach the list (api.gain_needed) then get their exact gain
+        import numpy as np
+
+        from .engine.vector import estimate_many
+
+        est = self._estimate().__self__  # the GainEstimator (numpy is there: ExactGains needed it)
+        by_site = {}
+        for i, it in enumerate(items):
+            by_site.setdefault(it[2], []).append(i)
+        for site, ix in by_site.items():
+            for lo in range(0, len(ix), 512):
+                part = ix[lo:lo + 512]
+                g = estimate_many(est, site, np.array([items[i][0] for i in part]),
+                                  np.array([items[i][1] for i in part])).tolist()
+                for i, row in zip(part, g):
+                    proba, z, site_, cands = items[i]
+                    approx = {m: row[est.index[m]] for m in cands}
+                    items[i] = (proba, z, site_, gain_needed(approx, 5) + finds)
+        for lo in range(0, len(items), 256):
+            part = items[lo:lo + 256]
+            for (proba, z, site, _), (nkey, states, _z), g in zip(part, meta[lo:lo + 256], block.gains(part)):
+                est = None if g is not None else self._estimate()
+                nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=False,
+                                   estimate=est, scores=z, gains=g)
+                self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, False,
+                                                            scores=z, gains=g))
 
     def _typicality(self, skey, states):
         typ = self.typ_memo.get(skey)  # typicality does not depend on the site
@@ -1068,6 +1150,24 @@ class _RowWorker:
     def _tail(self, o):
         return self.render_outcome(o), o[0] == "error"
 
+    def _prefetch(self, chunk):
+        """Whole classify objects: the chunk's new rows' Panels, built once here (key -> Panel; a row
+        that does not build is left to the loop, which makes it an error row), and their next
+        stains computed as one block (:meth:`_Classifier.prefetch`)."""
+        ncols, key_of, build, clf = self.ncols, self.key_of, self.build, self.clf
+        built = {}
+        for fields, note in chunk:
+            if note is None and len(fields) == ncols:
+                key = key_of(fields)
+                if key in built or key in self.tail_memo or key in clf.row_memo:
+                    continue
+                try:
+                    built[key] = build(fields, key)
+                except (InputError, RecursionError):
+                    continue
+        clf.prefetch([p for p in built.values() if not getattr(p, "morphology", None)])
+        return built
+
     def render(self, chunk, start):
         """(text, errors) for ``chunk`` of ``(fields, note)`` records numbered from ``start``."""
         ncols = self.ncols
@@ -1079,6 +1179,7 @@ class _RowWorker:
         out = []
         errors = 0
         n_row = start - 1
+        built = self._prefetch(chunk) if clf.full else {}
         for fields, note in chunk:
             n_row += 1
             if note is None and len(fields) == ncols:
@@ -1087,7 +1188,9 @@ class _RowWorker:
                 hit = tail_memo.get(key)
                 if hit is None:
                     _trim(tail_memo, clf.limit)
-                    hit = tail_memo[key] = self._tail(clf.outcome(key, lambda: build(fields, key)))
+                    pre = built.get(key)
+                    hit = tail_memo[key] = self._tail(clf.outcome(key, (lambda: pre) if pre is not None
+                                                                 else (lambda: build(fields, key))))
             else:
                 cid, o = self._odd_row(fields, note, n_row)
                 hit = self._tail(o)
