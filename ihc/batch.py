@@ -197,6 +197,12 @@ class _Classifier:
         self.next_memo = {}
         self.gain_estimator = None
         self.exact_gains = None
+        #: JSON Lines writer: whole objects as JSON text (_full_text), with their memos
+        self.text = False
+        self.key_memo = {}
+        self.next_text = {}
+        self.evidence_text = {}
+        self.head_text = None
         self.limit_next = MEMO_LIMIT
 
     def _estimate(self):
@@ -344,6 +350,78 @@ class _Classifier:
             settled=settled,
         )
 
+    def _key_facts(self, states, skey, site):
+        """``(proba, typ, status, settled, differential, text)`` of (states, site), memoised: ``text``
+        the JSON of the status, diagnosis, confidence and differential members."""
+        nkey = (skey, site)
+        hit = self.key_memo.get(nkey)
+        if hit is None:
+            model = self.model
+            proba = model.proba(states, site)
+            typ = self._typicality(skey, states)
+            status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
+            settled = rules.settled(model.thresholds, status, proba)
+            order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
+            differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
+            text = _json_members({"status": status, "diagnosis": differential[0]["diagnosis"] if status == "ok"
+                                  else None, "confidence": differential[0]["probability"],
+                                  "differential": differential})
+            _trim(self.key_memo)
+            hit = self.key_memo[nkey] = (proba, typ, status, settled, differential, text)
+        return hit
+
+    def _full_text(self, panel):
+        """:meth:`_full` written straight to the JSON text ``Result.to_dict()`` gives (members in
+        its order): the members that depend only on (states, site) — status and differential,
+        next stains and findings — are written once per key, each evidence line once per value."""
+        from .api import (evidence as _evidence, gist_risk_block, next_findings as _next_findings,
+                          next_stains as _next_stains, panel_warnings as _warnings)
+        from .engine import panel_states
+
+        model = self.model
+        states = panel_states(panel.markers, model.markers)
+        site = panel.site
+        skey = tuple(states.items())
+        proba, typ, status, settled, differential, mid = self._key_facts(states, skey, site)
+        nkey = (skey, site)
+        hit = self.next_memo.get(nkey)
+        if hit is None:
+            _trim(self.next_memo)
+            z = model.scores(states, site)
+            nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=settled,
+                               estimate=self._estimate(), scores=z)
+            hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled,
+                                                              scores=z))
+        nxt_text = self.next_text.get(nkey)
+        if nxt_text is None:
+            nxt, nfind = hit
+            _trim(self.next_text)
+            nxt_text = self.next_text[nkey] = _json_members(
+                {"next_stains": nxt, **({"next_findings": nfind} if nfind else {})})
+        head = self.head_text
+        if head is None:
+            from .api import SCHEMA_VERSION
+
+            head = self.head_text = _json_members(
+                {"schema_version": SCHEMA_VERSION, "model": {"version": model.version, "sha256": model.sha256}})
+        ev_memo = self.evidence_text
+        ev = []
+        for e in _evidence(model, states, panel, site, proba, status):
+            k = tuple(e.items())
+            t = ev_memo.get(k)
+            if t is None:
+                _trim(ev_memo)
+                t = ev_memo[k] = _json_line(e)
+            ev.append(t)
+        gist = gist_risk_block(model, panel, differential)
+        tail = _json_members({**({"gist_risk": gist} if gist is not None else {}),
+                              "warnings": list(_warnings(model, panel, states, proba, status, typ))})
+        text = ("{" + head + "," + _json_members({"input": panel.to_dict(ignored=True)}) + "," + mid
+                + ',"evidence":[' + ",".join(ev) + "]," + nxt_text + "," + tail + "}")
+        top = tuple((r["diagnosis"], r["probability"]) for r in differential[:3])
+        return (status, differential[0]["diagnosis"] if status == "ok" else None, differential[0]["probability"],
+                top, None, _JsonText(text))
+
     def _from_panel(self, panel):
         from .engine import panel_states
         from .morphology import finding_codes
@@ -355,6 +433,8 @@ class _Classifier:
                 from .api import classify_panel
 
                 d = classify_panel(self.model, panel).to_dict()
+            elif self.text:
+                return self._full_text(panel)
             else:
                 d = self._full(panel).to_dict()
             top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
@@ -1083,8 +1163,20 @@ def _json_line(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKERS)
 
 
+class _JsonText(str):
+    """A classify object already written as JSON text (line breakers escaped)."""
+
+
+def _json_members(obj):
+    """The members of ``obj``'s JSON text without its braces (``_json_line(obj)[1:-1]``): dicts'
+    texts spliced with commas are the text of the merged dict."""
+    return _json_line(obj)[1:-1]
+
+
 def _jsonl_tail(o):
     status, dx, conf, top, err, result = o
+    if isinstance(result, _JsonText):
+        return "," + result[1:] + "\n"
     if status == "error":
         from .api import SCHEMA_VERSION
 
@@ -1143,6 +1235,7 @@ class _RowWorker:
         self.ncols = ncols
         self.fmt = fmt
         self.clf = _Classifier(model, mode, full=(fmt == "jsonl"))
+        self.clf.text = fmt == "jsonl"
         self.key_of, self.build = _builders(layout, mode, None if self.clf.full else self.clf.model.markers)
         self.render_outcome = _csv_tail if fmt == "csv" else _jsonl_tail
         self.tail_memo = {}
