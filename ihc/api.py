@@ -282,11 +282,16 @@ def _finding_note(model, finding, allowed, morph, site, dx):
     return f"{label} {value}: {seen}", _short_citation(cit) or "training_data/morphology.csv"
 
 
+#: Evidence lines kept per model (a line: diagnosis, marker, state, value as given, weight).
+_EVIDENCE_MEMO = 50_000
+
+
 def _evidence(model, states, panel, site, proba, status=None, findings=None):
     """Evidence for the leading diagnosis, and for the runner-up while the answer is open
     (not ``ok``): it shows what separates them."""
     n_dx = 1 if status == "ok" else 2
     base, prior, contrib = model.decompose(states, site, findings)
+    memo = model.derived.setdefault("evidence_lines", {})
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
     out = []
     for k in ranked[:n_dx]:
@@ -301,14 +306,22 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
                               "note": note, "source": src})
                 continue
             state = states[marker]
-            phrase, cit, src = _rate_phrase(model, dx, marker, state)
             value = panel.markers.get(marker, state)
-            items.append({
-                "diagnosis": dx, "marker": marker, "value": _value_word(marker, value) if marker == "Ki67" else state,
-                "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
-                "note": f"{_display(marker)} {_value_word(marker, value)}: {phrase}",
-                "source": _short_citation(cit),
-            })
+            # a line is a function of these alone (the same for every panel): built once per model
+            mkey = (dx, marker, state, type(value), value, c[k])
+            item = memo.get(mkey)
+            if item is None:
+                phrase, cit, src = _rate_phrase(model, dx, marker, state)
+                item = memo[mkey] = {
+                    "diagnosis": dx, "marker": marker,
+                    "value": _value_word(marker, value) if marker == "Ki67" else state,
+                    "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
+                    "note": f"{_display(marker)} {_value_word(marker, value)}: {phrase}",
+                    "source": _short_citation(cit),
+                }
+                if len(memo) > _EVIDENCE_MEMO:
+                    memo.clear()
+            items.append(dict(item))
         if site and any(prior):
             items.append({
                 "diagnosis": dx, "marker": "site", "value": site,
