@@ -258,11 +258,7 @@ class _Classifier:
         items, meta = [], []
         for nkey, states in todo.items():
             skey, site = nkey
-            z = model.scores(states, site)
-            proba = model.proba(states, site)
-            typ = self._typicality(skey, states)
-            status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
-            settled = rules.settled(model.thresholds, status, proba)
+            proba, typ, status, settled, differential, text, z = self._key_facts(states, skey, site)
             if settled:
                 self.next_memo[nkey] = ([], [])
                 continue
@@ -351,13 +347,16 @@ class _Classifier:
         )
 
     def _key_facts(self, states, skey, site):
-        """``(proba, typ, status, settled, differential, text)`` of (states, site), memoised: ``text``
-        the JSON of the status, diagnosis, confidence and differential members."""
+        """``(proba, typ, status, settled, differential, text, scores)`` of (states, site), memoised:
+        ``text`` the JSON of the status, diagnosis, confidence and differential members."""
         nkey = (skey, site)
         hit = self.key_memo.get(nkey)
         if hit is None:
+            from .engine import softmax
+
             model = self.model
-            proba = model.proba(states, site)
+            z = model.scores(states, site)
+            proba = softmax(z)  # CompactModel.proba(states, site)
             typ = self._typicality(skey, states)
             status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
             settled = rules.settled(model.thresholds, status, proba)
@@ -367,7 +366,7 @@ class _Classifier:
                                   else None, "confidence": differential[0]["probability"],
                                   "differential": differential})
             _trim(self.key_memo)
-            hit = self.key_memo[nkey] = (proba, typ, status, settled, differential, text)
+            hit = self.key_memo[nkey] = (proba, typ, status, settled, differential, text, z)
         return hit
 
     def _full_text(self, panel):
@@ -382,12 +381,11 @@ class _Classifier:
         states = panel_states(panel.markers, model.markers)
         site = panel.site
         skey = tuple(states.items())
-        proba, typ, status, settled, differential, mid = self._key_facts(states, skey, site)
+        proba, typ, status, settled, differential, mid, z = self._key_facts(states, skey, site)
         nkey = (skey, site)
         hit = self.next_memo.get(nkey)
         if hit is None:
             _trim(self.next_memo)
-            z = model.scores(states, site)
             nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=settled,
                                estimate=self._estimate(), scores=z)
             hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled,
