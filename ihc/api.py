@@ -350,16 +350,17 @@ def _why(model, marker, proba):
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
     in_play = [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
     lead = in_play[0]
+    memo = model.derived.setdefault("expected_shares", {})
+    sh = memo.get(marker)
+    if sh is None:  # _expected_share of every diagnosis, in class order (it does not depend on the panel)
+        sh = memo[marker] = [_expected_share(model, dx, marker)[0] for dx in model.classes]
     share_lead, word = _expected_share(model, model.classes[lead], marker)
     # the other diagnoses in play whose expected result differs most from the leading one's
-    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(_expected_share(model, model.classes[k], marker)[0]
-                                                                - share_lead))
-    picked = [lead] + [k for k in others[:2]
-                       if abs(_expected_share(model, model.classes[k], marker)[0] - share_lead) >= 0.2] or [lead]
+    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
+    picked = [lead] + [k for k in others[:2] if abs(sh[k] - share_lead) >= 0.2] or [lead]
     if len(picked) == 1 and others:
         picked.append(others[0])
-    parts = [f"{_pct(_expected_share(model, model.classes[k], marker)[0])} of {_SHORT[model.classes[k]]}"
-             for k in picked]
+    parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
     names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
     return f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
 

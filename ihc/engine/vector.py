@@ -362,9 +362,10 @@ class ExactGains:
         ps = _column_sums(np, p_items[item_of] * P, kind)  # sum(map(mul, p, share))
         z = z_items[item_of] + V
         mx = z.max(axis=1)
-        e = np.array(list(map(math.exp, (z - mx[:, None]).ravel().tolist()))).reshape(z.shape)
+        n = z.size
+        e = np.fromiter(map(math.exp, (z - mx[:, None]).ravel().tolist()), float, n).reshape(z.shape)
         q = e / _column_sums(np, e, kind)[:, None]
-        lg = np.array(list(map(math.log2, np.where(q > 0, q, 1.0).ravel().tolist()))).reshape(z.shape)
+        lg = np.fromiter(map(math.log2, np.where(q > 0, q, 1.0).ravel().tolist()), float, n).reshape(z.shape)
         h = -_column_sums(np, q * lg, kind)
         live = ps > 0
         bad = live & (~np.isfinite(h) | ~(q > 0).all(axis=1))
