@@ -345,10 +345,17 @@ def _expected_share(model, dx, marker):
     return r["p"], "positive"
 
 
-def _why(model, marker, proba):
-    """Name the diagnoses in play that the stain tells apart, with the result expected under each."""
+def _in_play(model, proba):
+    """The diagnoses in play (class indices, most probable first) that :func:`_why` compares."""
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
-    in_play = [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
+    return [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
+
+
+def _why(model, marker, proba, in_play=None):
+    """Name the diagnoses in play that the stain tells apart, with the result expected under each
+    (``in_play``: :func:`_in_play`, when the caller has it)."""
+    if in_play is None:
+        in_play = _in_play(model, proba)
     lead = in_play[0]
     memo = model.derived.setdefault("expected_shares", {})
     sh = memo.get(marker)
@@ -476,8 +483,10 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         m, g, why = first
         out.append({"marker": m, "expected_information_gain": round(g, 4), "why": why})
         gains = [t for t in gains if t[1] != m]
-    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba)}
-            for g, m in gains[:top - len(out)]]
+    listed = gains[:top - len(out)]
+    in_play = _in_play(model, proba) if listed else None
+    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba, in_play)}
+            for g, m in listed]
     return out
 
 

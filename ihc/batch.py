@@ -203,6 +203,7 @@ class _Classifier:
         self.next_text = {}
         self.evidence_text = {}
         self.head_text = None
+        self.diff_prefix = None
         self.limit_next = MEMO_LIMIT
 
     def _estimate(self):
@@ -362,12 +363,31 @@ class _Classifier:
             settled = rules.settled(model.thresholds, status, proba)
             order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
             differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
-            text = _json_members({"status": status, "diagnosis": differential[0]["diagnosis"] if status == "ok"
-                                  else None, "confidence": differential[0]["probability"],
-                                  "differential": differential})
+            text = self._mid_text(status, differential)
             _trim(self.key_memo)
             hit = self.key_memo[nkey] = (proba, typ, status, settled, differential, text, z)
         return hit
+
+    def _mid_text(self, status, differential):
+        """``_json_members({"status", "diagnosis", "confidence", "differential"})``, written with each
+        class's JSON prefix made once (json writes a float as ``float.__repr__``); a class name
+        json would escape, or a probability that is not a finite float, takes json itself."""
+        pre = self.diff_prefix
+        if pre is None:
+            pre = self.diff_prefix = {dx: '{"diagnosis":' + _json_line(dx) + ',"probability":'
+                                      for dx in self.model.classes}
+        first = differential[0]
+        try:
+            if any(type(d["probability"]) is not float or not math.isfinite(d["probability"])
+                   for d in differential):
+                raise ValueError
+            diff = ",".join([pre[d["diagnosis"]] + float.__repr__(d["probability"]) + "}" for d in differential])
+        except (KeyError, ValueError):
+            return _json_members({"status": status, "diagnosis": first["diagnosis"] if status == "ok" else None,
+                                  "confidence": first["probability"], "differential": differential})
+        return ('"status":' + _json_line(status) + ',"diagnosis":'
+                + (_json_line(first["diagnosis"]) if status == "ok" else "null")
+                + ',"confidence":' + float.__repr__(first["probability"]) + ',"differential":[' + diff + "]")
 
     def _full_text(self, panel):
         """:meth:`_full` written straight to the JSON text ``Result.to_dict()`` gives (members in
