@@ -282,11 +282,16 @@ def _finding_note(model, finding, allowed, morph, site, dx):
     return f"{label} {value}: {seen}", _short_citation(cit) or "training_data/morphology.csv"
 
 
+#: Evidence lines kept per model (a line: diagnosis, marker, state, value as given, weight).
+_EVIDENCE_MEMO = 50_000
+
+
 def _evidence(model, states, panel, site, proba, status=None, findings=None):
     """Evidence for the leading diagnosis, and for the runner-up while the answer is open
     (not ``ok``): it shows what separates them."""
     n_dx = 1 if status == "ok" else 2
     base, prior, contrib = model.decompose(states, site, findings)
+    memo = model.derived.setdefault("evidence_lines", {})
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
     out = []
     for k in ranked[:n_dx]:
@@ -301,14 +306,22 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
                               "note": note, "source": src})
                 continue
             state = states[marker]
-            phrase, cit, src = _rate_phrase(model, dx, marker, state)
             value = panel.markers.get(marker, state)
-            items.append({
-                "diagnosis": dx, "marker": marker, "value": _value_word(marker, value) if marker == "Ki67" else state,
-                "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
-                "note": f"{_display(marker)} {_value_word(marker, value)}: {phrase}",
-                "source": _short_citation(cit),
-            })
+            # a line is a function of these alone (the same for every panel): built once per model
+            mkey = (dx, marker, state, type(value), value, c[k])
+            item = memo.get(mkey)
+            if item is None:
+                phrase, cit, src = _rate_phrase(model, dx, marker, state)
+                item = memo[mkey] = {
+                    "diagnosis": dx, "marker": marker,
+                    "value": _value_word(marker, value) if marker == "Ki67" else state,
+                    "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
+                    "note": f"{_display(marker)} {_value_word(marker, value)}: {phrase}",
+                    "source": _short_citation(cit),
+                }
+                if len(memo) > _EVIDENCE_MEMO:
+                    memo.clear()
+            items.append(dict(item))
         if site and any(prior):
             items.append({
                 "diagnosis": dx, "marker": "site", "value": site,
@@ -332,21 +345,29 @@ def _expected_share(model, dx, marker):
     return r["p"], "positive"
 
 
-def _why(model, marker, proba):
-    """Name the diagnoses in play that the stain tells apart, with the result expected under each."""
+def _in_play(model, proba):
+    """The diagnoses in play (class indices, most probable first) that :func:`_why` compares."""
     ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
-    in_play = [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
+    return [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
+
+
+def _why(model, marker, proba, in_play=None):
+    """Name the diagnoses in play that the stain tells apart, with the result expected under each
+    (``in_play``: :func:`_in_play`, when the caller has it)."""
+    if in_play is None:
+        in_play = _in_play(model, proba)
     lead = in_play[0]
+    memo = model.derived.setdefault("expected_shares", {})
+    sh = memo.get(marker)
+    if sh is None:  # _expected_share of every diagnosis, in class order (it does not depend on the panel)
+        sh = memo[marker] = [_expected_share(model, dx, marker)[0] for dx in model.classes]
     share_lead, word = _expected_share(model, model.classes[lead], marker)
     # the other diagnoses in play whose expected result differs most from the leading one's
-    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(_expected_share(model, model.classes[k], marker)[0]
-                                                                - share_lead))
-    picked = [lead] + [k for k in others[:2]
-                       if abs(_expected_share(model, model.classes[k], marker)[0] - share_lead) >= 0.2] or [lead]
+    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
+    picked = [lead] + [k for k in others[:2] if abs(sh[k] - share_lead) >= 0.2] or [lead]
     if len(picked) == 1 and others:
         picked.append(others[0])
-    parts = [f"{_pct(_expected_share(model, model.classes[k], marker)[0])} of {_SHORT[model.classes[k]]}"
-             for k in picked]
+    parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
     names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
     return f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
 
@@ -423,10 +444,21 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
 GAIN_TOLERANCE = 1e-9
 
 
+def gain_needed(approx, top=5):
+    """The candidates of ``approx`` (marker -> estimated gain) whose exact gain can reach a list of
+    ``top``: a candidate beaten by top + 1 others (the site-majority stain may take one place),
+    or below the floor, by more than the tolerance cannot be listed."""
+    ranked = sorted(approx.values(), reverse=True)
+    bar = max(MIN_GAIN_BITS, ranked[top] if len(ranked) > top else float("-inf")) - GAIN_TOLERANCE
+    return [m for m in approx if approx[m] >= bar]
+
+
 def _next_stains(model, states, site, proba, top=5, available=None, settled=False, estimate=None, findings=None,
-                 scores=None):
+                 scores=None, gains=None):
     """The next stains; ``estimate(site, proba, scores, cands)`` (batch: numpy) may give estimated
-    gains, and then only the candidates that can reach the list get their exact gain."""
+    gains, and then only the candidates that can reach the list get their exact gain; ``gains``
+    (batch: :class:`ihc.engine.vector.ExactGains`) may instead give the exact gains of the
+    candidates :func:`gain_needed` picks from such an estimate (or of every candidate)."""
     if settled:
         return []
     cands = [m for m in model.markers if m not in states]
@@ -434,16 +466,14 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         allowed = set(available)
         cands = [m for m in cands if m in allowed]
     z = scores if scores is not None else model.scores(states, site, findings)
-    if estimate is None or not cands:
+    if gains is not None:
+        every = {m: gains[m] for m in cands if m in gains}
+    elif estimate is None or not cands:
         every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0] for m in cands}
     else:
-        # a candidate beaten by top + 1 others (the site-majority stain may take one place), or below
-        # the floor, by more than the tolerance cannot be listed: its exact gain is not needed
         approx = estimate(site, proba, z, cands)
-        ranked = sorted(approx.values(), reverse=True)
-        bar = max(MIN_GAIN_BITS, ranked[top] if len(ranked) > top else float("-inf")) - GAIN_TOLERANCE
         every = {m: model.information_gain(states, site, m, proba=proba, scores=z)[0]
-                 for m in cands if approx[m] >= bar}
+                 for m in gain_needed(approx, top)}
     gains = [(g, m) for m, g in every.items() if g >= MIN_GAIN_BITS]
     gains.sort(key=lambda t: (-t[0], t[1]))
     first = _site_majority_stain(model, states, site, proba, cands, every, findings, z)\
@@ -453,8 +483,10 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         m, g, why = first
         out.append({"marker": m, "expected_information_gain": round(g, 4), "why": why})
         gains = [t for t in gains if t[1] != m]
-    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba)}
-            for g, m in gains[:top - len(out)]]
+    listed = gains[:top - len(out)]
+    in_play = _in_play(model, proba) if listed else None
+    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba, in_play)}
+            for g, m in listed]
     return out
 
 
@@ -469,12 +501,14 @@ _FINDING_ASK = {
 }
 
 
-def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3, scores=None):
+def _next_findings(model, states, site, proba, findings, next_stains, settled=False, top=3, scores=None,
+                   gains=None):
     """Morphological findings not given, by expected information gain (bits), beside the next stains.
 
     The slide is already on the microscope: a finding that separates the diagnoses in play costs
     nothing to state, so every one worth ``MIN_GAIN_BITS`` is listed; its ``why`` says whether it
-    would decide more than the best stain not yet done.
+    would decide more than the best stain not yet done. ``gains`` (batch) may give each
+    finding's exact gain, keyed ``("finding", f)``.
     """
     if settled or model.morphology is None:
         return []
@@ -487,7 +521,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     for f in ASKABLE_FINDINGS:
         if f in (findings or {}):
             continue
-        g = model.finding_gain(states, site, f, findings, proba, z)
+        g = gains[("finding", f)] if gains is not None else model.finding_gain(states, site, f, findings, proba, z)
         if g < MIN_GAIN_BITS:
             continue
         if best is None or g >= best_g:

@@ -196,6 +196,15 @@ class _Classifier:
         self.typ_memo = {}
         self.next_memo = {}
         self.gain_estimator = None
+        self.exact_gains = None
+        #: JSON Lines writer: whole objects as JSON text (_full_text), with their memos
+        self.text = False
+        self.key_memo = {}
+        self.next_text = {}
+        self.evidence_text = {}
+        self.head_text = None
+        self.diff_prefix = None
+        self.limit_next = MEMO_LIMIT
 
     def _estimate(self):
         """Estimated gains with numpy (:class:`ihc.engine.vector.GainEstimator`), or None without numpy."""
@@ -209,6 +218,82 @@ class _Classifier:
             except ImportError:  # pragma: no cover - numpy comes with the install
                 self.gain_estimator = False
         return self.gain_estimator or None
+
+    def _exact_gains(self):
+        """:class:`ihc.engine.vector.ExactGains` for this model, or None (no numpy, or a ``sum``
+        this module cannot write as array operations)."""
+        if self.exact_gains is None:
+            self.exact_gains = False
+            try:
+                import numpy as np
+
+                from .engine.vector import ExactGains, sum_kind
+
+                kind = sum_kind(np, len(self.model.classes))
+                if kind is not None and len(self.model.classes) >= 3:
+                    self.exact_gains = ExactGains(np, self.model, kind)
+            except ImportError:  # pragma: no cover - numpy comes with the install
+                pass
+        return self.exact_gains or None
+
+    def prefetch(self, panels):
+        """Fill the next-stain memo for the distinct (states, site) of ``panels`` (Panels without
+        morphological findings) at once: every candidate's exact gain from one block evaluation
+        (the same floats as one by one), then the same list-building as :meth:`_full`."""
+        from .api import ASKABLE_FINDINGS, gain_needed, next_findings as _next_findings, next_stains as _next_stains
+        from .engine import panel_states
+
+        block = self._exact_gains()
+        if block is None:
+            return
+        model = self.model
+        todo = {}
+        for panel in panels:
+            states = panel_states(panel.markers, model.markers)
+            nkey = (tuple(states.items()), panel.site)
+            if nkey not in self.next_memo and nkey not in todo:
+                todo[nkey] = states
+        if not todo:
+            return
+        finds = [("finding", f) for f in ASKABLE_FINDINGS] if model.morphology is not None else []
+        items, meta = [], []
+        for nkey, states in todo.items():
+            skey, site = nkey
+            proba, typ, status, settled, differential, text, z = self._key_facts(states, skey, site)
+            if settled:
+                self.next_memo[nkey] = ([], [])
+                continue
+            items.append((proba, z, site, [m for m in model.markers if m not in states]))
+            meta.append((nkey, states, z))
+        if len(self.next_memo) + len(items) >= self.limit_next:
+            _trim(self.next_memo)
+        # estimated gains of every stain for the whole block (numpy, per site), the candidates
+        # that can reach the list (api.gain_needed) then get their exact gain
+        import numpy as np
+
+        from .engine.vector import estimate_many
+
+        est = self._estimate().__self__  # the GainEstimator (numpy is there: ExactGains needed it)
+        by_site = {}
+        for i, it in enumerate(items):
+            by_site.setdefault(it[2], []).append(i)
+        for site, ix in by_site.items():
+            for lo in range(0, len(ix), 512):
+                part = ix[lo:lo + 512]
+                g = estimate_many(est, site, np.array([items[i][0] for i in part]),
+                                  np.array([items[i][1] for i in part])).tolist()
+                for i, row in zip(part, g):
+                    proba, z, site_, cands = items[i]
+                    approx = {m: row[est.index[m]] for m in cands}
+                    items[i] = (proba, z, site_, gain_needed(approx, 5) + finds)
+        for lo in range(0, len(items), 256):
+            part = items[lo:lo + 256]
+            for (proba, z, site, _), (nkey, states, _z), g in zip(part, meta[lo:lo + 256], block.gains(part)):
+                est = None if g is not None else self._estimate()
+                nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=False,
+                                   estimate=est, scores=z, gains=g)
+                self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, False,
+                                                            scores=z, gains=g))
 
     def _typicality(self, skey, states):
         typ = self.typ_memo.get(skey)  # typicality does not depend on the site
@@ -262,6 +347,99 @@ class _Classifier:
             settled=settled,
         )
 
+    def _key_facts(self, states, skey, site):
+        """``(proba, typ, status, settled, differential, text, scores)`` of (states, site), memoised:
+        ``text`` the JSON of the status, diagnosis, confidence and differential members."""
+        nkey = (skey, site)
+        hit = self.key_memo.get(nkey)
+        if hit is None:
+            from .engine import softmax
+
+            model = self.model
+            z = model.scores(states, site)
+            proba = softmax(z)  # CompactModel.proba(states, site)
+            typ = self._typicality(skey, states)
+            status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
+            settled = rules.settled(model.thresholds, status, proba)
+            order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
+            differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
+            text = self._mid_text(status, differential)
+            _trim(self.key_memo)
+            hit = self.key_memo[nkey] = (proba, typ, status, settled, differential, text, z)
+        return hit
+
+    def _mid_text(self, status, differential):
+        """``_json_members({"status", "diagnosis", "confidence", "differential"})``, written with each
+        class's JSON prefix made once (json writes a float as ``float.__repr__``); a class name
+        json would escape, or a probability that is not a finite float, takes json itself."""
+        pre = self.diff_prefix
+        if pre is None:
+            pre = self.diff_prefix = {dx: '{"diagnosis":' + _json_line(dx) + ',"probability":'
+                                      for dx in self.model.classes}
+        first = differential[0]
+        try:
+            if any(type(d["probability"]) is not float or not math.isfinite(d["probability"])
+                   for d in differential):
+                raise ValueError
+            diff = ",".join([pre[d["diagnosis"]] + float.__repr__(d["probability"]) + "}" for d in differential])
+        except (KeyError, ValueError):
+            return _json_members({"status": status, "diagnosis": first["diagnosis"] if status == "ok" else None,
+                                  "confidence": first["probability"], "differential": differential})
+        return ('"status":' + _json_line(status) + ',"diagnosis":'
+                + (_json_line(first["diagnosis"]) if status == "ok" else "null")
+                + ',"confidence":' + float.__repr__(first["probability"]) + ',"differential":[' + diff + "]")
+
+    def _full_text(self, panel):
+        """:meth:`_full` written straight to the JSON text ``Result.to_dict()`` gives (members in
+        its order): the members that depend only on (states, site) — status and differential,
+        next stains and findings — are written once per key, each evidence line once per value."""
+        from .api import (evidence as _evidence, gist_risk_block, next_findings as _next_findings,
+                          next_stains as _next_stains, panel_warnings as _warnings)
+        from .engine import panel_states
+
+        model = self.model
+        states = panel_states(panel.markers, model.markers)
+        site = panel.site
+        skey = tuple(states.items())
+        proba, typ, status, settled, differential, mid, z = self._key_facts(states, skey, site)
+        nkey = (skey, site)
+        hit = self.next_memo.get(nkey)
+        if hit is None:
+            _trim(self.next_memo)
+            nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=settled,
+                               estimate=self._estimate(), scores=z)
+            hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled,
+                                                              scores=z))
+        nxt_text = self.next_text.get(nkey)
+        if nxt_text is None:
+            nxt, nfind = hit
+            _trim(self.next_text)
+            nxt_text = self.next_text[nkey] = _json_members(
+                {"next_stains": nxt, **({"next_findings": nfind} if nfind else {})})
+        head = self.head_text
+        if head is None:
+            from .api import SCHEMA_VERSION
+
+            head = self.head_text = _json_members(
+                {"schema_version": SCHEMA_VERSION, "model": {"version": model.version, "sha256": model.sha256}})
+        ev_memo = self.evidence_text
+        ev = []
+        for e in _evidence(model, states, panel, site, proba, status):
+            k = tuple(e.items())
+            t = ev_memo.get(k)
+            if t is None:
+                _trim(ev_memo)
+                t = ev_memo[k] = _json_line(e)
+            ev.append(t)
+        gist = gist_risk_block(model, panel, differential)
+        tail = _json_members({**({"gist_risk": gist} if gist is not None else {}),
+                              "warnings": list(_warnings(model, panel, states, proba, status, typ))})
+        text = ("{" + head + "," + _json_members({"input": panel.to_dict(ignored=True)}) + "," + mid
+                + ',"evidence":[' + ",".join(ev) + "]," + nxt_text + "," + tail + "}")
+        top = tuple((r["diagnosis"], r["probability"]) for r in differential[:3])
+        return (status, differential[0]["diagnosis"] if status == "ok" else None, differential[0]["probability"],
+                top, None, _JsonText(text))
+
     def _from_panel(self, panel):
         from .engine import panel_states
         from .morphology import finding_codes
@@ -273,6 +451,8 @@ class _Classifier:
                 from .api import classify_panel
 
                 d = classify_panel(self.model, panel).to_dict()
+            elif self.text:
+                return self._full_text(panel)
             else:
                 d = self._full(panel).to_dict()
             top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
@@ -1001,8 +1181,20 @@ def _json_line(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKERS)
 
 
+class _JsonText(str):
+    """A classify object already written as JSON text (line breakers escaped)."""
+
+
+def _json_members(obj):
+    """The members of ``obj``'s JSON text without its braces (``_json_line(obj)[1:-1]``): dicts'
+    texts spliced with commas are the text of the merged dict."""
+    return _json_line(obj)[1:-1]
+
+
 def _jsonl_tail(o):
     status, dx, conf, top, err, result = o
+    if isinstance(result, _JsonText):
+        return "," + result[1:] + "\n"
     if status == "error":
         from .api import SCHEMA_VERSION
 
@@ -1061,12 +1253,31 @@ class _RowWorker:
         self.ncols = ncols
         self.fmt = fmt
         self.clf = _Classifier(model, mode, full=(fmt == "jsonl"))
+        self.clf.text = fmt == "jsonl"
         self.key_of, self.build = _builders(layout, mode, None if self.clf.full else self.clf.model.markers)
         self.render_outcome = _csv_tail if fmt == "csv" else _jsonl_tail
         self.tail_memo = {}
 
     def _tail(self, o):
         return self.render_outcome(o), o[0] == "error"
+
+    def _prefetch(self, chunk):
+        """Whole classify objects: the chunk's new rows' Panels, built once here (key -> Panel; a row
+        that does not build is left to the loop, which makes it an error row), and their next
+        stains computed as one block (:meth:`_Classifier.prefetch`)."""
+        ncols, key_of, build, clf = self.ncols, self.key_of, self.build, self.clf
+        built = {}
+        for fields, note in chunk:
+            if note is None and len(fields) == ncols:
+                key = key_of(fields)
+                if key in built or key in self.tail_memo or key in clf.row_memo:
+                    continue
+                try:
+                    built[key] = build(fields, key)
+                except (InputError, RecursionError):
+                    continue
+        clf.prefetch([p for p in built.values() if not getattr(p, "morphology", None)])
+        return built
 
     def render(self, chunk, start):
         """(text, errors) for ``chunk`` of ``(fields, note)`` records numbered from ``start``."""
@@ -1079,6 +1290,7 @@ class _RowWorker:
         out = []
         errors = 0
         n_row = start - 1
+        built = self._prefetch(chunk) if clf.full else {}
         for fields, note in chunk:
             n_row += 1
             if note is None and len(fields) == ncols:
@@ -1087,7 +1299,9 @@ class _RowWorker:
                 hit = tail_memo.get(key)
                 if hit is None:
                     _trim(tail_memo, clf.limit)
-                    hit = tail_memo[key] = self._tail(clf.outcome(key, lambda: build(fields, key)))
+                    pre = built.get(key)
+                    hit = tail_memo[key] = self._tail(clf.outcome(key, (lambda: pre) if pre is not None
+                                                                 else (lambda: build(fields, key))))
             else:
                 cid, o = self._odd_row(fields, note, n_row)
                 hit = self._tail(o)

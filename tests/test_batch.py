@@ -608,3 +608,40 @@ def test_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(monkeyp
     slow = run_batch(io.BytesIO(data), io.StringIO())
     for s in (fast, slow):
         assert (s.duplicate_ids, list(s.duplicate_rows), s.empty_ids) == (dups, rows[:5], empty)
+
+
+def test_block_exact_gains_equal_the_scalar_gains_bit_for_bit():
+    """engine.vector.ExactGains (JSON Lines' block of panels) gives information_gain's and
+    finding_gain's own floats (==) for every stain and finding, over many panels and sites."""
+    import random
+
+    import numpy as np
+
+    from ihc.api import ASKABLE_FINDINGS, load_model
+    from ihc.engine import marker_states
+    from ihc.engine.vector import ExactGains, sum_kind
+
+    model = load_model()
+    block = ExactGains(np, model, sum_kind(np, len(model.classes)))
+    rnd = random.Random(5)
+    items, panels = [], []
+    for i in range(300):
+        chosen = rnd.sample(model.markers, rnd.randint(0, 8))
+        states = {m: rnd.choice(marker_states(m)) for m in chosen}
+        site = rnd.choice([None, "stomach", "uterus", "thigh", "skin", "retroperitoneum"])
+        z = model.scores(states, site)
+        proba = model.proba(states, site)
+        names = [m for m in model.markers if m not in states] + [("finding", f) for f in ASKABLE_FINDINGS]
+        items.append((proba, z, site, names))
+        panels.append((states, site, proba, z))
+    got = block.gains(items)
+    assert sum(g is not None for g in got) > 250
+    for g, (states, site, proba, z) in zip(got, panels):
+        if g is None:
+            continue
+        for name, v in g.items():
+            if isinstance(name, tuple):
+                ref = model.finding_gain(states, site, name[1], {}, proba, z)
+            else:
+                ref = model.information_gain(states, site, name, proba=proba, scores=z)[0]
+            assert v == ref, (states, site, name)

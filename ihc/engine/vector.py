@@ -245,3 +245,160 @@ class GainEstimator:
         h0 = -sum(x * np.log2(x) for x in proba if x > 0)
         g = np.maximum(0.0, h0 - exp_h)
         return dict(zip(cands, g.tolist()))
+
+
+def sum_kind(np, K=14):
+    """How this Python's built-in ``sum`` adds floats: ``"plain"`` (left to right) or
+    ``"neumaier"`` (3.12's compensation), found by comparing both with ``sum`` on a probe; None
+    when neither agrees (the caller then keeps the scalar path)."""
+    rng = [[1e100, 1.0, -1e100] + [0.0] * (K - 3), [0.1 * (i + 1) / 7 for i in range(K)],
+           [1e-3 ** (i % 5) * (-1) ** i for i in range(K)]]
+    probe = np.array(rng, dtype=float)
+    want = [sum(r) for r in probe.tolist()]
+    for kind in ("plain", "neumaier"):
+        if _column_sums(np, probe, kind).tolist() == want:
+            return kind
+    return None
+
+
+class ExactGains:
+    """Exact expected information gains (stains and morphological findings) of many panels at once.
+
+    Every figure is :meth:`CompactModel.information_gain`'s / ``finding_gain``'s own float: the
+    same operations on the same operands in the same order, as array operations — products,
+    sums and quotients elementwise (IEEE, correctly rounded, so the same bits), each built-in
+    ``sum`` written as column additions in its order (:func:`_column_sums`, the kind this Python
+    uses), ``math.exp`` and ``math.log2`` through ``map`` over the flattened values (the same
+    calls), ``max(0.0, x)`` in Python. A panel for which the scalar path would take another
+    branch (an outcome's posterior with a zero or a NaN, where ``entropy_bits`` filters) gets
+    None: its caller computes it the scalar way.
+    """
+
+    def __init__(self, np, model, kind):
+        self.np = np
+        self.model = model
+        self.kind = kind
+        self.K = len(model.classes)
+        self._site = {}  # site -> (rows of V, rows of P, per probe name: [(row, ...)])
+
+    def _site_tables(self, site):
+        hit = self._site.get(site)
+        if hit is None:
+            from . import FINDINGS, marker_states
+
+            np, m = self.np, self.model
+            t = m.tables
+            V, P, probes = [], [], {}
+            zero = (0.0,) * self.K
+            for mk in m.markers:
+                rows = []
+                for s in marker_states(mk):
+                    v = t.vector(mk, s, site)
+                    rows.append(len(V))
+                    V.append(zero if v is None else v)
+                    P.append(t.state_prob[(mk, s)])
+                probes[mk] = rows
+            if m.morphology is not None:
+                from ..api import ASKABLE_FINDINGS
+
+                for f in ASKABLE_FINDINGS:
+                    rows = []
+                    for s, share in zip(FINDINGS[f], m.finding_shares(f, site)):
+                        v = t.vector(f, s, site)
+                        rows.append(len(V))
+                        V.append(zero if v is None else v)
+                        P.append(share)
+                    probes[("finding", f)] = rows
+            hit = self._site[site] = (np.array(V, dtype=float), np.array(P, dtype=float), probes)
+        return hit
+
+    def gains(self, items):
+        """For each ``(proba, scores, site, names)`` (names: markers, or ``("finding", f)``), a dict
+        name -> exact gain, or None (compute that panel the scalar way)."""
+        np = self.np
+        from . import entropy_bits
+
+        K = self.K
+        item_of, vrow, pos, probe_of = [], [], [], []
+        probe_names = []  # (item, name)
+        tables = {}
+        for i, (proba, z, site, names) in enumerate(items):
+            st = tables.get(site)
+            if st is None:
+                st = tables[site] = self._site_tables(site)
+            probes = st[2]
+            for name in names:
+                rows = probes[name]
+                j = len(probe_names)
+                probe_names.append((i, name))
+                item_of.extend([i] * len(rows))
+                vrow.extend(rows)
+                pos.extend(range(len(rows)))
+                probe_of.extend([j] * len(rows))
+        out = [None] * len(items)
+        if not probe_names:
+            return [{} for _ in items]
+        item_of = np.array(item_of)
+        vrow = np.array(vrow)
+        pos = np.array(pos)
+        probe_of = np.array(probe_of)
+        # V and P per row: one site's tables per row (gathered per site)
+        V = np.empty((len(vrow), K))
+        P = np.empty((len(vrow), K))
+        sites = [it[2] for it in items]
+        if len(tables) == 1:
+            st = next(iter(tables.values()))
+            V[:] = st[0][vrow]
+            P[:] = st[1][vrow]
+        else:
+            site_of_row = np.array([list(tables).index(sites[i]) for i in range(len(items))])[item_of]
+            for g, st in enumerate(tables.values()):
+                sel = site_of_row == g
+                V[sel] = st[0][vrow[sel]]
+                P[sel] = st[1][vrow[sel]]
+        p_items = np.array([it[0] for it in items], dtype=float)
+        z_items = np.array([it[1] for it in items], dtype=float)
+        kind = self.kind
+        ps = _column_sums(np, p_items[item_of] * P, kind)  # sum(map(mul, p, share))
+        z = z_items[item_of] + V
+        mx = z.max(axis=1)
+        n = z.size
+        e = np.fromiter(map(math.exp, (z - mx[:, None]).ravel().tolist()), float, n).reshape(z.shape)
+        q = e / _column_sums(np, e, kind)[:, None]
+        lg = np.fromiter(map(math.log2, np.where(q > 0, q, 1.0).ravel().tolist()), float, n).reshape(z.shape)
+        h = -_column_sums(np, q * lg, kind)
+        live = ps > 0
+        bad = live & (~np.isfinite(h) | ~(q > 0).all(axis=1))
+        bad_items = set(item_of[bad].tolist())
+        exp_h = np.zeros(len(probe_names))
+        term = np.where(live, ps * h, 0.0)
+        for j in range(int(pos.max()) + 1):
+            sel = (pos == j) & live
+            exp_h[probe_of[sel]] += term[sel]  # one row per probe and position: in the scalar order
+        h0 = [entropy_bits(it[0]) for it in items]
+        diff = (np.array(h0)[np.array([i for i, _ in probe_names])] - exp_h).tolist()
+        for i in range(len(items)):
+            if i not in bad_items:
+                out[i] = {}
+        for (i, name), d in zip(probe_names, diff):
+            o = out[i]
+            if o is not None:
+                o[name] = d if d > 0.0 else 0.0
+        return out
+
+
+def estimate_many(est, site, P, Z):
+    """:meth:`GainEstimator.gains` for a block of panels at one site: ``P`` and ``Z`` (n x K) their
+    probabilities and scores; returns n x markers estimated gains (every marker, candidates or
+    not: the caller picks). An estimate only, as the one-panel form."""
+    np = est.np
+    ps = np.einsum("msk,nk->nms", est.sp, P)  # (n, M, S)
+    z = Z[:, None, None, :] + est._vectors(site)[None]  # (n, M, S, K)
+    z -= z.max(axis=3, keepdims=True)
+    e = np.exp(z)
+    q = e / e.sum(axis=3, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(q > 0, q * np.log2(np.where(q > 0, q, 1.0)), 0.0).sum(axis=3)  # (n, M, S)
+        h0 = -np.where(P > 0, P * np.log2(np.where(P > 0, P, 1.0)), 0.0).sum(axis=1)
+    exp_h = np.where(ps > 0, ps * h, 0.0).sum(axis=2)
+    return np.maximum(0.0, h0[:, None] - exp_h)
