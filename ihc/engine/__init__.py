@@ -41,6 +41,7 @@ import itertools
 import json
 import math
 import operator
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..exceptions import ModelError, ModelIntegrityError
@@ -128,6 +129,30 @@ _softmax = softmax  # the former private name, kept for callers outside ihc
 DEFERRED_SECTIONS = ("generative", "nb")
 
 
+class ParsedOnUse(Mapping):
+    """A read-only mapping whose values a file may store as JSON texts, each parsed on its first
+    reading: the literature rates of one diagnosis (``rates[dx]``; a classify call reads the
+    diagnoses in play, a third of them for a usual panel). Values that are not texts are given as
+    they are (a model built in memory, or a file where ``rates`` holds plain objects)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw):
+        self._raw = dict(raw)
+
+    def __getitem__(self, key):
+        v = self._raw[key]
+        if isinstance(v, str):
+            v = self._raw[key] = json.loads(v)
+        return v
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self):
+        return len(self._raw)
+
+
 def _sha256():
     """The sha256 constructor: CPython's built-in one when there is one (the same digest as
     ``hashlib.sha256``, tested), which spares a single ``ihc classify`` the ~3 ms of loading
@@ -171,7 +196,8 @@ class CompactModel:
         self.intercept = [float(b) for b in data["intercept"]]
         self.site_log_prior = data.get("site_log_prior", {})
         self.site_majority = data.get("site_majority", {})
-        self.rates = data["rates"]
+        #: ``{dx: {marker: rate}}``, the literature rates the notes quote (one diagnosis parsed on first use).
+        self.rates = ParsedOnUse(data["rates"])
         self.thresholds = data["thresholds"]
         self.atypical = data["atypical"]
         self.sha256 = data.get("_sha256")
@@ -181,8 +207,8 @@ class CompactModel:
         self.morphology = MorphologyModel(morph, self.classes) if morph else None
         self.gist_risk_rows = data.get("gist_risk", [])
         #: The model as per-feature tables of per-class vectors (:mod:`ihc.engine.tables`), built once.
-        #: ``state_prob``/``surprise`` come from the file's ``tables`` (build's own output at ``ihc train``,
-        #: see :meth:`stored_form`) when it has them, else from the subtype mixtures.
+        #: ``state_prob`` (and from it ``surprise``) comes from the file's ``tables`` (build's own output at
+        #: ``ihc train``, see :meth:`stored_form`) when it has them, else from the subtype mixtures.
         stored = data.get("tables")
         self.tables = _build_tables(
             classes=self.classes, intercept=self.intercept, temperature=self.T, features=self.features,
@@ -207,8 +233,8 @@ class CompactModel:
 
     def stored_form(self):
         """The dict ``ihc train`` writes to ``models/ihc_model.json``: :attr:`data` without its private keys,
-        plus the built tables' ``state_prob`` and ``surprise`` (``tables``, read back at load instead of
-        computed) and the :data:`DEFERRED_SECTIONS` as JSON texts."""
+        plus the built tables' ``state_prob`` (``tables``, read back at load instead of computed), the :data:`DEFERRED_SECTIONS` as JSON texts and each diagnosis's ``rates`` as one
+        (:class:`ParsedOnUse`)."""
         out = {k: v for k, v in self.data.items() if not k.startswith("_")}
         if out.get("generative") is not None:
             out["tables"] = _stored_tables(self.tables)
@@ -216,6 +242,10 @@ class CompactModel:
             v = out.get(key)
             if v is not None and not isinstance(v, str):
                 out[key] = json.dumps(v, sort_keys=True, separators=(",", ":"))
+        rates = out.get("rates")
+        if rates is not None:
+            out["rates"] = {dx: r if isinstance(r, str) else json.dumps(r, sort_keys=True, separators=(",", ":"))
+                            for dx, r in rates.items()}
         return out
 
     @classmethod

@@ -132,10 +132,11 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     A key it covers takes its vector over ``site_group_coef``'s, as ``extra_by_group``'s does.
 
     ``nb`` may be a function returning the naive-Bayes tables: it is called on the first use of
-    ``nb_log``. ``stored`` is :func:`stored_tables`' form of ``state_prob`` and ``surprise`` as this
-    function computed them at ``ihc train`` time (written into ``models/ihc_model.json``): given, they
-    are read instead of computed from ``generative`` (the same floats: JSON keeps a float's repr
-    exactly), which spares each load the mixture sums and logarithms.
+    ``nb_log``. ``stored`` is :func:`stored_tables`' form of ``state_prob`` as this function computed
+    it at ``ihc train`` time (written into ``models/ihc_model.json``): given, it is read instead of
+    computed from ``generative`` (the same floats: JSON keeps a float's repr exactly), which spares
+    each load the mixture sums, and ``surprise`` is derived from it per feature on first reading
+    (:class:`_Surprise`, the same floats as the eager loop below).
     """
     classes = tuple(classes)
     K = len(classes)
@@ -158,10 +159,10 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
         contrib[(feat, state)] = tuple((x - mw) / T for x in w)
     surprise, state_prob = {}, {}
     if stored is not None:
-        for name, out in (("state_prob", state_prob), ("surprise", surprise)):
-            for m, sts in stored[name].items():
-                for st, v in sts.items():
-                    out[(m, st)] = tuple(v)
+        for m, sts in stored["state_prob"].items():
+            for st, v in sts.items():
+                state_prob[(m, st)] = tuple(v)
+        surprise = _Surprise(state_prob, {m: tuple(sts) for m, sts in stored["state_prob"].items()})
     elif generative:
         first = generative[classes[0]][0][1]
         log = math.log
@@ -198,12 +199,34 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
                          extra=extra, _extra_memo={})
 
 
+class _Surprise(dict):
+    """``surprise`` computed from ``state_prob`` one feature at a time, on its first reading (a
+    panel reads the few stains it has; the vector path all of them): the same operations on the same
+    floats as :func:`build`'s eager loop (``log`` of the likeliest state's probability, per class,
+    minus ``log`` of the state's), so the same vectors."""
+
+    __slots__ = ("_state_prob", "_states")
+
+    def __init__(self, state_prob, states):
+        super().__init__()
+        self._state_prob, self._states = state_prob, states
+
+    def __missing__(self, key):
+        sts = self._states.get(key[0])
+        if sts is None:
+            raise KeyError(key)
+        log, sp = math.log, self._state_prob
+        cols = [sp[(key[0], st)] for st in sts]
+        top = [log(max(c)) for c in zip(*cols)]
+        for st, v in zip(sts, cols):
+            self[(key[0], st)] = tuple([t - log(x) for t, x in zip(top, v)])
+        return dict.__getitem__(self, key)
+
+
 def stored_tables(tables):
-    """``state_prob`` and ``surprise`` of built ``tables`` as JSON-ready nested dicts,
-    ``{name: {feature: {state: [K floats]}}}``: what ``build(stored=...)`` reads back."""
-    out = {}
-    for name in ("state_prob", "surprise"):
-        d = out[name] = {}
-        for (m, st), v in getattr(tables, name).items():
-            d.setdefault(m, {})[st] = list(v)
-    return out
+    """``state_prob`` of built ``tables`` as a JSON-ready nested dict, ``{"state_prob": {feature:
+    {state: [K floats]}}}``: what ``build(stored=...)`` reads back (``surprise`` follows from it)."""
+    d = {}
+    for (m, st), v in tables.state_prob.items():
+        d.setdefault(m, {})[st] = list(v)
+    return {"state_prob": d}
