@@ -61,7 +61,7 @@ def main():
         t_click.append(wall(click))
         t_bare.append(wall(bare))
     load_after = round(os.getloadavg()[0], 2)
-    src = Path(__file__).resolve().parents[1] / "ihc" / "parse.py"
+    src = Path(__file__).resolve().parents[1] / "ihc" / "api.py"  # (the classify path no longer imports parse.py)
     cached = Path(importlib.util.cache_from_source(str(src))).exists()
     probe = subprocess.run([sys.executable, "-X", "importtime", *ihc], capture_output=True, text=True, env=ENV)
     mods = {ln.split("|")[-1].strip().split(".")[0] for ln in probe.stderr.splitlines() if ln.startswith("import time:")}

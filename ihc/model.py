@@ -452,7 +452,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     import joblib
 
     joblib.dump(pipeline, joblib_path, compress=3)
-    data = {k: v for k, v in compact.data.items() if not k.startswith("_")}
+    data = compact.stored_form()  # (the tables read back at load, the sections classify skips as text)
     json_path.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), encoding="utf-8")
     sha_joblib = sha256_file(joblib_path)
     sha_json = sha256_file(json_path)

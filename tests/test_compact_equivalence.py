@@ -88,3 +88,31 @@ def test_probabilities_sum_to_one(models, real_cases):
     for c in real_cases:
         p = compact.proba(panel_states(c["markers"], compact.markers), c["site"])
         assert math.isclose(sum(p), 1.0, abs_tol=1e-12)
+
+
+def test_stored_tables_are_the_ones_build_computes():
+    """The shipped file stores ``state_prob`` (and gives generative, nb and each diagnosis's rates as
+    JSON text, parsed on use); the same model in the plain layout (every section an object, no
+    stored tables: the layout before, which this ihc still reads) builds the same tables bit for bit,
+    and exporting it again gives the shipped bytes."""
+    import json
+
+    from ihc.engine import DEFERRED_SECTIONS, CompactModel, marker_states
+
+    raw = (MODELS / "ihc_model.json").read_bytes()
+    stored = json.loads(raw)
+    assert "tables" in stored and all(isinstance(stored[k], str) for k in DEFERRED_SECTIONS)
+    assert all(isinstance(v, str) for v in stored["rates"].values())
+    plain = {k: v for k, v in stored.items() if k != "tables"}
+    for k in DEFERRED_SECTIONS:
+        plain[k] = json.loads(plain[k])
+    plain["rates"] = {dx: json.loads(r) for dx, r in plain["rates"].items()}
+    a, b = CompactModel(stored).tables, CompactModel(plain).tables
+    for m in {m for m, _ in a.state_prob}:
+        for s in marker_states(m):
+            assert a.state_prob[(m, s)] == b.state_prob[(m, s)]
+            assert a.surprise[(m, s)] == b.surprise[(m, s)]  # (derived on first reading in ``a``)
+    assert dict(a.surprise) == dict(b.surprise) and a.nb_log == b.nb_log and a.contrib == b.contrib
+    assert dict(CompactModel(stored).rates) == plain["rates"]
+    out = json.dumps(CompactModel(plain).stored_form(), sort_keys=True, separators=(",", ":")).encode()
+    assert out == raw

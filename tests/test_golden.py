@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "ac7db68889f324421f8ade2b668885449af506eddab6edd677f05fa7716586a7",
-    "classify_generated": "cf362d54dabc0314f820bc212d3c7747a70e72c8dff16e593f60f50af8bfb0ce",
+    "classify_real_cases": "eb3ac9c859002b537c688e2ccc71f202f92e5329df147f34d3d3d2440b9e624b",
+    "classify_generated": "5b572865594c9709eff2978c261057cb2d380604f8d93bfb1b4ea63ba24bd2ca",
     "batch_structured_csv": "0d4549e443dd96ad9f4ac9da1a7998ea6ed4c16ff51d2f7d46d637cc426f26d7",
     "batch_uniform_csv": "186f790919b569637425f10f68c324fcd695902735e9899de89549cb5a786391",
     "batch_text_csv": "31f01ba490247480290bfeb95e19e4b8ddf844ef9b640e262792ea44dcf7393a",
-    "batch_structured_jsonl": "6ff68f0a7947ce0d12305de7d721a1a726232aae359e09b4653fd8a57c48b82e",
-    "batch_uniform_jsonl": "ea73f8e2c2c5794d32ceb95c245ea0b4fd42855b1324864b51b3963b99679d4c",
-    "batch_text_jsonl": "d88ab0582085f1e59e45b84157137df4662a0e7a00e8c2d2b5aa92825942ce4c",
+    "batch_structured_jsonl": "50255501285c37ba52046a325712f8299d682e7784d98b86dad44c9c6db202f8",
+    "batch_uniform_jsonl": "3d7e1b36257a17aa0e828d755c0afbbb8662ba58de1beee9c045aab25427348b",
+    "batch_text_jsonl": "95a09df6d9a705f2184a48a7f9f3318982eeb827a3afb148efceadc86a537f27",
 }
 
 N_GENERATED = 2000

@@ -41,13 +41,14 @@ import itertools
 import json
 import math
 import operator
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..exceptions import ModelError, ModelIntegrityError
 from ..markers import KI67_BINS, LOSS_MARKERS, LOSS_STATES
 from ..morphology import FINDINGS, MorphologyModel
 from . import rules
-from .tables import ScoringTables, build as _build_tables
+from .tables import ScoringTables, build as _build_tables, stored_tables as _stored_tables
 
 __all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "ScoringTables", "entropy_bits",
            "softmax"]
@@ -120,6 +121,37 @@ _mul, _sub, _truediv, _add = operator.mul, operator.sub, operator.truediv, opera
 
 _softmax = softmax  # the former private name, kept for callers outside ihc
 
+#: Sections of the exported model that ``ihc classify`` does not read once the tables are stored
+#: (``generative``: the subtype mixtures, ``nb``: the literature naive Bayes). The export writes
+#: each as a JSON text inside the JSON (:meth:`CompactModel.stored_form`), so that loading scans it
+#: as one string (covered by the same sha256 check) and parses it on first use
+#: (:meth:`CompactModel.section`); a file where they are plain objects is read as before.
+DEFERRED_SECTIONS = ("generative", "nb")
+
+
+class ParsedOnUse(Mapping):
+    """A read-only mapping whose values a file may store as JSON texts, each parsed on its first
+    reading: the literature rates of one diagnosis (``rates[dx]``; a classify call reads the
+    diagnoses in play, a third of them for a usual panel). Values that are not texts are given as
+    they are (a model built in memory, or a file where ``rates`` holds plain objects)."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw):
+        self._raw = dict(raw)
+
+    def __getitem__(self, key):
+        v = self._raw[key]
+        if isinstance(v, str):
+            v = self._raw[key] = json.loads(v)
+        return v
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self):
+        return len(self._raw)
+
 
 def _sha256():
     """The sha256 constructor: CPython's built-in one when there is one (the same digest as
@@ -164,8 +196,8 @@ class CompactModel:
         self.intercept = [float(b) for b in data["intercept"]]
         self.site_log_prior = data.get("site_log_prior", {})
         self.site_majority = data.get("site_majority", {})
-        self.generative = data["generative"]
-        self.rates = data["rates"]
+        #: ``{dx: {marker: rate}}``, the literature rates the notes quote (one diagnosis parsed on first use).
+        self.rates = ParsedOnUse(data["rates"])
         self.thresholds = data["thresholds"]
         self.atypical = data["atypical"]
         self.sha256 = data.get("_sha256")
@@ -175,13 +207,46 @@ class CompactModel:
         self.morphology = MorphologyModel(morph, self.classes) if morph else None
         self.gist_risk_rows = data.get("gist_risk", [])
         #: The model as per-feature tables of per-class vectors (:mod:`ihc.engine.tables`), built once.
+        #: ``state_prob`` (and from it ``surprise``) comes from the file's ``tables`` (build's own output at
+        #: ``ihc train``, see :meth:`stored_form`) when it has them, else from the subtype mixtures.
+        stored = data.get("tables")
         self.tables = _build_tables(
             classes=self.classes, intercept=self.intercept, temperature=self.T, features=self.features,
-            coef=data["coef"], site_log_prior=self.site_log_prior, generative=self.generative, nb=data.get("nb"),
+            coef=data["coef"], site_log_prior=self.site_log_prior,
+            generative=None if stored is not None else self.generative, nb=lambda: self.section("nb"),
             site_group_coef=data.get("site_group_coef"),
-            extra=self.morphology)
+            extra=self.morphology, stored=stored)
         #: Memos of panel-independent derived facts (e.g. which stains test for a diagnosis), filled on use.
         self.derived = {}
+
+    def section(self, key):
+        """``data[key]``, parsed on first use if the file stored it as JSON text (:data:`DEFERRED_SECTIONS`)."""
+        v = self.data.get(key)
+        if isinstance(v, str) and key in DEFERRED_SECTIONS:
+            v = self.data[key] = json.loads(v)
+        return v
+
+    @property
+    def generative(self):
+        """``{dx: [(share, {feature: {state: p}}), ...]}``, the subtype mixtures (parsed on first use)."""
+        return self.section("generative")
+
+    def stored_form(self):
+        """The dict ``ihc train`` writes to ``models/ihc_model.json``: :attr:`data` without its private keys,
+        plus the built tables' ``state_prob`` (``tables``, read back at load instead of computed), the :data:`DEFERRED_SECTIONS` as JSON texts and each diagnosis's ``rates`` as one
+        (:class:`ParsedOnUse`)."""
+        out = {k: v for k, v in self.data.items() if not k.startswith("_")}
+        if out.get("generative") is not None:
+            out["tables"] = _stored_tables(self.tables)
+        for key in DEFERRED_SECTIONS:
+            v = out.get(key)
+            if v is not None and not isinstance(v, str):
+                out[key] = json.dumps(v, sort_keys=True, separators=(",", ":"))
+        rates = out.get("rates")
+        if rates is not None:
+            out["rates"] = {dx: r if isinstance(r, str) else json.dumps(r, sort_keys=True, separators=(",", ":"))
+                            for dx, r in rates.items()}
+        return out
 
     @classmethod
     def load(cls, path, expected_sha256=None, card=None):

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["ScoringTables", "SITE_GROUPS", "SITE_GROUP_OF", "build"]
+__all__ = ["ScoringTables", "SITE_GROUPS", "SITE_GROUP_OF", "build", "stored_tables"]
 
 from ..sites import SITE_GROUP_OF, SITE_GROUPS  # noqa: E402  (the one site-group map)
 
@@ -55,7 +55,7 @@ class ScoringTables:
     """Read-only per-feature tables of the compact model (see the module docstring)."""
 
     __slots__ = ("classes", "K", "base", "contrib", "contrib_by_group", "site_dependent", "surprise",
-                 "state_prob", "nb_log", "nb_base", "site_log_prior", "extra", "_extra_memo", "_frozen")
+                 "state_prob", "_nb", "_nb_log", "nb_base", "site_log_prior", "extra", "_extra_memo", "_frozen")
 
     def __init__(self, **kw):
         for k, v in kw.items():
@@ -64,6 +64,22 @@ class ScoringTables:
 
     def __setattr__(self, name, value):
         raise AttributeError("ScoringTables are read-only once built")
+
+    @property
+    def nb_log(self):
+        """``{(feature, state): log P(state | k) per class}`` of the literature naive Bayes, built on
+        first use (only the comparison in evaluation reads it, never ``ihc classify``)."""
+        t = self._nb_log
+        if t is None:
+            nb = self._nb() if callable(self._nb) else self._nb
+            t = {}
+            if nb:
+                classes = self.classes
+                for m, sts in nb[classes[0]].items():
+                    for st in sts:
+                        t[(m, st)] = tuple(math.log(nb[dx][m][st]) for dx in classes)
+            object.__setattr__(self, "_nb_log", t)
+        return t
 
     def base_of(self, site):
         """Centred intercept + centred site prior for a canonical site (or None)."""
@@ -100,7 +116,7 @@ class ScoringTables:
 
 
 def build(*, classes, intercept, temperature, features, coef, site_log_prior, generative, nb=None,
-          site_group_coef=None, extra_by_group=None, extra=None):
+          site_group_coef=None, extra_by_group=None, extra=None, stored=None):
     """Build the tables from the exported model's parts (the floats are those the evaluators used before).
 
     ``features`` are ``"feature=state"`` names in the order of the columns of ``coef``
@@ -114,6 +130,13 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     ``vector(feature, state, group)`` (the vector, or None), asked once per key on first use, so that
     loading a model does not build vectors a call never reads (:meth:`ihc.morphology.MorphologyModel.vector`).
     A key it covers takes its vector over ``site_group_coef``'s, as ``extra_by_group``'s does.
+
+    ``nb`` may be a function returning the naive-Bayes tables: it is called on the first use of
+    ``nb_log``. ``stored`` is :func:`stored_tables`' form of ``state_prob`` as this function computed
+    it at ``ihc train`` time (written into ``models/ihc_model.json``): given, it is read instead of
+    computed from ``generative`` (the same floats: JSON keeps a float's repr exactly), which spares
+    each load the mixture sums, and ``surprise`` is derived from it per feature on first reading
+    (:class:`_Surprise`, the same floats as the eager loop below).
     """
     classes = tuple(classes)
     K = len(classes)
@@ -135,7 +158,12 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
         feat, state = f.split("=", 1)
         contrib[(feat, state)] = tuple((x - mw) / T for x in w)
     surprise, state_prob = {}, {}
-    if generative:
+    if stored is not None:
+        for m, sts in stored["state_prob"].items():
+            for st, v in sts.items():
+                state_prob[(m, st)] = tuple(v)
+        surprise = _Surprise(state_prob, {m: tuple(sts) for m, sts in stored["state_prob"].items()})
+    elif generative:
         first = generative[classes[0]][0][1]
         log = math.log
         marg, top = {}, {}
@@ -150,12 +178,7 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
             for st in sts:
                 state_prob[(m, st)] = tuple([v[st] for v, _ in cols])
                 surprise[(m, st)] = tuple([t - log(v[st]) for v, t in cols])
-    nb_log = {}
     nb_base = {None: (0.0,) * K, **{site: tuple(lp) for site, lp in site_log_prior.items()}}
-    if nb:
-        for m, sts in nb[classes[0]].items():
-            for st in sts:
-                nb_log[(m, st)] = tuple(math.log(nb[dx][m][st]) for dx in classes)
     by_group = {}
     for feat, by_state in (site_group_coef or {}).items():
         for state, groups in by_state.items():
@@ -172,5 +195,38 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     site_dependent = frozenset(f for f, _, _ in by_group) | (frozenset(extra.features) if extra is not None else frozenset())
     return ScoringTables(classes=classes, K=K, base=base, contrib=contrib, contrib_by_group=by_group,
                          site_dependent=site_dependent, surprise=surprise,
-                         state_prob=state_prob, nb_log=nb_log, nb_base=nb_base, site_log_prior=priors,
+                         state_prob=state_prob, _nb=nb, _nb_log=None, nb_base=nb_base, site_log_prior=priors,
                          extra=extra, _extra_memo={})
+
+
+class _Surprise(dict):
+    """``surprise`` computed from ``state_prob`` one feature at a time, on its first reading (a
+    panel reads the few stains it has; the vector path all of them): the same operations on the same
+    floats as :func:`build`'s eager loop (``log`` of the likeliest state's probability, per class,
+    minus ``log`` of the state's), so the same vectors."""
+
+    __slots__ = ("_state_prob", "_states")
+
+    def __init__(self, state_prob, states):
+        super().__init__()
+        self._state_prob, self._states = state_prob, states
+
+    def __missing__(self, key):
+        sts = self._states.get(key[0])
+        if sts is None:
+            raise KeyError(key)
+        log, sp = math.log, self._state_prob
+        cols = [sp[(key[0], st)] for st in sts]
+        top = [log(max(c)) for c in zip(*cols)]
+        for st, v in zip(sts, cols):
+            self[(key[0], st)] = tuple([t - log(x) for t, x in zip(top, v)])
+        return dict.__getitem__(self, key)
+
+
+def stored_tables(tables):
+    """``state_prob`` of built ``tables`` as a JSON-ready nested dict, ``{"state_prob": {feature:
+    {state: [K floats]}}}``: what ``build(stored=...)`` reads back (``surprise`` follows from it)."""
+    d = {}
+    for (m, st), v in tables.state_prob.items():
+        d.setdefault(m, {})[st] = list(v)
+    return {"state_prob": d}
