@@ -507,7 +507,10 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
     from .reading import parse
     from .sites import normalise_site
 
-    text_memo = {}  # text cell -> (key part, states, morphology) or (("err", cell), None, None)
+    # text cell -> (key part, morphology or None); the key part is (states, findings), shared by
+    # every text that gives it, or ("err", cell) for a text the reader refuses
+    text_memo = {}
+    parts = {}
     site_memo = {}
 
     def read_text(cell):
@@ -516,11 +519,15 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
                 raise EmptyInputError("empty panel: the panel cell is empty")
             panel = parse(str(cell), mode=mode)
         except (InputError, RecursionError):
-            return (("err", cell), None, None)
-        states = panel_states(panel.markers, model_markers)
-        morph = getattr(panel, "morphology", None)
-        findings = tuple(finding_codes(morph).items()) if morph else ()
-        return ((tuple(states.items()), findings), states, morph)
+            return (("err", cell), None)
+        morph = panel.morphology or None
+        part = (tuple(panel_states(panel.markers, model_markers).items()),
+                tuple(finding_codes(morph).items()) if morph is not None else ())
+        shared = parts.get(part)
+        if shared is None:
+            _trim(parts)
+            shared = parts[part] = part
+        return (shared, morph)
 
     def key_of(cells):
         cell = cells[pi]
@@ -541,9 +548,9 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
 
     def build(cells, key=None):
         hit = text_memo.get(cells[pi]) if key is not None else None
-        if hit is None or hit[1] is None:  # an error (or a text no longer memoised): the reader itself
+        if hit is None or hit[0][0] == "err":  # an error (or a text no longer memoised): the reader itself
             return build_one(cells)
-        return _LeanPanel(dict(hit[1]), key[1][0] if key[1] is not None else None, hit[2])
+        return _LeanPanel(dict(hit[0][0]), key[1][0] if key[1] is not None else None, hit[1])
 
     return key_of, build
 
