@@ -639,13 +639,15 @@ def _cell_coder(column, model_markers=None):
 
 
 class _LeanPanel:
-    """What the lean path reads of a Panel: markers (model states) and the canonical site."""
+    """What the lean path reads of a Panel: markers (model states), the canonical site and,
+    for a free-text panel, the morphology its text gave."""
 
-    __slots__ = ("markers", "site")
+    __slots__ = ("markers", "site", "morphology")
 
-    def __init__(self, markers, site):
+    def __init__(self, markers, site, morphology=None):
         self.markers = markers
         self.site = site
+        self.morphology = morphology
 
 
 def _builders(layout, mode, model_markers=None):
@@ -669,6 +671,70 @@ def _builders(layout, mode, model_markers=None):
     return key_with_morphology, build_with_morphology
 
 
+def _lean_text_builders(pi, si, build_one, mode, model_markers):
+    """``(key_of, build)`` of a free-text layout on the lean (CSV) path.
+
+    A row's key is what its result depends on: the model states and morphology findings its
+    text gives (memoised per distinct text, without the site) and the canonical site (memoised
+    per site cell). Rows whose texts differ only in spelling, order of no consequence or site
+    wording then share one result, and a text is read once whatever sites it comes with. The
+    site only adds a warning to a Panel (never an error), and the CSV output carries no
+    warnings. A text the reader refuses is keyed by itself: ``build_one`` reads that row
+    again, with its site, for the reader's own error.
+    """
+    from .engine import panel_states
+    from .morphology import finding_codes
+    from .reading import parse
+    from .sites import normalise_site
+
+    # text cell -> (key part, morphology or None); the key part is (states, findings), shared by
+    # every text that gives it, or ("err", cell) for a text the reader refuses
+    text_memo = {}
+    parts = {}
+    site_memo = {}
+
+    def read_text(cell):
+        try:
+            if cell is None or not str(cell).strip():
+                raise EmptyInputError("empty panel: the panel cell is empty")
+            panel = parse(str(cell), mode=mode)
+        except (InputError, RecursionError):
+            return (("err", cell), None)
+        morph = panel.morphology or None
+        part = (tuple(panel_states(panel.markers, model_markers).items()),
+                tuple(finding_codes(morph).items()) if morph is not None else ())
+        shared = parts.get(part)
+        if shared is None:
+            _trim(parts)
+            shared = parts[part] = part
+        return (shared, morph)
+
+    def key_of(cells):
+        cell = cells[pi]
+        hit = text_memo.get(cell)
+        if hit is None:
+            hit = read_text(cell)
+            _trim(text_memo)
+            text_memo[cell] = hit
+        if si is None:
+            return (hit[0], None)
+        sc = cells[si]
+        site = site_memo.get(sc)
+        if site is None:
+            site = (normalise_site(_site_arg(sc))[0],) if sc is not None else (None,)
+            if len(site_memo) < MEMO_LIMIT:
+                site_memo[sc] = site
+        return (hit[0], site)
+
+    def build(cells, key=None):
+        hit = text_memo.get(cells[pi]) if key is not None else None
+        if hit is None or hit[0][0] == "err":  # an error (or a text no longer memoised): the reader itself
+            return build_one(cells)
+        return _LeanPanel(dict(hit[0][0]), key[1][0] if key[1] is not None else None, hit[1])
+
+    return key_of, build
+
+
 def _panel_builders(layout, mode, model_markers=None):
     from .parse import finish as _finish, panel_from_mapping
     from .reading import parse
@@ -687,6 +753,9 @@ def _panel_builders(layout, mode, model_markers=None):
             if text is None or not str(text).strip():
                 raise EmptyInputError("empty panel: the panel cell is empty")
             return parse(str(text), site=site, mode=mode)
+
+        if model_markers is not None:
+            return _lean_text_builders(pi, si, build, mode, model_markers)
     else:
         idx = layout.mapping_indices
         si = layout.site_index

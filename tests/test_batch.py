@@ -127,6 +127,66 @@ def test_lean_path_equals_full_classify():
         assert all(abs(p - d["probability"]) < 1e-12 for (_, p), d in zip(row.top, full.differential))
 
 
+def _text_corpus():
+    """Free texts to read: the report corpora, the real cases (stains, morphology, both in one text),
+    the benchmark's generated LIS lists, and texts the reader refuses or warns about."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    texts = []
+    for f in sorted((root / "tests" / "fixtures").glob("reports_*.jsonl")):
+        texts += [json.loads(line)["text"] for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for f in sorted((root / "training_data").glob("real_cases_*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                c = json.loads(line)
+                ihc_text, morph = c.get("ihc_text") or "", c.get("morphology_text") or ""
+                texts += [t for t in (ihc_text, morph, f"{morph} {ihc_text}".strip()) if t]
+    sys.path.insert(0, str(root / "bench"))
+    import _data
+
+    import random
+
+    rows = []
+    rng = random.Random(5)
+    for i in range(1500):
+        res, ki, _ = _data._case(rng)
+        text = _data.TEXT_STYLES[i % 3](list(res.items())) or "vimentin+"
+        rows.append(text + (f", Ki-67 {ki}%" if ki is not None else ""))
+    texts += rows
+    texts += [r.split(",", 1)[1].rsplit(",", 1)[0].strip('"') for r in MIXED_TEXT.splitlines()[1:]]
+    texts += ["", "   ", "SATB2+", "SMA+ SMA-", "SMA+ Ki-67 150%", "no mitoses", "coagulative necrosis",
+              "SMA+ desmin+ ((((", "vimentin+", "SMA+ desmin+ CD117- no necrosis", "xyz", "S100 +, SOX10 +"]
+    return texts
+
+
+@pytest.mark.parametrize("mode", ["default", "strict", "lenient"])
+def test_free_text_read_once_per_text_equals_reading_each_row(monkeypatch, mode):
+    """The CSV path reads each distinct text once (model states and findings, without the site) and
+    each site cell once; it writes exactly what reading every distinct (text, site) row whole writes."""
+    texts = _text_corpus()
+    sites = ["", "stomach", "gastric fundus", "uterus", "retroperitoneum", "moon", "soft tissue, arm"]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["case_id", "panel", "site"])
+    for i, t in enumerate(texts):
+        for j in (0, 1, 2):
+            w.writerow([f"r{i}-{j}", t, sites[(i + 3 * j) % len(sites)]])
+    data = out.getvalue().encode()
+    lean = io.StringIO()
+    s_lean = run_batch(io.BytesIO(data), lean, mode=mode, workers=1)
+    monkeypatch.setattr(batch, "_lean_text_builders",
+                        lambda pi, si, build_one, mode, mm: ((lambda c: (c[pi], c[si] if si is not None else None)),
+                                                            build_one))
+    whole = io.StringIO()
+    s_whole = run_batch(io.BytesIO(data), whole, mode=mode, workers=1)
+    assert lean.getvalue() == whole.getvalue()
+    assert (s_lean.rows, s_lean.errors) == (s_whole.rows, s_whole.errors) == (3 * len(texts), s_lean.errors)
+    statuses = {r["status"] for r in _csv_rows(lean.getvalue())}
+    assert {"ok", "error"} <= statuses and len(statuses) >= 3
+
+
 def test_classify_frame_returns_one_row_per_input_row():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"case_id": ["a", "b", "c"], "SMA": ["+", None, "-"], "c-kit": ["-", None, "+"],
