@@ -1467,6 +1467,14 @@ def _pool_render(chunk, start):
     return _POOL_WORKER.render(chunk, start)
 
 
+def _pool_init():
+    """A worker process dies of SIGTERM (``Pool.terminate``): the handler it inherits from the batch
+    (:class:`_sigterm_raises`, SIGTERM -> SystemExit for the parent's cleanup) would instead run
+    multiprocessing's exit handlers in a worker that may hold the task queue's lock, and the
+    parent's ``join`` then waits for ever (seen: a test hung in CI)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _workers_for(workers, layout, total):
     if workers is not None:
         return max(1, int(workers))
@@ -1489,7 +1497,7 @@ def _pool(worker, n):
     except ValueError:  # pragma: no cover - no fork on this platform: stay serial
         return None
     _POOL_WORKER = worker
-    return ctx.Pool(n)
+    return ctx.Pool(n, initializer=_pool_init)
 
 
 class _DuplicateIdsVec:
