@@ -3,7 +3,9 @@
 Each generated case is a tumour of a known diagnosis (and subtype), whose true
 state for every marker is drawn from the pooled literature rates; a work-up of
 3-9 stains (sometimes fewer or more) is then chosen as real work-ups order them,
-independently of the diagnosis (so that a missing stain carries no information),
+independently of the diagnosis (so that a missing stain carries no information) except for
+the added diagnoses that a stain tests for (``workup.csv``: a Kaposi sarcoma's work-up usually
+includes HHV8, so a panel without it says Kaposi sarcoma was not considered),
 a small rate of technical false results is applied, and Ki-67 is reported in
 some cases. Every choice is read from ``training_data/cohort_recipe.json``.
 
@@ -48,6 +50,7 @@ def generate_cohort(kb, n_per_class=None, seed=None):
     size_w = size_w / size_w.sum()
     eps = rec["technical_false_rate"]["value"]
     ki67_rate = rec["ki67_rate"]["value"]
+    workup = _workup(kb, stains, w)
 
     panels, labels = [], []
     for dx in kb.diagnoses:
@@ -69,6 +72,10 @@ def generate_cohort(kb, n_per_class=None, seed=None):
             p_pos, p_focal, ki = tables[sub_names[subs[i]]]
             k = int(min(ks[i], len(stains)))
             chosen = rng.choice(len(stains), size=k, replace=False, p=w)
+            if dx in workup:  # a diagnosis that its own stains test for: they are usually in its work-up
+                idx, wt, p_in = workup[dx]
+                if not set(chosen.tolist()) & set(idx) and rng.random() < p_in:
+                    chosen = np.append(chosen, idx[rng.choice(len(idx), p=wt)])
             chosen.sort()
             panel = {}
             for j in chosen:
@@ -89,3 +96,18 @@ def generate_cohort(kb, n_per_class=None, seed=None):
             panels.append(panel)
             labels.append(dx)
     return panels, labels
+
+
+def _workup(kb, stains, w):
+    """``{dx: (stain indices, their order weights normalised, p_in_workup)}`` from ``workup.csv``:
+    the diagnoses (candidates of the differential) that a work-up names only when one of their
+    testing stains was done. For these, whether such a stain was ordered is informative (the
+    pathologist suspected the diagnosis), so their generated work-ups include one with the row's
+    probability; every other stain stays missing at random."""
+    out = {}
+    for dx, (names, p_in) in kb.workup.items():
+        idx = [stains.index(m) for m in names if m in stains]
+        if dx in kb.diagnoses and idx:
+            wt = np.array([w[i] for i in idx])
+            out[dx] = (idx, wt / wt.sum(), float(p_in))
+    return out

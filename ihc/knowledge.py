@@ -148,6 +148,7 @@ class Knowledge:
         self._load_rates()
         self._load_ki67()
         self._load_site_priors()
+        self._load_workup()
 
     # ------------------------------------------------------------------ rates
     def _load_rates(self):
@@ -282,6 +283,32 @@ class Knowledge:
             subs = [(name, s * 0.9 / total) for name, s in subs]
             total = 0.9
         return [("", 1.0 - total)] + list(subs)
+
+    def class_prior(self):
+        """``{dx: prior}`` for the model's classes: the recipe's ``extended_share`` spread over the
+        added diagnoses (:data:`ihc.diagnoses.EXTENDED`), the rest over the core ones; ``None``
+        when the model has no added diagnosis or the recipe no share."""
+        from .diagnoses import EXTENDED
+
+        share = (self.recipe.get("extended_share") or {}).get("value")
+        added = [dx for dx in self.diagnoses if dx in EXTENDED]
+        core = [dx for dx in self.diagnoses if dx not in EXTENDED]
+        if not share or not added or not core:
+            return None
+        return {**{dx: (1.0 - share) / len(core) for dx in core}, **{dx: share / len(added) for dx in added}}
+
+    def _load_workup(self):
+        """``{dx: (stains, p_in_workup)}`` from ``workup.csv`` (see :mod:`ihc.cohort`)."""
+        self.workup = {}
+        path = self.directory / "workup.csv"
+        if not path.is_file():
+            return
+        for row in _read_csv(path):
+            dx = row["diagnosis"].strip()
+            names = tuple(m for m in row["stains"].split() if m in MODEL_MARKERS)
+            p = _float(row.get("p_in_workup"))
+            if dx in DIAGNOSES and names and p is not None:
+                self.workup[dx] = (names, min(max(p, 0.0), 1.0))
 
     # ------------------------------------------------------------------ Ki-67
     def _load_ki67(self):

@@ -86,6 +86,11 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
     temperature : float, default=1.0
         Scores are divided by it before the softmax (>1 softens).
     max_iter : int, default=200
+    class_prior : dict or None, default=None
+        ``{class: prior}`` of the population the model is used on (any positive scale; classes not
+        named keep 1). The cohort has as many cases of every class, so the fitted scores assume
+        equal priors; given this, ``fit`` adds ``log(prior)`` to each class's intercept (the
+        exact prior shift of a model fitted on balanced classes).
     tol : float, default=1e-8
         Passed to scikit-learn's ``LogisticRegression`` with the ``newton-cg`` solver: about
         ten Newton steps on the ~90 one-hot features, 2-3x faster than lbfgs at this size and
@@ -107,11 +112,12 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
     ['a']
     """
 
-    def __init__(self, *, C=0.3, temperature=1.0, max_iter=200, tol=1e-8):
+    def __init__(self, *, C=0.3, temperature=1.0, max_iter=200, tol=1e-8, class_prior=None):
         self.C = C
         self.temperature = temperature
         self.max_iter = max_iter
         self.tol = tol
+        self.class_prior = class_prior
 
     def fit(self, X, y, sample_weight=None):
         X, y = validate_data(self, X, y, accept_sparse="csr")
@@ -125,6 +131,14 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = lr.classes_
         self.coef_ = lr.coef_
         self.intercept_ = lr.intercept_
+        if self.class_prior:
+            prior = dict(self.class_prior)
+            bad = [c for c, v in prior.items() if not (v > 0)]
+            if bad:
+                raise ValueError(f"class_prior must be > 0; got {bad[0]!r}: {prior[bad[0]]!r}")
+            shift = np.log(np.array([float(prior.get(c, 1.0)) for c in self.classes_]))
+            if self.intercept_.shape[0] == len(shift):
+                self.intercept_ = self.intercept_ + shift
         self.n_iter_ = lr.n_iter_
         return self
 
@@ -401,7 +415,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None):
     selection = []
     best = None
     for C in grid_C:
-        clf = IHCClassifier(C=C, temperature=1.0).fit(X, y, sample_weight=weight)
+        clf = IHCClassifier(C=C, temperature=1.0, class_prior=kb.class_prior()).fit(X, y, sample_weight=weight)
         for T in grid_T:
             for S in grid_S:
                 cm = compact_from(clf, T, S)

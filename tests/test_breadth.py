@@ -22,37 +22,27 @@ def test_every_model_diagnosis_has_a_sourced_profile():
         assert any(p["basis"] == "pooled" for p in r["profile"]), r["diagnosis"]
 
 
-def test_the_candidate_diagnoses_carry_named_sourced_knowledge():
+def test_the_added_diagnoses_carry_named_sourced_knowledge():
     import csv
 
-    from ihc.diagnoses import CANDIDATES, DESCRIPTIONS, DISPLAY_NAMES
+    from ihc.diagnoses import CORE, DESCRIPTIONS, DISPLAY_NAMES, EXTENDED
 
-    assert len(DIAGNOSES) + len(CANDIDATES) >= 26 and not set(CANDIDATES) & set(DIAGNOSES)
+    assert len(DIAGNOSES) >= 26 and DIAGNOSES == CORE + EXTENDED and not set(CORE) & set(EXTENDED)
     with open(ROOT / "training_data" / "marker_frequencies.csv", newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["use"] == "yes"]
-    for dx in CANDIDATES:
+    for dx in EXTENDED:
         assert DISPLAY_NAMES[dx] and DESCRIPTIONS[dx]
         sourced = [r for r in rows if r["diagnosis"] == dx]
         assert len(sourced) >= 8 and all(r["source"].strip() for r in sourced), dx
 
 
-NOT_NAMED = ("issue 15: the 28-diagnosis model lost more of the original diagnoses' real cases than "
-             "it gained (README, 'What is not good'); the shipped model does not name these yet")
-
-
 @pytest.mark.parametrize("panel, site, expected", [
-    pytest.param("desmin+ myogenin+ MyoD1+ SMA focal CD117- S100-", None, "rhabdomyosarcoma",
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_NAMED)),
-    pytest.param("keratin+ EMA+ CK7+ SMA focal desmin- CD117- S100-", None, "sarcomatoid_carcinoma",
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_NAMED)),
-    pytest.param("CD31+ ERG+ CD34+ HHV8+", None, "kaposi_sarcoma",
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_NAMED)),
-    pytest.param("CD31+ ERG+ CD34 focal HHV8-", None, "angiosarcoma",
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_NAMED)),
-    pytest.param("SMA+ h-caldesmon+ collagen IV+ desmin- CD34- S100- CD117-", "stomach", "glomus_tumor",
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_NAMED)),
-    pytest.param("CD99+ NKX2.2+ FLI1+ keratin focal", None, "ewing_sarcoma",
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_NAMED)),
+    ("desmin+ myogenin+ MyoD1+ SMA focal CD117- S100-", None, "rhabdomyosarcoma"),
+    ("keratin+ EMA+ CK7+ SMA focal desmin- CD117- S100-", None, "sarcomatoid_carcinoma"),
+    ("CD31+ ERG+ CD34+ HHV8+", None, "kaposi_sarcoma"),
+    ("CD31+ ERG+ CD34 focal HHV8-", None, "angiosarcoma"),
+    ("SMA+ h-caldesmon+ collagen IV+ desmin- CD34- S100- CD117-", "stomach", "glomus_tumor"),
+    ("CD99+ NKX2.2+ FLI1+ keratin focal", None, "ewing_sarcoma"),
     ("CD99+ BCL2+ TLE1+ EMA focal keratin focal CD34-", None, "synovial_sarcoma"),
 ])
 def test_the_issue_panels_lead_to_their_diagnosis(panel, site, expected):
