@@ -97,6 +97,7 @@ MITOSIS_WORDS = {
     "abundant": (25.0, math.inf), "many": (25.0, math.inf), "high": (25.0, math.inf),
     "increased": (25.0, math.inf), "prominent": (25.0, math.inf), "conspicuous": (25.0, math.inf),
     "easily found": (25.0, math.inf), "active": (6.0, math.inf),
+    "present": (1.0, math.inf),
 }
 
 #: Mitotic activity in words, as reports qualify the word "mitoses" -> the word's key in
@@ -107,6 +108,15 @@ MITOSIS_QUALIFIERS = (
     (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|드물|적)", "rare"),
     (r"(?:inconspicuous|目立たない)", "inconspicuous"),
 )
+
+#: A mitoses *value* that says only that there are some ('present', 'seen', 'present (not
+#: counted)'): read by :func:`parse_mitoses` alone, after the qualifiers (the free-text reader
+#: does not use it: 'seen' near the word 'mitoses' in a sentence is often said of another finding).
+MITOSIS_PRESENT = r"(?:present|seen|identified|observed|found|noted|evident|可见|可見)"
+
+#: Phrases that say how mitoses were (not) counted, not whether there are any: read before the
+#: negation cues, so 'present (not counted)' is present, not none.
+NOT_COUNTED = r"\b(?:not|un)[- ]?(?:counted|quantified|quantitated|enumerated|stated|given|specified)\b"
 
 #: Negation cues before a finding (same clause), per language.
 NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
@@ -270,11 +280,14 @@ def _mitoses_phrase(s):
     Digits that did not make a count are never guessed at.
     """
     s = re.sub(r"[()\[\]（）]", " ", s)
+    s = re.sub(NOT_COUNTED, " ", s)
     if re.search(r"\d", s):
         return None
     if _NEAR_ZERO.search(s):
         return "none"
     word = next((w for pat, w in MITOSIS_QUALIFIERS if re.search(pat, s, re.I)), None)
+    if word is None and re.search(MITOSIS_PRESENT, s, re.I):
+        word = "present"
     negated = _NEG_RE.search(s) is not None
     if word is None:
         return "none" if negated else None

@@ -563,3 +563,16 @@ def test_morphology_vectors_on_demand_equal_the_eager_table():
             for code in observation_codes(f):
                 assert t.vector(f, code, site) == eager[(f, code, SITE_GROUP_OF.get(site, "any"))]
             assert t.vector(f, "no-such-state", site) is None
+
+
+@pytest.mark.parametrize("text, states", [
+    ("present (not counted)", ("m1", "m2", "m3", "m4")),
+    ("mitotic figures are seen", ("m1", "m2", "m3", "m4")),
+    ("not seen", ("m0",)),
+    ("no mitoses identified", ("m0",)),
+    ("not present", ("m0",)),
+    ("rare mitoses seen", ("m1", "m2")),
+])
+def test_a_mitoses_value_that_only_says_there_are_some_is_any_count_not_none(text, states):
+    # 'present (not counted)' was read as none: the 'not' of 'not counted' negated it
+    assert parse_mitoses(text).states() == states
