@@ -216,7 +216,7 @@ def test_from_text_reads_ihc_text():
 
 def test_labels_are_normalised():
     cases = load_labelled(CSV)
-    assert [c["diagnosis"] for c in cases] == ["gist", "leiomyosarcoma", "schwannoma", "plexiform_fibromyxoma"]
+    assert [c["diagnosis"] for c in cases] == ["gist", "leiomyosarcoma", "schwannoma", "low_grade_myofibroblastic_sarcoma"]
     assert cases[0]["site"] == "stomach"
 
 

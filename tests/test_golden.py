@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "eb3ac9c859002b537c688e2ccc71f202f92e5329df147f34d3d3d2440b9e624b",
-    "classify_generated": "5b572865594c9709eff2978c261057cb2d380604f8d93bfb1b4ea63ba24bd2ca",
-    "batch_structured_csv": "0d4549e443dd96ad9f4ac9da1a7998ea6ed4c16ff51d2f7d46d637cc426f26d7",
-    "batch_uniform_csv": "186f790919b569637425f10f68c324fcd695902735e9899de89549cb5a786391",
-    "batch_text_csv": "31f01ba490247480290bfeb95e19e4b8ddf844ef9b640e262792ea44dcf7393a",
-    "batch_structured_jsonl": "50255501285c37ba52046a325712f8299d682e7784d98b86dad44c9c6db202f8",
-    "batch_uniform_jsonl": "3d7e1b36257a17aa0e828d755c0afbbb8662ba58de1beee9c045aab25427348b",
-    "batch_text_jsonl": "95a09df6d9a705f2184a48a7f9f3318982eeb827a3afb148efceadc86a537f27",
+    "classify_real_cases": "7558834873e9449e69dbb7a35e2f22aece84e6f3d0b7233bd3c98a6838db3c6a",
+    "classify_generated": "4cc97d8339b85b48d1877419365592b55fe78eb9de0a0369e09488ada4ec60bb",
+    "batch_structured_csv": "6aab92f3aa8110c19885acc7e6a64daa67db068ba95696b2b3119db5f0ba37c9",
+    "batch_uniform_csv": "5034e4e319b7b78621c00fdae85d19e876913e637dc5f5e77928508ba453dd6c",
+    "batch_text_csv": "aabfd6e3a4545da068d645e4b70dc4188a6d8f2ef504c57d538e3ab0ea7b94a1",
+    "batch_structured_jsonl": "c93961ae837a117153c40db637dc38c5e31b91752d413ee40eac5cdde028f3a4",
+    "batch_uniform_jsonl": "f18f7aabbf6545f7797589f38b924d8638540cad90c386cc3e9b6bcad9e11fc0",
+    "batch_text_jsonl": "1a29a562b8f8d816f7750e2046a223fd572394e59ce7b990feb18c3dcb85a1a4"
 }
 
 N_GENERATED = 2000
