@@ -92,26 +92,40 @@ SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|l
                 r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
 
 #: Comparators written after the count ("5개 이하", "5個以下") -> the comparator they mean.
-POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">="}
-POST_CMP = r"\s*(" + "|".join(POST_CMP_WORDS) + ")"
+POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">=",
+                  "or more": ">=", "or greater": ">=", "or higher": ">=", "or above": ">=", "and above": ">=",
+                  "or less": "<=", "or fewer": "<="}
+POST_CMP = r"\s*(?:\(\s*hpfs?\s*\)\s*)?(" + "|".join(POST_CMP_WORDS) + ")"
 
 # The expressions below are (pattern, flags) until _compile() compiles them in place.
 _NUM = r"\d+(?:\.\d+)?"
-_UNIT = (r"(?:hpfs?|high[- ]power fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
-         r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|高倍視野|高倍视野|高倍野|고배율시야|고배율|배율)")
-_CMP = r"(?:<=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under|最大|最多)"
+_UNIT = (r"(?:hpfs?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
+         r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|"
+         r"高倍視野|高倍率視野|高視野|強拡大視野|高倍视野|高倍野|고배율\s*시야|고배율|배율)")
+#: Comparators before a count, as reports write them -> the symbol parse_mitoses reads ("up to 4/10
+#: HPF" is the hot-spot count, the one the criteria read, so it is the count itself).
+CMP_WORDS = {"no more than": "<=", "not more than": "<=", "at most": "<=", "fewer than": "<", "less than": "<",
+             "under": "<", "below": "<", "more than": ">", "greater than": ">", "in excess of": ">", "over": ">",
+             "above": ">", "exceeding": ">", "at least": ">=", "up to": "", "最大": "", "最多": ""}
+_CMP = r"(?:<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True)) + ")"
 _COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
     rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b)\s*"
     rf"(?P<den>{_NUM})?\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})", re.I)
+#: Between the fields and the count when the fields come first: the mitoses' name and a verb
+#: ("每10个高倍视野可见核分裂象5个", "50高視野当たり核分裂像を13個", "10고배율시야당 유사분열이 5개").
+_BETWEEN = (r"(?:可见|可見|见|見|有)?\s*(?:核分裂像?|分裂像|核分裂象|有丝分裂象?|유사분열상?|핵분열상?)?\s*"
+            r"(?:は|が|を|も|이|가|은|는)?")
 # "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first
 _COUNT_DEN_FIRST = (
     rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})\s*(?:あたり|当たり|中|당|에서)?\s*"
-    rf"(?:に|で)?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
+    rf"(?:に|で|에)?\s*(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*"
+    rf"(?:個|个|개)", re.I)
 # "強拡大10視野あたり5個" / "高倍视野10个中5个": a count per N high-power fields written around the fields
 _COUNT_FIELDS = (
-    rf"(?:強拡大|高倍率|高倍)\s*(?P<den>{_NUM})\s*(?:個|个)?\s*視野\s*(?:あたり|当たり|中|で|に|当)?\s*"
-    rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个)", re.I)
+    rf"(?:強拡大|高倍率|高倍|400\s*倍|고배율|400\s*배)\s*(?:で|の|에서)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*"
+    rf"(?:視野|视野|시야)\s*(?:あたり|当たり|中|で|に|当|당|에서|에)?\s*(?:{_BETWEEN})?\s*"
+    rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
 _DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])",
          re.I)
 _AGE_SEX = (
@@ -235,12 +249,11 @@ def _mitoses(clause, out):
     for rx in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS):
         for m in rx.finditer(clause):
             cmp = m.group("cmp") or ""
-            # "up to 4/10 HPF" is the hot-spot count, the one the criteria read
-            cmp = "" if cmp in ("up to", "最大", "最多") else cmp
+            cmp = CMP_WORDS.get(cmp, cmp)
             a, b = m.group("a"), m.group("b")
             den = m.group("den") or ""
             unit = m.group("unit") if "unit" in rx.groupindex else "hpf"
-            unit = "hpf" if re.match(r"高倍|고배율|배율|400|[x×]", unit) else unit
+            unit = unit if re.match(r"mm|sq|square", unit) else "hpf"
             post = re.match(POST_CMP, clause[m.end():])
             if post and not cmp:
                 cmp = POST_CMP_WORDS[post.group(1)]  # "5개 이하": at most 5

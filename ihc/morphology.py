@@ -103,7 +103,7 @@ MITOSIS_WORDS = {
 #: Mitotic activity in words, as reports qualify the word "mitoses" -> the word's key in
 #: :data:`MITOSIS_WORDS` (read by the free-text reader and by :func:`parse_mitoses` for a phrase).
 MITOSIS_QUALIFIERS = (
-    (r"(?:frequent|numerous|brisk|abundant|many|increased|high|prominent|conspicuous|plentiful|"
+    (r"(?:frequent|numerous|brisk|abundant|many|increased|high\b(?![- ]?power)|prominent|conspicuous|plentiful|"
      r"易见|多见|常见|活跃|活躍|多数|多い|目立つ|散見され|많)", "frequent"),
     (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|드물|적)", "rare"),
     (r"(?:inconspicuous|目立たない)", "inconspicuous"),

@@ -166,6 +166,31 @@ def test_findings_read_from_real_case_sentences(text, expect):
     assert observed_states(read_morphology(text)) == expect
 
 
+# Counts as reports write them (K6 round): the fields before the count, comparators in words.
+@pytest.mark.parametrize("text,states", [
+    # the denominator first, in Japanese, Chinese and Korean
+    ("30高視野当たり8個の核分裂像を認めた", ("m2",)),
+    ("核分裂像は10高倍視野あたり6個であった", ("m3",)),
+    ("核分裂像は強拡大10視野に2個", ("m2",)),
+    ("核分裂像は1高視野あたり2個以上みられた", ("m4",)),
+    ("10HPFあたり核分裂像を7個認めた", ("m3",)),
+    ("核分裂象每10个高倍视野8个", ("m3",)),
+    ("每50个高倍视野可见核分裂象2个", ("m1",)),
+    ("유사분열은 10고배율시야당 6개였다", ("m3",)),
+    ("유사분열은 고배율 10시야당 12개였다", ("m4",)),
+    # comparators in words and 'high powered fields'
+    ("mitotic rate of more than 15 per 10 high powered fields (HPF)", ("m4",)),
+    ("greater than 12 mitoses per 10 high-power fields", ("m4",)),
+    ("up to 3 mitoses per 50 HPFs", ("m1",)),
+    ("mitoses numbered 2 per 10 high powered field", ("m2",)),
+    ("mitotic count of no more than 1 per 10 HPF", ("m0", "m1")),
+    ("at least 6 mitotic figures per 10 HPF", ("m3", "m4")),
+    ("5 mitoses per 10 HPF or more", ("m3", "m4")),
+])
+def test_mitotic_counts_in_the_orders_and_words_reports_use(text, states):
+    assert observed_states(read_morphology(text)).get("mitoses") == states
+
+
 def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("mild pleomorphism").pleomorphic is False
     assert read_morphology("marked pleomorphism").pleomorphic is True
