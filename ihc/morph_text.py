@@ -26,7 +26,7 @@ import re
 import unicodedata
 
 from .exceptions import InvalidValueError
-from .morphology import MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
+from .morphology import MITOSIS_INCREASE, MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
 
 __all__ = ["read_morphology"]
 
@@ -44,6 +44,20 @@ PLEO_CUES = r"(?:pleomorphi(?:sm|c)|大小不同|多形性|多形|다형성|biza
 ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
 #: A mitotic activity stated as the predicate of its own sentence ("the mitoses ... were numerous").
 MITOSIS_PREDICATE = r"\b(?:was|were|is|are)\s+(?:very\s+|quite\s+)?"
+#: A qualifier of the mitoses belongs to the mitoses' own phrase: before the cue, the words since the
+#: last of these breaks ("核は異型性に乏しいが,核分裂像をかなり認めた": 乏しい is said of the nuclei) ...
+QUAL_BREAK_BEFORE = (r"[,，、;:]|\b(?:but|however|although|whereas|while)\b|(?<=[いたるだすく])が|지만|으나|는데|"
+                     r"但|而")
+#: ... and after it, the words up to the next of these (past a topic particle and its comma: "核分裂像は、").
+QUAL_BREAK_AFTER = (r"[,，、;]|\b(?:and|with|but|or|while|whereas|however|although)\b|지만|으나|는데|"
+                    r"(?<=[었였했])고\s|으며|면서|但|而")
+QUAL_LEAD = r"^\s*(?:は|が|も|を|の|은|는|이|가|도|의)?\s*[,，、:]?"
+QUAL_WINDOW = 30  # characters before the cue; after it, 40 (a predicate: 'were not readily identified')
+#: A qualifier denied in its own phrase: "not frequent", "不多见", "无明显增多" (before it), "増加はなく",
+#: "多くない", "증가하지 않았다", "많지 않" (after it, within a few words).
+QUAL_NEG_BEFORE = (r"(?:\bnot\s+(?:very\s+|particularly\s+|so\s+|especially\s+|significantly\s+)?|"
+                   r"不|无明显|無明顯|未见|未見|无|無|没有|沒有|未)\s*$")
+QUAL_NEG_AFTER = r"^(?:[^\s]{0,8}?\s?){0,3}?(?:な[いくかし]|ず|ません|없|않|아니)"
 
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
@@ -269,29 +283,70 @@ def _mitoses(clause, out):
     for cue in re.finditer(MITOSIS_CUES, clause, re.I):
         s, e = cue.start(), cue.end()
         near = clause[max(0, s - 30):e + 30]
-        if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not _negated(clause, s, e):
+        before, after = _own_phrase(clause, s, e)
+        q = _qualifier(before, after)
+        negated = _negated(clause, s, e)
+        if negated and re.search(r"atypical\s*$", clause[max(0, s - 12):s]):
+            continue  # "no atypical mitoses" says nothing of the mitoses' number
+        if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not negated \
+                and not (q and not q[2]):  # "frequent and atypical mitoses" are frequent
             out.append(MitoticCount(near.strip(), 1.0, math.inf))
             continue
         if re.search(r"mitotically\s+active", near):
             out.append(MitoticCount("mitotically active", 6.0, math.inf))
             continue
-        if _negated(clause, s, e):
-            if not _grade_denied(clause, s, e):  # "no marked mitoses" gives no count
+        if q and q[2]:  # a denied qualifier: "核分裂像の増加はなく", "not frequent", "不多见"
+            word, qtext, _ = q
+            word = ("not increased" if re.fullmatch(MITOSIS_INCREASE, qtext, re.I) else "rare") \
+                if word == "frequent" else "present"
+            mc = parse_mitoses(word)
+            out.append(MitoticCount(f"{cue.group(0)} {qtext} ({word})", mc.low, mc.high))
+            continue
+        if negated:
+            how = _negation(clause, s, e)
+            if how not in (None, "after") and re.search(MITOSIS_INCREASE, how, re.I):
+                mc = parse_mitoses("not increased")  # "no increased mitotic activity"
+                out.append(MitoticCount(f"not increased {cue.group(0)}", mc.low, mc.high))
+            elif not _grade_denied(clause, s, e):  # "no marked mitoses" gives no count
                 out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
             continue
+        if q:
+            mc = parse_mitoses(q[0])
+            out.append(MitoticCount(f"{q[1]} {cue.group(0)}", mc.low, mc.high))
+            continue
         for pat, word in MITOSIS_QUALIFIERS:
-            q = re.search(pat, near, re.I)
+            q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)
             if q:
                 mc = parse_mitoses(word)
-                out.append(MitoticCount(f"{q.group(0)} {cue.group(0)}", mc.low, mc.high))
+                out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
                 break
-        else:
-            for pat, word in MITOSIS_QUALIFIERS:
-                q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)
-                if q:
-                    mc = parse_mitoses(word)
-                    out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
-                    break
+
+
+def _own_phrase(clause, s, e):
+    """The words of the mitoses' own phrase around the cue at ``clause[s:e]``: before it (since the
+    last :data:`QUAL_BREAK_BEFORE`) and after it (to the next :data:`QUAL_BREAK_AFTER`)."""
+    before = clause[max(0, s - QUAL_WINDOW):s]
+    cuts = list(re.finditer(QUAL_BREAK_BEFORE, before, re.I))
+    if cuts:
+        before = before[cuts[-1].end():]
+    after = clause[e:e + QUAL_WINDOW + 10]
+    lead = re.match(QUAL_LEAD, after)
+    cut = re.search(QUAL_BREAK_AFTER, after[lead.end():], re.I)
+    if cut:
+        after = after[:lead.end() + cut.start()]
+    return before, after
+
+
+def _qualifier(before, after):
+    """The mitotic qualifier of a phrase: ``(MITOSIS_WORDS key, the word, denied?)`` or None."""
+    for part in (before, after):
+        for pat, word in MITOSIS_QUALIFIERS:
+            q = re.search(pat, part, re.I)
+            if q:
+                denied = bool(re.search(QUAL_NEG_BEFORE, part[:q.start()], re.I)) or \
+                    bool(re.match(QUAL_NEG_AFTER, part[q.end():q.end() + 20]))
+                return word, q.group(0), denied
+    return None
 
 
 def _necrosis(clause, found):

@@ -97,17 +97,28 @@ MITOSIS_WORDS = {
     "abundant": (25.0, math.inf), "many": (25.0, math.inf), "high": (25.0, math.inf),
     "increased": (25.0, math.inf), "prominent": (25.0, math.inf), "conspicuous": (25.0, math.inf),
     "easily found": (25.0, math.inf), "active": (6.0, math.inf),
+    "not increased": (0.0, 24.0),
     "present": (1.0, math.inf),
 }
 
 #: Mitotic activity in words, as reports qualify the word "mitoses" -> the word's key in
 #: :data:`MITOSIS_WORDS` (read by the free-text reader and by :func:`parse_mitoses` for a phrase).
+#: Tried in order: a frequent word first, so "かなり" is frequent unless a rare word follows it.
+#: 散見 ("seen here and there") is occasional, so rare.
 MITOSIS_QUALIFIERS = (
-    (r"(?:frequent|numerous|brisk|abundant|many|increased|high\b(?![- ]?power)|prominent|conspicuous|plentiful|"
-     r"易见|多见|常见|活跃|活躍|多数|多い|目立つ|散見され|많)", "frequent"),
-    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|드물|적)", "rare"),
-    (r"(?:inconspicuous|目立たない)", "inconspicuous"),
+    (r"(?:frequent|numerous|brisk|abundant|many|increased|increase|high\b(?![- ]?power)|prominent|conspicuous|"
+     r"plentiful|(?:easily|readily) (?:identif\w*|found|seen|observed|detect\w*|recogni[sz]\w*|visible|apparent|"
+     r"evident)|易见|易見|多见|多見|常见|常見|活跃|活躍|增多|增加|較多|较多|丰富|豐富|"
+     r"多数|多く|多い|目立(?!た[なずぬ])|かなり(?!\s*(?:少|乏|まれ|稀))|豊富|増加|増多|亢進|頻繁|"
+     r"많|증가|빈번|흔히|흔하)", "frequent"),
+    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|isolated|sporadic|少见|少見|罕见|罕見|偶见|偶見|"
+     r"极少|極少|少数|少量|稀少|不多|少な|乏し|わずか|僅か|(?<![含囲生挟包])まれ|稀|散見|드물|적(?:은|게|었|다|음)|간혹|가끔|소수)",
+     "rare"),
+    (r"(?:inconspicuous|目立たな|目立たず)", "inconspicuous"),
 )
+#: Qualifier words that say an increase: denied ("核分裂像の増加はなく", "not increased", "无明显增多"),
+#: they say the mitoses are not above normal, which allows none (:data:`MITOSIS_WORDS` 'not increased').
+MITOSIS_INCREASE = r"(?:increased?|elevated|high|增多|增加|増加|増多|亢進|증가)"
 
 #: A mitoses *value* that says only that there are some ('present', 'seen', 'present (not
 #: counted)'): read by :func:`parse_mitoses` alone, after the qualifiers (the free-text reader
@@ -285,6 +296,7 @@ def _mitoses_phrase(s):
         return None
     if _NEAR_ZERO.search(s):
         return "none"
+    q = next((m for pat, _ in MITOSIS_QUALIFIERS for m in [re.search(pat, s, re.I)] if m), None)
     word = next((w for pat, w in MITOSIS_QUALIFIERS if re.search(pat, s, re.I)), None)
     if word is None and re.search(MITOSIS_PRESENT, s, re.I):
         word = "present"
@@ -292,7 +304,9 @@ def _mitoses_phrase(s):
     if word is None:
         return "none" if negated else None
     if negated:
-        return "rare" if word == "frequent" else "none"
+        if word == "frequent":  # 'not frequent' is rare; 'not increased' allows none
+            return "not increased" if re.fullmatch(MITOSIS_INCREASE, q.group(0), re.I) else "rare"
+        return "none"
     return word
 
 

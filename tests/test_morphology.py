@@ -191,6 +191,38 @@ def test_mitotic_counts_in_the_orders_and_words_reports_use(text, states):
     assert observed_states(read_morphology(text)).get("mitoses") == states
 
 
+# Mitoses in words (K6 round): a qualifier belongs to the mitoses' own phrase, and a denied one
+# is not the word itself.
+@pytest.mark.parametrize("text,states", [
+    # 散見 ("seen here and there") is occasional
+    ("核分裂像も散見された", ("m1", "m2")),
+    ("核分裂像を散見する", ("m1", "m2")),
+    # considerable, increased, abundant
+    ("核分裂像をかなり認める", ("m3", "m4")),
+    ("核分裂像の増加を認めた", ("m3", "m4")),
+    ("可见较多核分裂象", ("m3", "m4")),
+    ("There were frequent and atypical mitoses", ("m3", "m4")),
+    ("mitoses are easily identified", ("m3", "m4")),
+    ("mitotic figures were readily found", ("m3", "m4")),
+    # a qualifier of a neighbouring phrase is not the mitoses'
+    ("細胞は異型に乏しいが,核分裂像をかなり認めた", ("m3", "m4")),
+    ("細胞密度は高く、核分裂像が目立った", ("m3", "m4")),
+    ("核は多形性に乏しく、核分裂像は少ない", ("m1", "m2")),
+    # a denied increase allows none; a denied 'frequent' is rare
+    ("核分裂像の増加はなく", ("m0", "m1", "m2")),
+    ("核分裂像の増加は認めなかった", ("m0", "m1", "m2")),
+    ("유사분열은 증가하지 않았다", ("m0", "m1", "m2")),
+    ("核分裂象无明显增多", ("m0", "m1", "m2")),
+    ("Mitotic activity was not increased", ("m0", "m1", "m2")),
+    ("no increased mitotic activity", ("m0", "m1", "m2")),
+    ("核分裂象不多见", ("m1", "m2")),
+    ("유사분열은 많지 않았다", ("m1", "m2")),
+    ("mitoses were not frequent", ("m1", "m2")),
+])
+def test_mitotic_words_are_read_in_the_mitoses_own_phrase(text, states):
+    assert observed_states(read_morphology(text)).get("mitoses") == states
+
+
 def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("mild pleomorphism").pleomorphic is False
     assert read_morphology("marked pleomorphism").pleomorphic is True
