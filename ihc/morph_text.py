@@ -62,11 +62,17 @@ QUAL_NEG_AFTER = r"^(?:[^\s]{0,8}?\s?){0,3}?(?:な[いくかし]|ず|ません|�
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
              r"detected|apparent)|lacking|none)",
-             r"^\s*(?:は|が|も|を)?\s*(?:み|見|認め|観察さ)られ(?:ない|ず|なかった)",
-             r"^\s*(?:は|が|も)?\s*(?:な[しい]|無し|ない)",
-             r"^\s*(?:は|が|も|を)?\s*認め(?:ない|ず|なかった)", r"^\s*(?:は|が|を)?\s*伴わ",
-             r"^\s*(?:은|는|이|가|도)?\s*(?:없|관찰되지 않|보이지 않|확인되지 않)",
+             r"^\s*(?:は|が|も|を)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*"
+             r"(?:(?:み|見|認め)られ|(?:観察|確認|指摘|同定)(?:され|でき)|見当たら)(?:ない|ず|なかった|ません)",
+             r"^\s*(?:は|が|も)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*(?:な[しいく]|なかった|無し|無く|ない)",
+             r"^\s*(?:は|が|も|を)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*認め(?:ない|ず|なかった|ません)",
+             r"^\s*(?:は|が|を)?\s*伴わ",
+             r"^\s*(?:은|는|이|가|도)?\s*(?:거의|전혀)?\s*(?:없|(?:관찰되|보이|확인되|발견되|동반되|나타나|인지되|"
+             r"인정되|관찰하|보|찾아보)지\s*않|(?:관찰할|볼|찾아볼|확인할)\s*수\s*없)",
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
+#: Negated predicates after an atypia cue only ("異型は乏しい", "異型性に乏しく": poor in atypia is
+#: bland; said of mitoses, 乏しい is rare, not none).
+NEG_AFTER_ATYPIA = r"^\s*(?:に|は|が|も)?\s*(?:乏し|目立たな|目立たず|みられな)"
 #: Words that break a negation's scope.
 SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
 #: A list of findings that one negation governs as a whole ("absence of cellular atypia, mitotic
@@ -363,7 +369,7 @@ def _atypia(clause, grades, pleo):
         word = m.group(0)
         if word == "atypical" and re.search(ATYPICAL_MITOSES_BEFORE, clause[max(0, s - 30):s]):
             continue  # atypical mitoses, not nuclear atypia
-        neg = _negated(clause, s, e)
+        neg = _negated(clause, s, e) or bool(re.match(NEG_AFTER_ATYPIA, clause[e:]))
         is_pleo = bool(re.fullmatch(PLEO_CUES, word, re.I))
         if re.fullmatch(r"pleomorphic", word, re.I) and re.match(r"\s*(?:leiomyosarcoma|sarcoma|liposarcoma|"
                                                                  r"rhabdomyosarcoma|undifferentiated)", clause[e:]):

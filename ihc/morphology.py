@@ -131,7 +131,7 @@ NOT_COUNTED = r"\b(?:not|un)[- ]?(?:counted|quantified|quantitated|enumerated|st
 
 #: Negation cues before a finding (same clause), per language.
 NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
-              r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
+              r"\black(?:ed|s)\b", r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
               r"\bneither\b", r"\bnil\b",
               r"无明显", r"無明顯", r"未见", r"未見", r"缺乏", r"缺少", r"无", r"無", r"없")
 ATYPIA_WORDS = {

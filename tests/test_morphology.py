@@ -223,6 +223,26 @@ def test_mitotic_words_are_read_in_the_mitoses_own_phrase(text, states):
     assert observed_states(read_morphology(text)).get("mitoses") == states
 
 
+# A finding denied after it, as Japanese and Korean write it (K6 round).
+@pytest.mark.parametrize("text,expect", [
+    ("核分裂像は認めない", {"mitoses": ("m0",)}),
+    ("核分裂像はほとんどみられなかった", {"mitoses": ("m0",)}),
+    ("核分裂像はなく、壊死も観察されない", {"mitoses": ("m0",), "necrosis": ("absent",)}),
+    ("壊死は見られなかった", {"necrosis": ("absent",)}),
+    ("壊死は確認できなかった", {"necrosis": ("absent",)}),
+    ("괴사는 동반되지 않았다", {"necrosis": ("absent",)}),
+    ("유사분열은 찾아볼 수 없었다", {"mitoses": ("m0",)}),
+    ("이형성은 거의 없었다", {"atypia": ("none",)}),
+    ("異型は乏しい", {"atypia": ("none",)}),
+    ("核異型性に乏しく", {"atypia": ("none",)}),
+    ("The tumour lacked mitotic activity", {"mitoses": ("m0",)}),
+    # "no atypical mitoses" says nothing of how many mitoses there are
+    ("No atypical mitoses were identified", {}),
+])
+def test_findings_denied_after_them_are_read_as_absent(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
 def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("mild pleomorphism").pleomorphic is False
     assert read_morphology("marked pleomorphism").pleomorphic is True
