@@ -58,6 +58,18 @@ QUAL_WINDOW = 30  # characters before the cue; after it, 40 (a predicate: 'were 
 QUAL_NEG_BEFORE = (r"(?:\bnot\s+(?:very\s+|particularly\s+|so\s+|especially\s+|significantly\s+)?|"
                    r"不|无明显|無明顯|未见|未見|无|無|没有|沒有|未)\s*$")
 QUAL_NEG_AFTER = r"^(?:[^\s]{0,8}?\s?){0,3}?(?:な[いくかし]|ず|ません|없|않|아니)"
+#: A predicate that says only that there are mitoses, said of the mitoses themselves: right after the
+#: cue ("mitotic figures were present", "核分裂像を認めた", "유사분열이 관찰되었다") or right before it
+#: ("associated mitoses", "可见核分裂象"). Read after the negations; any count, ``present``.
+MITOSIS_PRESENT_AFTER = (
+    r"^\s*(?:(?:activity|figures?)\s+)?(?:(?:were|was|are|is|could be|can be|may be)\s+(?:also\s+)?)?"
+    r"(?:present|seen|identified|observed|found|noted|evident|visible|detected|recogni[sz]ed|appreciated)\b|"
+    r"^\s*(?:は|が|を|も)?\s*(?:散在性に|散在して|所々に)?\s*(?:認め|み|見|観察さ|確認さ)(?:られ)?(?:る|た|ます|ました|ている|ており|、)|"
+    r"^\s*(?:は|が|を|も)?\s*(?:あり|有り)|"
+    r"^\s*(?:可见|可見|易见)|"
+    r"^\s*상?\s*(?:이|가|은|는|도)?\s*(?:관찰되었|관찰된다|관찰됨|관찰되며|관찰되고|보였|보인다|보이며|확인되었|확인된다|"
+    r"있었|있다|있음|있으며|동반)")
+MITOSIS_PRESENT_BEFORE = r"(?:\bassociated|\baccompanying|\bwith|可见|可見|伴)\s*$"
 
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
@@ -326,6 +338,10 @@ def _mitoses(clause, out):
                 mc = parse_mitoses(word)
                 out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
                 break
+        else:
+            if re.search(MITOSIS_PRESENT_AFTER, clause[e:e + 40], re.I) or re.search(MITOSIS_PRESENT_BEFORE, before):
+                mc = parse_mitoses("present")
+                out.append(MitoticCount(f"{cue.group(0)} present", mc.low, mc.high))
 
 
 def _own_phrase(clause, s, e):

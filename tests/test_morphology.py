@@ -243,6 +243,29 @@ def test_findings_denied_after_them_are_read_as_absent(text, expect):
     assert observed_states(read_morphology(text)) == expect
 
 
+# A predicate that says there are mitoses, said of the mitoses themselves (K6 round).
+@pytest.mark.parametrize("text,states", [
+    ("spindle cells with associated mitoses", ("m1", "m2", "m3", "m4")),
+    ("Mitotic figures were present.", ("m1", "m2", "m3", "m4")),
+    ("mitoses were also identified", ("m1", "m2", "m3", "m4")),
+    ("核分裂像を認めた", ("m1", "m2", "m3", "m4")),
+    ("可见核分裂象", ("m1", "m2", "m3", "m4")),
+    ("유사분열이 관찰되었다", ("m1", "m2", "m3", "m4")),
+])
+def test_mitoses_said_to_be_present_are_any_count(text, states):
+    assert observed_states(read_morphology(text)).get("mitoses") == states
+
+
+@pytest.mark.parametrize("text", [
+    # 'seen' said of another finding near the word mitoses is not said of the mitoses
+    "Necrosis was seen; mitotic count not given",
+    "mitoses and necrosis: necrosis was seen",
+    "cells with necrosis were seen near the mitotic spindle",
+])
+def test_a_predicate_of_another_finding_is_not_read_as_mitoses_present(text):
+    assert "mitoses" not in observed_states(read_morphology(text))
+
+
 def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("mild pleomorphism").pleomorphic is False
     assert read_morphology("marked pleomorphism").pleomorphic is True
