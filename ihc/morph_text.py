@@ -33,7 +33,7 @@ __all__ = ["read_morphology"]
 # ------------------------------------------------------------------ word tables (data)
 
 #: Words that name mitoses.
-MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
+MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\bmfs?\b|核分裂[像象]?|分裂[像象]|有丝分裂象?|有絲分裂象?|유사분열|핵분열|세포분열)"
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
@@ -42,6 +42,9 @@ PLEO_CUES = r"(?:pleomorphi(?:sm|c)|大小不同|多形性|多形|다형성|biza
 #: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
 #: atypical, were numerous").
 ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
+#: Words that make mitoses atypical ones, right before the cue: "atypical mitoses", "異型核分裂像",
+#: "病理性核分裂象", "비정형 유사분열" (not nuclear atypia, and denied they say nothing of the mitoses' number).
+ATYPICAL_MITOSIS_WORD = r"(?:atypical|abnormal|異型|异型|病理性|非典型|비정형|이형|비전형)"
 #: A mitotic activity stated as the predicate of its own sentence ("the mitoses ... were numerous").
 MITOSIS_PREDICATE = r"\b(?:was|were|is|are)\s+(?:very\s+|quite\s+)?"
 #: A qualifier of the mitoses belongs to the mitoses' own phrase: before the cue, the words since the
@@ -69,7 +72,9 @@ MITOSIS_PRESENT_AFTER = (
     r"^\s*(?:可见|可見|易见)|"
     r"^\s*상?\s*(?:이|가|은|는|도)?\s*(?:관찰되었|관찰된다|관찰됨|관찰되며|관찰되고|보였|보인다|보이며|확인되었|확인된다|"
     r"있었|있다|있음|있으며|동반)")
-MITOSIS_PRESENT_BEFORE = r"(?:\bassociated|\baccompanying|\bwith|可见|可見|伴)\s*$"
+MITOSIS_PRESENT_BEFORE = (r"(?:\bassociated|\baccompanying|\bwith|可见|可見|伴)\s*$|"
+                          # the last item of a list they govern: "with atypia and mitoses", "可见小核仁和核分裂象"
+                          r"(?:\bwith\s+(?:[a-z-]+\s+){0,3}?|(?:可见|可見|伴)[^,，;:]{0,8}?)(?:and|和|及|与|與|、)\s*$")
 
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
@@ -304,7 +309,7 @@ def _mitoses(clause, out):
         before, after = _own_phrase(clause, s, e)
         q = _qualifier(before, after)
         negated = _negated(clause, s, e)
-        if negated and re.search(r"atypical\s*$", clause[max(0, s - 12):s]):
+        if negated and re.search(ATYPICAL_MITOSIS_WORD + r"\s*$", clause[max(0, s - 12):s]):
             continue  # "no atypical mitoses" says nothing of the mitoses' number
         if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not negated \
                 and not (q and not q[2]):  # "frequent and atypical mitoses" are frequent
@@ -385,6 +390,8 @@ def _atypia(clause, grades, pleo):
         word = m.group(0)
         if word == "atypical" and re.search(ATYPICAL_MITOSES_BEFORE, clause[max(0, s - 30):s]):
             continue  # atypical mitoses, not nuclear atypia
+        if re.match(r"\s*(?:性)?\s*(?:の|的)?\s*" + MITOSIS_CUES, clause[e:e + 12], re.I):
+            continue  # "異型核分裂像", "异型核分裂象", "이형 유사분열": atypical mitoses, not nuclear atypia
         neg = _negated(clause, s, e) or bool(re.match(NEG_AFTER_ATYPIA, clause[e:]))
         is_pleo = bool(re.fullmatch(PLEO_CUES, word, re.I))
         if re.fullmatch(r"pleomorphic", word, re.I) and re.match(r"\s*(?:leiomyosarcoma|sarcoma|liposarcoma|"

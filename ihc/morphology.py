@@ -278,6 +278,12 @@ _COUNT_RE = (  # compiled on first use (re's cache): a panel without a mitotic c
     r"mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?)\s*$")
 
 
+#: A denial of atypical mitoses only ('none atypical', 'no atypical forms', '无病理性核分裂'): it says
+#: nothing of the mitoses' number, so :func:`parse_mitoses` drops it before reading a negation.
+ATYPICAL_DENIED = (r"(?:\bno(?:ne)?\b|\bwithout\b|\bnot\b|无|無|未见|未見|なし|없)\s*(?:of them\s+)?"
+                   r"(?:atypical|abnormal|病理性|异型|異型|非典型|비정형)\S*(?:\s*(?:mitos\w*|mitotic\s+figures?|forms?|"
+                   r"figures?|核分裂[像象]?|分裂[像象]?))?|(?:atypical|abnormal)\s+(?:mitos\w*|mitotic\s+figures?|forms?)\s+"
+                   r"(?:were\s+|are\s+)?(?:absent|not\s+(?:seen|identified|found|observed))")
 _NEG_RE = re.compile("|".join(NEG_BEFORE), re.I)
 _NEAR_ZERO = re.compile(r"\b(?:virtually|almost|practically|essentially)\s+(?:none|absent|no)\b")
 
@@ -292,6 +298,7 @@ def _mitoses_phrase(s):
     """
     s = re.sub(r"[()\[\]（）]", " ", s)
     s = re.sub(NOT_COUNTED, " ", s)
+    s = re.sub(ATYPICAL_DENIED, " ", s, flags=re.I)
     if re.search(r"\d", s):
         return None
     if _NEAR_ZERO.search(s):

@@ -266,6 +266,21 @@ def test_a_predicate_of_another_finding_is_not_read_as_mitoses_present(text):
     assert "mitoses" not in observed_states(read_morphology(text))
 
 
+# Atypical mitoses in Japanese, Chinese and Korean (K6 round): not nuclear atypia, and a denial of
+# them says nothing of how many mitoses there are.
+@pytest.mark.parametrize("text,expect", [
+    ("核分裂像が多く、異型核分裂像も認めた", {"mitoses": ("m3", "m4")}),
+    ("核分裂像は少なく、異型核分裂像はない", {"mitoses": ("m1", "m2")}),
+    ("未见病理性核分裂象", {}),
+    ("异型核分裂象可见", {"mitoses": ("m1", "m2", "m3", "m4")}),
+    ("可见核仁及核分裂象，无病理性核分裂", {"mitoses": ("m1", "m2", "m3", "m4")}),
+    ("spindle cells with mild atypia and mitoses", {"mitoses": ("m1", "m2", "m3", "m4"), "atypia": ("mild",),
+                                                    "cell_type": ("spindle",)}),
+])
+def test_atypical_mitoses_are_mitoses_not_atypia(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
 def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("mild pleomorphism").pleomorphic is False
     assert read_morphology("marked pleomorphism").pleomorphic is True
@@ -672,6 +687,10 @@ def test_morphology_vectors_on_demand_equal_the_eager_table():
     ("no mitoses identified", ("m0",)),
     ("not present", ("m0",)),
     ("rare mitoses seen", ("m1", "m2")),
+    # a denial of atypical mitoses only is not a denial of mitoses
+    ("seen (none atypical)", ("m1", "m2", "m3", "m4")),
+    ("frequent, without atypical forms", ("m3", "m4")),
+    ("可见 (无病理性核分裂)", ("m1", "m2", "m3", "m4")),
 ])
 def test_a_mitoses_value_that_only_says_there_are_some_is_any_count_not_none(text, states):
     # 'present (not counted)' was read as none: the 'not' of 'not counted' negated it
