@@ -89,7 +89,7 @@ NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|prese
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
 #: Negated predicates after an atypia cue only ("異型は乏しい", "異型性に乏しく": poor in atypia is
 #: bland; said of mitoses, 乏しい is rare, not none).
-NEG_AFTER_ATYPIA = r"^\s*(?:に|は|が|も)?\s*(?:乏し|目立たな|目立たず|みられな)"
+NEG_AFTER_ATYPIA = r"^\s*(?:に|は|が|も|の)?\s*(?:乏し|目立たな|目立たず|みられな)"
 #: Words that break a negation's scope.
 SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
 #: A list of findings that one negation governs as a whole ("absence of cellular atypia, mitotic

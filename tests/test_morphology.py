@@ -235,6 +235,8 @@ def test_mitotic_words_are_read_in_the_mitoses_own_phrase(text, states):
     ("이형성은 거의 없었다", {"atypia": ("none",)}),
     ("異型は乏しい", {"atypia": ("none",)}),
     ("核異型性に乏しく", {"atypia": ("none",)}),
+    ("異型の乏しい円形核を有する細胞", {"atypia": ("none",)}),
+    ("核異型の目立たない細胞", {"atypia": ("none",)}),
     ("The tumour lacked mitotic activity", {"mitoses": ("m0",)}),
     # "no atypical mitoses" says nothing of how many mitoses there are
     ("No atypical mitoses were identified", {}),
