@@ -130,9 +130,8 @@ MITOSIS_PRESENT = r"(?:present|seen|identified|observed|found|noted|evident|可�
 NOT_COUNTED = r"\b(?:not|un)[- ]?(?:counted|quantified|quantitated|enumerated|stated|given|specified)\b"
 
 #: Negation cues before a finding (same clause), per language.
-NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
-              r"\black(?:ed|s)\b", r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
-              r"\bneither\b", r"\bnil\b",
+NEG_BEFORE = (r"\b(?:no|not|without|absence of|absent|lack(?:ing|ed|s)?(?: of)?|free of|devoid of|nor|negative for|none|"
+              r"neither|nil)\b",  # one \b and the words after it: this is searched before every finding
               r"无明显", r"無明顯", r"未见", r"未見", r"缺乏", r"缺少", r"无", r"無", r"없")
 ATYPIA_WORDS = {
     "none": ("none",), "no": ("none",), "absent": ("none",), "bland": ("none",), "0": ("none",),
