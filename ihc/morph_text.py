@@ -26,14 +26,14 @@ import re
 import unicodedata
 
 from .exceptions import InvalidValueError
-from .morphology import MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
+from .morphology import MITOSIS_INCREASE, MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
 
 __all__ = ["read_morphology"]
 
 # ------------------------------------------------------------------ word tables (data)
 
 #: Words that name mitoses.
-MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\bmfs?\b|核分裂像?|分裂像|分裂象|核分裂象|有丝分裂象?|有絲分裂|유사분열|핵분열|세포분열)"
+MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\bmfs?\b|核分裂[像象]?|分裂[像象]|有丝分裂象?|有絲分裂象?|유사분열|핵분열|세포분열)"
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
@@ -42,17 +42,54 @@ PLEO_CUES = r"(?:pleomorphi(?:sm|c)|大小不同|多形性|多形|다형성|biza
 #: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
 #: atypical, were numerous").
 ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
+#: Words that make mitoses atypical ones, right before the cue: "atypical mitoses", "異型核分裂像",
+#: "病理性核分裂象", "비정형 유사분열" (not nuclear atypia, and denied they say nothing of the mitoses' number).
+ATYPICAL_MITOSIS_WORD = r"(?:atypical|abnormal|異型|异型|病理性|非典型|비정형|이형|비전형)"
 #: A mitotic activity stated as the predicate of its own sentence ("the mitoses ... were numerous").
 MITOSIS_PREDICATE = r"\b(?:was|were|is|are)\s+(?:very\s+|quite\s+)?"
+#: A qualifier of the mitoses belongs to the mitoses' own phrase: before the cue, the words since the
+#: last of these breaks ("核は異型性に乏しいが,核分裂像をかなり認めた": 乏しい is said of the nuclei) ...
+QUAL_BREAK_BEFORE = (r"[,，、;:]|\b(?:but|however|although|whereas|while)\b|(?<=[いたるだすく])が|지만|으나|는데|"
+                     r"但|而")
+#: ... and after it, the words up to the next of these (past a topic particle and its comma: "核分裂像は、").
+QUAL_BREAK_AFTER = (r"[,，、;]|\b(?:and|with|but|or|while|whereas|however|although)\b|지만|으나|는데|"
+                    r"(?<=[었였했])고\s|으며|면서|但|而")
+QUAL_LEAD = r"^\s*(?:は|が|も|を|の|은|는|이|가|도|의)?\s*[,，、:]?"
+QUAL_WINDOW = 30  # characters before the cue; after it, 40 (a predicate: 'were not readily identified')
+#: A qualifier denied in its own phrase: "not frequent", "不多见", "无明显增多" (before it), "増加はなく",
+#: "多くない", "증가하지 않았다", "많지 않" (after it, within a few words).
+QUAL_NEG_BEFORE = (r"(?:\bnot\s+(?:very\s+|particularly\s+|so\s+|especially\s+|significantly\s+)?|"
+                   r"不|无明显|無明顯|未见|未見|无|無|没有|沒有|未)\s*$")
+QUAL_NEG_AFTER = r"^(?:[^\s]{0,8}?\s?){0,3}?(?:な[いくかし]|ず|ません|없|않|아니)"
+#: A predicate that says only that there are mitoses, said of the mitoses themselves: right after the
+#: cue ("mitotic figures were present", "核分裂像を認めた", "유사분열이 관찰되었다") or right before it
+#: ("associated mitoses", "可见核分裂象"). Read after the negations; any count, ``present``.
+MITOSIS_PRESENT_AFTER = (
+    r"^\s*(?:(?:activity|figures?)\s+)?(?:(?:were|was|are|is|could be|can be|may be)\s+(?:also\s+)?)?"
+    r"(?:present|seen|identified|observed|found|noted|evident|visible|detected|recogni[sz]ed|appreciated)\b|"
+    r"^\s*(?:は|が|を|も)?\s*(?:散在性に|散在して|所々に)?\s*(?:認め|み|見|観察さ|確認さ)(?:られ)?(?:る|た|ます|ました|ている|ており|、)|"
+    r"^\s*(?:は|が|を|も)?\s*(?:あり|有り)|"
+    r"^\s*(?:可见|可見|易见)|"
+    r"^\s*상?\s*(?:이|가|은|는|도)?\s*(?:관찰되었|관찰된다|관찰됨|관찰되며|관찰되고|보였|보인다|보이며|확인되었|확인된다|"
+    r"있었|있다|있음|있으며|동반)")
+MITOSIS_PRESENT_BEFORE = (r"(?:\bassociated|\baccompanying|\bwith|可见|可見|伴)\s*$|"
+                          # the last item of a list they govern: "with atypia and mitoses", "可见小核仁和核分裂象"
+                          r"(?:\bwith\s+(?:[a-z-]+\s+){0,3}?|(?:可见|可見|伴)[^,，;:]{0,8}?)(?:and|和|及|与|與|、)\s*$")
 
 #: Negated predicates after a finding.
 NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|present|observed|found|noted|evident|"
              r"detected|apparent)|lacking|none)",
-             r"^\s*(?:は|が|も|を)?\s*(?:み|見|認め|観察さ)られ(?:ない|ず|なかった)",
-             r"^\s*(?:は|が|も)?\s*(?:な[しい]|無し|ない)",
-             r"^\s*(?:は|が|も|を)?\s*認め(?:ない|ず|なかった)", r"^\s*(?:は|が|を)?\s*伴わ",
-             r"^\s*(?:은|는|이|가|도)?\s*(?:없|관찰되지 않|보이지 않|확인되지 않)",
+             r"^\s*(?:は|が|も|を)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*"
+             r"(?:(?:み|見|認め)られ|(?:観察|確認|指摘|同定)(?:され|でき)|見当たら)(?:ない|ず|なかった|ません)",
+             r"^\s*(?:は|が|も)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*(?:な[しいく]|なかった|無し|無く|ない)",
+             r"^\s*(?:は|が|も|を)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*認め(?:ない|ず|なかった|ません)",
+             r"^\s*(?:は|が|を)?\s*伴わ",
+             r"^\s*(?:은|는|이|가|도)?\s*(?:거의|전혀)?\s*(?:없|(?:관찰되|보이|확인되|발견되|동반되|나타나|인지되|"
+             r"인정되|관찰하|보|찾아보)지\s*않|(?:관찰할|볼|찾아볼|확인할)\s*수\s*없)",
              r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
+#: Negated predicates after an atypia cue only ("異型は乏しい", "異型性に乏しく": poor in atypia is
+#: bland; said of mitoses, 乏しい is rare, not none).
+NEG_AFTER_ATYPIA = r"^\s*(?:に|は|が|も|の)?\s*(?:乏し|目立たな|目立たず|みられな)"
 #: Words that break a negation's scope.
 SCOPE_BREAK = r"(?:\bbut\b|\bhowever\b|\balthough\b|\bwhereas\b|\bwith\b|\bshowed\b|\bshowing\b|\bhad\b|\bhas\b|但|が、|하지만|그러나|伴)"
 #: A list of findings that one negation governs as a whole ("absence of cellular atypia, mitotic
@@ -92,26 +129,40 @@ SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|l
                 r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
 
 #: Comparators written after the count ("5개 이하", "5個以下") -> the comparator they mean.
-POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">="}
-POST_CMP = r"\s*(" + "|".join(POST_CMP_WORDS) + ")"
+POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">=",
+                  "or more": ">=", "or greater": ">=", "or higher": ">=", "or above": ">=", "and above": ">=",
+                  "or less": "<=", "or fewer": "<="}
+POST_CMP = r"\s*(?:\(\s*hpfs?\s*\)\s*)?(" + "|".join(POST_CMP_WORDS) + ")"
 
 # The expressions below are (pattern, flags) until _compile() compiles them in place.
 _NUM = r"\d+(?:\.\d+)?"
-_UNIT = (r"(?:hpfs?|high[- ]power fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
-         r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|高倍視野|高倍视野|高倍野|고배율시야|고배율|배율)")
-_CMP = r"(?:<=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under|最大|最多)"
+_UNIT = (r"(?:hpfs?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
+         r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|"
+         r"高倍視野|高倍率視野|高視野|強拡大視野|高倍视野|高倍野|고배율\s*시야|고배율|배율)")
+#: Comparators before a count, as reports write them -> the symbol parse_mitoses reads ("up to 4/10
+#: HPF" is the hot-spot count, the one the criteria read, so it is the count itself).
+CMP_WORDS = {"no more than": "<=", "not more than": "<=", "at most": "<=", "fewer than": "<", "less than": "<",
+             "under": "<", "below": "<", "more than": ">", "greater than": ">", "in excess of": ">", "over": ">",
+             "above": ">", "exceeding": ">", "at least": ">=", "up to": "", "最大": "", "最多": ""}
+_CMP = r"(?:<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True)) + ")"
 _COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
     rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b)\s*"
     rf"(?P<den>{_NUM})?\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})", re.I)
+#: Between the fields and the count when the fields come first: the mitoses' name and a verb
+#: ("每10个高倍视野可见核分裂象5个", "50高視野当たり核分裂像を13個", "10고배율시야당 유사분열이 5개").
+_BETWEEN = (r"(?:可见|可見|见|見|有)?\s*(?:核分裂像?|分裂像|核分裂象|有丝分裂象?|유사분열상?|핵분열상?)?\s*"
+            r"(?:は|が|を|も|이|가|은|는)?")
 # "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first
 _COUNT_DEN_FIRST = (
     rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})\s*(?:あたり|当たり|中|당|에서)?\s*"
-    rf"(?:に|で)?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
+    rf"(?:に|で|에)?\s*(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*"
+    rf"(?:個|个|개)", re.I)
 # "強拡大10視野あたり5個" / "高倍视野10个中5个": a count per N high-power fields written around the fields
 _COUNT_FIELDS = (
-    rf"(?:強拡大|高倍率|高倍)\s*(?P<den>{_NUM})\s*(?:個|个)?\s*視野\s*(?:あたり|当たり|中|で|に|当)?\s*"
-    rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个)", re.I)
+    rf"(?:強拡大|高倍率|高倍|400\s*倍|고배율|400\s*배)\s*(?:で|の|에서)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*"
+    rf"(?:視野|视野|시야)\s*(?:あたり|当たり|中|で|に|当|당|에서|에)?\s*(?:{_BETWEEN})?\s*"
+    rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
 _DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])",
          re.I)
 _AGE_SEX = (
@@ -235,12 +286,11 @@ def _mitoses(clause, out):
     for rx in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS):
         for m in rx.finditer(clause):
             cmp = m.group("cmp") or ""
-            # "up to 4/10 HPF" is the hot-spot count, the one the criteria read
-            cmp = "" if cmp in ("up to", "最大", "最多") else cmp
+            cmp = CMP_WORDS.get(cmp, cmp)
             a, b = m.group("a"), m.group("b")
             den = m.group("den") or ""
             unit = m.group("unit") if "unit" in rx.groupindex else "hpf"
-            unit = "hpf" if re.match(r"高倍|고배율|배율|400|[x×]", unit) else unit
+            unit = unit if re.match(r"mm|sq|square", unit) else "hpf"
             post = re.match(POST_CMP, clause[m.end():])
             if post and not cmp:
                 cmp = POST_CMP_WORDS[post.group(1)]  # "5개 이하": at most 5
@@ -256,29 +306,74 @@ def _mitoses(clause, out):
     for cue in re.finditer(MITOSIS_CUES, clause, re.I):
         s, e = cue.start(), cue.end()
         near = clause[max(0, s - 30):e + 30]
-        if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not _negated(clause, s, e):
+        before, after = _own_phrase(clause, s, e)
+        q = _qualifier(before, after)
+        negated = _negated(clause, s, e)
+        if negated and re.search(ATYPICAL_MITOSIS_WORD + r"\s*$", clause[max(0, s - 12):s]):
+            continue  # "no atypical mitoses" says nothing of the mitoses' number
+        if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not negated \
+                and not (q and not q[2]):  # "frequent and atypical mitoses" are frequent
             out.append(MitoticCount(near.strip(), 1.0, math.inf))
             continue
         if re.search(r"mitotically\s+active", near):
             out.append(MitoticCount("mitotically active", 6.0, math.inf))
             continue
-        if _negated(clause, s, e):
-            if not _grade_denied(clause, s, e):  # "no marked mitoses" gives no count
+        if q and q[2]:  # a denied qualifier: "核分裂像の増加はなく", "not frequent", "不多见"
+            word, qtext, _ = q
+            word = ("not increased" if re.fullmatch(MITOSIS_INCREASE, qtext, re.I) else "rare") \
+                if word == "frequent" else "present"
+            mc = parse_mitoses(word)
+            out.append(MitoticCount(f"{cue.group(0)} {qtext} ({word})", mc.low, mc.high))
+            continue
+        if negated:
+            how = _negation(clause, s, e)
+            if how not in (None, "after") and re.search(MITOSIS_INCREASE, how, re.I):
+                mc = parse_mitoses("not increased")  # "no increased mitotic activity"
+                out.append(MitoticCount(f"not increased {cue.group(0)}", mc.low, mc.high))
+            elif not _grade_denied(clause, s, e):  # "no marked mitoses" gives no count
                 out.append(MitoticCount(f"no {cue.group(0)}", 0.0, 0.0))
             continue
+        if q:
+            mc = parse_mitoses(q[0])
+            out.append(MitoticCount(f"{q[1]} {cue.group(0)}", mc.low, mc.high))
+            continue
         for pat, word in MITOSIS_QUALIFIERS:
-            q = re.search(pat, near, re.I)
+            q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)
             if q:
                 mc = parse_mitoses(word)
-                out.append(MitoticCount(f"{q.group(0)} {cue.group(0)}", mc.low, mc.high))
+                out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
                 break
         else:
-            for pat, word in MITOSIS_QUALIFIERS:
-                q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)
-                if q:
-                    mc = parse_mitoses(word)
-                    out.append(MitoticCount(f"{cue.group(0)} {q.group(0)}", mc.low, mc.high))
-                    break
+            if re.search(MITOSIS_PRESENT_AFTER, clause[e:e + 40], re.I) or re.search(MITOSIS_PRESENT_BEFORE, before):
+                mc = parse_mitoses("present")
+                out.append(MitoticCount(f"{cue.group(0)} present", mc.low, mc.high))
+
+
+def _own_phrase(clause, s, e):
+    """The words of the mitoses' own phrase around the cue at ``clause[s:e]``: before it (since the
+    last :data:`QUAL_BREAK_BEFORE`) and after it (to the next :data:`QUAL_BREAK_AFTER`)."""
+    before = clause[max(0, s - QUAL_WINDOW):s]
+    cuts = list(re.finditer(QUAL_BREAK_BEFORE, before, re.I))
+    if cuts:
+        before = before[cuts[-1].end():]
+    after = clause[e:e + QUAL_WINDOW + 10]
+    lead = re.match(QUAL_LEAD, after)
+    cut = re.search(QUAL_BREAK_AFTER, after[lead.end():], re.I)
+    if cut:
+        after = after[:lead.end() + cut.start()]
+    return before, after
+
+
+def _qualifier(before, after):
+    """The mitotic qualifier of a phrase: ``(MITOSIS_WORDS key, the word, denied?)`` or None."""
+    for part in (before, after):
+        for pat, word in MITOSIS_QUALIFIERS:
+            q = re.search(pat, part, re.I)
+            if q:
+                denied = bool(re.search(QUAL_NEG_BEFORE, part[:q.start()], re.I)) or \
+                    bool(re.match(QUAL_NEG_AFTER, part[q.end():q.end() + 20]))
+                return word, q.group(0), denied
+    return None
 
 
 def _necrosis(clause, found):
@@ -295,7 +390,9 @@ def _atypia(clause, grades, pleo):
         word = m.group(0)
         if word == "atypical" and re.search(ATYPICAL_MITOSES_BEFORE, clause[max(0, s - 30):s]):
             continue  # atypical mitoses, not nuclear atypia
-        neg = _negated(clause, s, e)
+        if re.match(r"\s*(?:性)?\s*(?:の|的)?\s*" + MITOSIS_CUES, clause[e:e + 12], re.I):
+            continue  # "異型核分裂像", "异型核分裂象", "이형 유사분열": atypical mitoses, not nuclear atypia
+        neg = _negated(clause, s, e) or bool(re.match(NEG_AFTER_ATYPIA, clause[e:]))
         is_pleo = bool(re.fullmatch(PLEO_CUES, word, re.I))
         if re.fullmatch(r"pleomorphic", word, re.I) and re.match(r"\s*(?:leiomyosarcoma|sarcoma|liposarcoma|"
                                                                  r"rhabdomyosarcoma|undifferentiated)", clause[e:]):

@@ -97,17 +97,28 @@ MITOSIS_WORDS = {
     "abundant": (25.0, math.inf), "many": (25.0, math.inf), "high": (25.0, math.inf),
     "increased": (25.0, math.inf), "prominent": (25.0, math.inf), "conspicuous": (25.0, math.inf),
     "easily found": (25.0, math.inf), "active": (6.0, math.inf),
+    "not increased": (0.0, 24.0),
     "present": (1.0, math.inf),
 }
 
 #: Mitotic activity in words, as reports qualify the word "mitoses" -> the word's key in
 #: :data:`MITOSIS_WORDS` (read by the free-text reader and by :func:`parse_mitoses` for a phrase).
+#: Tried in order: a frequent word first, so "かなり" is frequent unless a rare word follows it.
+#: 散見 ("seen here and there") is occasional, so rare.
 MITOSIS_QUALIFIERS = (
-    (r"(?:frequent|numerous|brisk|abundant|many|increased|high|prominent|conspicuous|plentiful|"
-     r"易见|多见|常见|活跃|活躍|多数|多い|目立つ|散見され|많)", "frequent"),
-    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|少见|少見|罕见|罕見|偶见|偶見|少ない|乏しい|稀|드물|적)", "rare"),
-    (r"(?:inconspicuous|目立たない)", "inconspicuous"),
+    (r"(?:frequent|numerous|brisk|abundant|many|increased|increase|high\b(?![- ]?power)|prominent|conspicuous|"
+     r"plentiful|(?:easily|readily) (?:identif\w*|found|seen|observed|detect\w*|recogni[sz]\w*|visible|apparent|"
+     r"evident)|易见|易見|多见|多見|常见|常見|活跃|活躍|增多|增加|較多|较多|丰富|豐富|"
+     r"多数|多く|多い|目立(?!た[なずぬ])|かなり(?!\s*(?:少|乏|まれ|稀))|豊富|増加|増多|亢進|頻繁|"
+     r"많|증가|빈번|흔히|흔하)", "frequent"),
+    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|isolated|sporadic|少见|少見|罕见|罕見|偶见|偶見|"
+     r"极少|極少|少数|少量|稀少|不多|少な|乏し|わずか|僅か|(?<![含囲生挟包])まれ|稀|散見|드물|적(?:은|게|었|다|음)|간혹|가끔|소수)",
+     "rare"),
+    (r"(?:inconspicuous|目立たな|目立たず)", "inconspicuous"),
 )
+#: Qualifier words that say an increase: denied ("核分裂像の増加はなく", "not increased", "无明显增多"),
+#: they say the mitoses are not above normal, which allows none (:data:`MITOSIS_WORDS` 'not increased').
+MITOSIS_INCREASE = r"(?:increased?|elevated|high|增多|增加|増加|増多|亢進|증가)"
 
 #: A mitoses *value* that says only that there are some ('present', 'seen', 'present (not
 #: counted)'): read by :func:`parse_mitoses` alone, after the qualifiers (the free-text reader
@@ -119,9 +130,8 @@ MITOSIS_PRESENT = r"(?:present|seen|identified|observed|found|noted|evident|可�
 NOT_COUNTED = r"\b(?:not|un)[- ]?(?:counted|quantified|quantitated|enumerated|stated|given|specified)\b"
 
 #: Negation cues before a finding (same clause), per language.
-NEG_BEFORE = (r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsence of\b", r"\babsent\b", r"\black(?:ing)? of\b",
-              r"\blacking\b", r"\bfree of\b", r"\bdevoid of\b", r"\bnor\b", r"\bnegative for\b", r"\bnone\b",
-              r"\bneither\b", r"\bnil\b",
+NEG_BEFORE = (r"\b(?:no|not|without|absence of|absent|lack(?:ing|ed|s)?(?: of)?|free of|devoid of|nor|negative for|none|"
+              r"neither|nil)\b",  # one \b and the words after it: this is searched before every finding
               r"无明显", r"無明顯", r"未见", r"未見", r"缺乏", r"缺少", r"无", r"無", r"없")
 ATYPIA_WORDS = {
     "none": ("none",), "no": ("none",), "absent": ("none",), "bland": ("none",), "0": ("none",),
@@ -267,6 +277,12 @@ _COUNT_RE = (  # compiled on first use (re's cache): a panel without a mitotic c
     r"mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?)\s*$")
 
 
+#: A denial of atypical mitoses only ('none atypical', 'no atypical forms', '无病理性核分裂'): it says
+#: nothing of the mitoses' number, so :func:`parse_mitoses` drops it before reading a negation.
+ATYPICAL_DENIED = (r"(?:\bno(?:ne)?\b|\bwithout\b|\bnot\b|无|無|未见|未見|なし|없)\s*(?:of them\s+)?"
+                   r"(?:atypical|abnormal|病理性|异型|異型|非典型|비정형)\S*(?:\s*(?:mitos\w*|mitotic\s+figures?|forms?|"
+                   r"figures?|核分裂[像象]?|分裂[像象]?))?|(?:atypical|abnormal)\s+(?:mitos\w*|mitotic\s+figures?|forms?)\s+"
+                   r"(?:were\s+|are\s+)?(?:absent|not\s+(?:seen|identified|found|observed))")
 _NEG_RE = re.compile("|".join(NEG_BEFORE), re.I)
 _NEAR_ZERO = re.compile(r"\b(?:virtually|almost|practically|essentially)\s+(?:none|absent|no)\b")
 
@@ -281,10 +297,12 @@ def _mitoses_phrase(s):
     """
     s = re.sub(r"[()\[\]（）]", " ", s)
     s = re.sub(NOT_COUNTED, " ", s)
+    s = re.sub(ATYPICAL_DENIED, " ", s, flags=re.I)
     if re.search(r"\d", s):
         return None
     if _NEAR_ZERO.search(s):
         return "none"
+    q = next((m for pat, _ in MITOSIS_QUALIFIERS for m in [re.search(pat, s, re.I)] if m), None)
     word = next((w for pat, w in MITOSIS_QUALIFIERS if re.search(pat, s, re.I)), None)
     if word is None and re.search(MITOSIS_PRESENT, s, re.I):
         word = "present"
@@ -292,7 +310,9 @@ def _mitoses_phrase(s):
     if word is None:
         return "none" if negated else None
     if negated:
-        return "rare" if word == "frequent" else "none"
+        if word == "frequent":  # 'not frequent' is rare; 'not increased' allows none
+            return "not increased" if re.fullmatch(MITOSIS_INCREASE, q.group(0), re.I) else "rare"
+        return "none"
     return word
 
 

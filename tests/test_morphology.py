@@ -166,6 +166,123 @@ def test_findings_read_from_real_case_sentences(text, expect):
     assert observed_states(read_morphology(text)) == expect
 
 
+# Counts as reports write them (K6 round): the fields before the count, comparators in words.
+@pytest.mark.parametrize("text,states", [
+    # the denominator first, in Japanese, Chinese and Korean
+    ("30高視野当たり8個の核分裂像を認めた", ("m2",)),
+    ("核分裂像は10高倍視野あたり6個であった", ("m3",)),
+    ("核分裂像は強拡大10視野に2個", ("m2",)),
+    ("核分裂像は1高視野あたり2個以上みられた", ("m4",)),
+    ("10HPFあたり核分裂像を7個認めた", ("m3",)),
+    ("核分裂象每10个高倍视野8个", ("m3",)),
+    ("每50个高倍视野可见核分裂象2个", ("m1",)),
+    ("유사분열은 10고배율시야당 6개였다", ("m3",)),
+    ("유사분열은 고배율 10시야당 12개였다", ("m4",)),
+    # comparators in words and 'high powered fields'
+    ("mitotic rate of more than 15 per 10 high powered fields (HPF)", ("m4",)),
+    ("greater than 12 mitoses per 10 high-power fields", ("m4",)),
+    ("up to 3 mitoses per 50 HPFs", ("m1",)),
+    ("mitoses numbered 2 per 10 high powered field", ("m2",)),
+    ("mitotic count of no more than 1 per 10 HPF", ("m0", "m1")),
+    ("at least 6 mitotic figures per 10 HPF", ("m3", "m4")),
+    ("5 mitoses per 10 HPF or more", ("m3", "m4")),
+])
+def test_mitotic_counts_in_the_orders_and_words_reports_use(text, states):
+    assert observed_states(read_morphology(text)).get("mitoses") == states
+
+
+# Mitoses in words (K6 round): a qualifier belongs to the mitoses' own phrase, and a denied one
+# is not the word itself.
+@pytest.mark.parametrize("text,states", [
+    # 散見 ("seen here and there") is occasional
+    ("核分裂像も散見された", ("m1", "m2")),
+    ("核分裂像を散見する", ("m1", "m2")),
+    # considerable, increased, abundant
+    ("核分裂像をかなり認める", ("m3", "m4")),
+    ("核分裂像の増加を認めた", ("m3", "m4")),
+    ("可见较多核分裂象", ("m3", "m4")),
+    ("There were frequent and atypical mitoses", ("m3", "m4")),
+    ("mitoses are easily identified", ("m3", "m4")),
+    ("mitotic figures were readily found", ("m3", "m4")),
+    # a qualifier of a neighbouring phrase is not the mitoses'
+    ("細胞は異型に乏しいが,核分裂像をかなり認めた", ("m3", "m4")),
+    ("細胞密度は高く、核分裂像が目立った", ("m3", "m4")),
+    ("核は多形性に乏しく、核分裂像は少ない", ("m1", "m2")),
+    # a denied increase allows none; a denied 'frequent' is rare
+    ("核分裂像の増加はなく", ("m0", "m1", "m2")),
+    ("核分裂像の増加は認めなかった", ("m0", "m1", "m2")),
+    ("유사분열은 증가하지 않았다", ("m0", "m1", "m2")),
+    ("核分裂象无明显增多", ("m0", "m1", "m2")),
+    ("Mitotic activity was not increased", ("m0", "m1", "m2")),
+    ("no increased mitotic activity", ("m0", "m1", "m2")),
+    ("核分裂象不多见", ("m1", "m2")),
+    ("유사분열은 많지 않았다", ("m1", "m2")),
+    ("mitoses were not frequent", ("m1", "m2")),
+])
+def test_mitotic_words_are_read_in_the_mitoses_own_phrase(text, states):
+    assert observed_states(read_morphology(text)).get("mitoses") == states
+
+
+# A finding denied after it, as Japanese and Korean write it (K6 round).
+@pytest.mark.parametrize("text,expect", [
+    ("核分裂像は認めない", {"mitoses": ("m0",)}),
+    ("核分裂像はほとんどみられなかった", {"mitoses": ("m0",)}),
+    ("核分裂像はなく、壊死も観察されない", {"mitoses": ("m0",), "necrosis": ("absent",)}),
+    ("壊死は見られなかった", {"necrosis": ("absent",)}),
+    ("壊死は確認できなかった", {"necrosis": ("absent",)}),
+    ("괴사는 동반되지 않았다", {"necrosis": ("absent",)}),
+    ("유사분열은 찾아볼 수 없었다", {"mitoses": ("m0",)}),
+    ("이형성은 거의 없었다", {"atypia": ("none",)}),
+    ("異型は乏しい", {"atypia": ("none",)}),
+    ("核異型性に乏しく", {"atypia": ("none",)}),
+    ("異型の乏しい円形核を有する細胞", {"atypia": ("none",)}),
+    ("核異型の目立たない細胞", {"atypia": ("none",)}),
+    ("The tumour lacked mitotic activity", {"mitoses": ("m0",)}),
+    # "no atypical mitoses" says nothing of how many mitoses there are
+    ("No atypical mitoses were identified", {}),
+])
+def test_findings_denied_after_them_are_read_as_absent(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
+# A predicate that says there are mitoses, said of the mitoses themselves (K6 round).
+@pytest.mark.parametrize("text,states", [
+    ("spindle cells with associated mitoses", ("m1", "m2", "m3", "m4")),
+    ("Mitotic figures were present.", ("m1", "m2", "m3", "m4")),
+    ("mitoses were also identified", ("m1", "m2", "m3", "m4")),
+    ("核分裂像を認めた", ("m1", "m2", "m3", "m4")),
+    ("可见核分裂象", ("m1", "m2", "m3", "m4")),
+    ("유사분열이 관찰되었다", ("m1", "m2", "m3", "m4")),
+])
+def test_mitoses_said_to_be_present_are_any_count(text, states):
+    assert observed_states(read_morphology(text)).get("mitoses") == states
+
+
+@pytest.mark.parametrize("text", [
+    # 'seen' said of another finding near the word mitoses is not said of the mitoses
+    "Necrosis was seen; mitotic count not given",
+    "mitoses and necrosis: necrosis was seen",
+    "cells with necrosis were seen near the mitotic spindle",
+])
+def test_a_predicate_of_another_finding_is_not_read_as_mitoses_present(text):
+    assert "mitoses" not in observed_states(read_morphology(text))
+
+
+# Atypical mitoses in Japanese, Chinese and Korean (K6 round): not nuclear atypia, and a denial of
+# them says nothing of how many mitoses there are.
+@pytest.mark.parametrize("text,expect", [
+    ("核分裂像が多く、異型核分裂像も認めた", {"mitoses": ("m3", "m4")}),
+    ("核分裂像は少なく、異型核分裂像はない", {"mitoses": ("m1", "m2")}),
+    ("未见病理性核分裂象", {}),
+    ("异型核分裂象可见", {"mitoses": ("m1", "m2", "m3", "m4")}),
+    ("可见核仁及核分裂象，无病理性核分裂", {"mitoses": ("m1", "m2", "m3", "m4")}),
+    ("spindle cells with mild atypia and mitoses", {"mitoses": ("m1", "m2", "m3", "m4"), "atypia": ("mild",),
+                                                    "cell_type": ("spindle",)}),
+])
+def test_atypical_mitoses_are_mitoses_not_atypia(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
 def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("mild pleomorphism").pleomorphic is False
     assert read_morphology("marked pleomorphism").pleomorphic is True
@@ -572,6 +689,10 @@ def test_morphology_vectors_on_demand_equal_the_eager_table():
     ("no mitoses identified", ("m0",)),
     ("not present", ("m0",)),
     ("rare mitoses seen", ("m1", "m2")),
+    # a denial of atypical mitoses only is not a denial of mitoses
+    ("seen (none atypical)", ("m1", "m2", "m3", "m4")),
+    ("frequent, without atypical forms", ("m3", "m4")),
+    ("可见 (无病理性核分裂)", ("m1", "m2", "m3", "m4")),
 ])
 def test_a_mitoses_value_that_only_says_there_are_some_is_any_count_not_none(text, states):
     # 'present (not counted)' was read as none: the 'not' of 'not counted' negated it
