@@ -625,6 +625,27 @@ def test_vectorised_fixed_point_formatting_equals_format_exactly():
     assert batch._fixed6_many(np, p) == [[f"{v:.6f}" for v in r] for r in p.tolist()]
 
 
+def test_vectorised_tails_write_probabilities_as_format_does():
+    """The block route's CSV tails (table look-ups for the digits) equal _csv_tail's, ties and all."""
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(8)
+    names = [f"dx{i}" for i in range(6)]
+    k = rng.integers(0, 1_000_000, 600)
+    top = np.concatenate([rng.random((3000, 3)), rng.random((300, 3)) ** 30,
+                          ((k + 0.5) / 1e6).reshape(-1, 3),  # just off the decimal ties
+                          np.array([[1.0, 0.0, 0.0], [0.9999995, 5e-7, 1.5e-6], [0.4999995, 2.5e-7, 1e-300]])])
+    n = len(top)
+    order = np.array([rng.permutation(6)[:3] for _ in range(n)])
+    atypical, ok = rng.random(n) < 0.2, rng.random(n) < 0.5
+    got = batch._tail_texts(np, names, atypical, ok & ~atypical, order, top)
+    want = []
+    for a, o, ks, ps in zip(atypical.tolist(), (ok & ~atypical).tolist(), order.tolist(), top.tolist()):
+        status = "atypical" if a else ("ok" if o else "indeterminate")
+        want.append(batch._csv_tail((status, names[ks[0]] if o else None, ps[0],
+                                     [(names[c], x) for c, x in zip(ks, ps)], None, None)))
+    assert got == want
+
+
 def test_vectorised_row_sums_equal_the_builtin_sum():
     """The softmax denominator of the block route is this Python's sum() of each row, bit for bit."""
     np = pytest.importorskip("numpy")
