@@ -1781,26 +1781,29 @@ class _FastStructured:
                 self.site_memo[cell] = hit
         return hit
 
-    def _whole_cell_quotes(self, a, q, ends, delims):
-        """Whether the quotes at ``q`` (positions in the block's bytes ``a``) each enclose a whole cell.
+    def _whole_quoted_cells(self, a, ends, delims):
+        """Whether every quote of the block's bytes ``a`` is the first or the last byte of a cell
+        ``"x"`` that holds no other quote (``ends``, ``delims``: the positions of the line breaks
+        and delimiters, every line already holding the header's cell count).
 
-        Pairs of quotes (an even count on every line), each opening quote at a line start or after
-        the delimiter, each closing one before the delimiter or a line end, with no delimiter or
-        line break between the two (so no quote inside a cell either). ``ends`` and ``delims``
-        are the positions of the line breaks and delimiters: one inside a pair has an odd number
-        of quotes before it.
+        The cells are the bytes between line breaks and delimiters; a quote elsewhere, a cell
+        ``"`` or a quote inside a cell makes the block's quote count exceed twice the number of
+        cells that start and end with one.
         """
         np = self.np
-        if q.size % 2:
-            return False
-        opens, closes = q[0::2], q[1::2]
-        d, last = self.delim_byte, len(a) - 1
-        before = a[np.maximum(opens - 1, 0)]
-        after = a[np.minimum(closes + 1, last)]
-        if not (((before == d) | (before == 10) | (opens == 0)).all()
-                and ((after == d) | (after == 10) | (closes == last)).all()):
-            return False
-        return not ((np.searchsorted(q, ends) & 1).any() or (np.searchsorted(q, delims) & 1).any())
+        ncols = self.ncols
+        n = len(ends) + 1
+        stop = np.empty((n, ncols), np.int64)  # where each cell ends (exclusive), row by row
+        stop[:, :-1] = delims.reshape(n, ncols - 1)
+        stop[:-1, -1] = ends
+        stop[-1, -1] = len(a)
+        stop = stop.ravel()
+        start = np.empty_like(stop)
+        start[0] = 0
+        start[1:] = stop[:-1] + 1
+        last = len(a) - 1
+        whole = ((stop - start) >= 2) & (a[np.minimum(start, last)] == 34) & (a[np.maximum(stop - 1, 0)] == 34)
+        return int(np.count_nonzero(a == 34)) == 2 * int(np.count_nonzero(whole))
 
     def rows(self, text, start):
         """``(ids, tails, errors, quoted)`` for the rows of a block's text, or None if the block is not clean.
@@ -1818,26 +1821,35 @@ class _FastStructured:
         a = np.frombuffer(raw, np.uint8)
         ends = np.flatnonzero(a == 10)
         delims = np.flatnonzero(a == self.delim_byte)
-        q = np.flatnonzero(a == 34) if b'"' in raw else ends[:0]
+
+        def cell_counts_ok():  # every line the header's cell count (no ragged nor blank line)
+            per = np.diff(np.searchsorted(delims, np.append(ends, len(a))), prepend=0)
+            return not (per != ncols - 1).any()
+
+        counted = False
         unquote = False
-        if q.size and self._whole_cell_quotes(a, q, ends, delims):
-            # every quote opens or closes a whole cell holding no delimiter, quote or line break (an
-            # export that quotes its cells): the csv module reads such a cell as its text without the
-            # quotes, so the block is that text unquoted, and no case_id needs quoting on output.
-            # The quotes are dropped from the bytes (no line break nor delimiter moves between
-            # cells, so the checks below hold for either form); with a blank delimiter (tab) a
-            # line of empty quoted cells would become a blank line, so pandas' reader, told of the
-            # quote character, reads those bytes as they are (slower: 0.14 s against 0.12 s
-            # for the 200,000-row quoted file).
-            if delim.isspace():
-                quoting = csv.QUOTE_MINIMAL
-            else:
-                unquote = True
-            q = q[:0]
-        if q.size:
+        quotes = b'"' in raw
+        if quotes:
+            counted = cell_counts_ok()
+            if counted and self._whole_quoted_cells(a, ends, delims):
+                # every quote opens or closes a whole cell holding no delimiter, quote or line break
+                # (an export that quotes its cells): the csv module reads such a cell as its text
+                # without the quotes, so the block is that text unquoted, and no case_id needs
+                # quoting on output. The quotes are dropped from the bytes (no line break nor
+                # delimiter moves between cells); with a blank delimiter (tab) a line of empty
+                # quoted cells would become a blank line, so pandas' reader, told of the quote
+                # character, reads those bytes as they are (slower: 0.14 s against 0.12 s for
+                # the 200,000-row quoted file).
+                if delim.isspace():
+                    quoting = csv.QUOTE_MINIMAL
+                else:
+                    unquote = True
+                quotes = False
+        if quotes:
             # lines with quotes are read as the row path reads them (the csv module, one line each);
             # a quote that may open a cell spanning lines (an odd count), or a line the csv module
             # refuses or that has the wrong cell count, sends the block to the row path
+            q = np.flatnonzero(a == 34)
             per_line = np.bincount(np.searchsorted(ends, q), minlength=len(ends) + 1)
             which = np.flatnonzero(per_line)
             if (per_line[which] % 2).any():
@@ -1858,16 +1870,16 @@ class _FastStructured:
                 quoted.append((i, fields))
                 lines[i] = filler
             text = "\n".join(lines)
-            del lines, qlines
+            del lines, qlines, q
             raw = text.encode("utf-8")
             a = np.frombuffer(raw, np.uint8)
             ends = np.flatnonzero(a == 10)
             delims = np.flatnonzero(a == self.delim_byte)
+            counted = False
         n = len(ends) + 1
-        per = np.diff(np.searchsorted(delims, np.append(ends, len(a))), prepend=0)
-        if (per != ncols - 1).any():  # ragged, or a blank line
+        if not counted and not cell_counts_ok():  # ragged, or a blank line
             return None
-        del a, ends, delims, q
+        del a, ends, delims
         if delim.isspace() and any(map(str.isspace, text.split("\n"))):  # a line of tabs is a blank line
             return None
         if unquote:
