@@ -789,3 +789,22 @@ def test_quoted_and_crlf_blocks_equal_the_row_path_byte_for_byte(monkeypatch):
         want = (out.getvalue(), s.rows, s.errors, s.duplicate_ids)
         assert fast[k] == want and fast[k + 1] == want, data[:300]
         k += 2
+
+
+def test_many_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(monkeypatch):
+    """Ids drawn with many repeats across blocks (the block route's seen hashes in buckets) and
+    blank ones: the same count, first rows and empty count as the row path's."""
+    import random
+
+    rng = random.Random(4)
+    lines = ["case_id,SMA,desmin,site"]
+    for i in range(70000):
+        cid = f"C{rng.randrange(50000)}" if rng.random() < 0.7 else (" " if rng.random() < 0.1 else f"D{i}")
+        lines.append(f"{cid},{rng.choice(['pos', 'neg', ''])},{rng.choice(['pos', 'neg'])},stomach")
+    data = ("\n".join(lines) + "\n").encode()
+    fast = run_batch(io.BytesIO(data), io.StringIO())
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)
+    slow = run_batch(io.BytesIO(data), io.StringIO())
+    assert fast.duplicate_ids > 10000
+    assert (fast.duplicate_ids, fast.duplicate_rows, fast.empty_ids) == \
+        (slow.duplicate_ids, slow.duplicate_rows, slow.empty_ids)
