@@ -205,6 +205,9 @@ class _Classifier:
         self.head_text = None
         self.diff_prefix = None
         self.limit_next = MEMO_LIMIT
+        #: whether outcomes are memoised here (per row key and per model states); not when every
+        #: caller keeps its own memo of the rendered row on a key at the model's level (CSV)
+        self.keep = True
 
     def _estimate(self):
         """Estimated gains with numpy (:class:`ihc.engine.vector.GainEstimator`), or None without numpy."""
@@ -466,8 +469,9 @@ class _Classifier:
             status, diff = self._status_and_differential(states, panel.site, typ, findings)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
-            _trim(self.state_memo)
-            self.state_memo[key] = hit
+            if self.keep:
+                _trim(self.state_memo)
+                self.state_memo[key] = hit
         return hit
 
     def outcome(self, key, build):
@@ -481,8 +485,9 @@ class _Classifier:
             hit = ("error", None, None, (), _one_line(exc), None)
         except RecursionError as exc:  # pathological text: an error row, not a crash
             hit = ("error", None, None, (), f"input too deeply nested to read: {_one_line(exc)}", None)
-        _trim(self.row_memo, self.limit)
-        self.row_memo[key] = hit
+        if self.keep:
+            _trim(self.row_memo, self.limit)
+            self.row_memo[key] = hit
         return hit
 
 
@@ -732,6 +737,7 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
             return build_one(cells)
         return _LeanPanel(dict(hit[0][0]), key[1][0] if key[1] is not None else None, hit[1])
 
+    key_of.model_level = True  # a key is the model states, findings and canonical site
     return key_of, build
 
 
@@ -847,6 +853,7 @@ def _panel_builders(layout, mode, model_markers=None):
         # what the vectorised CSV path (_FastStructured) needs to code whole columns at once
         if lean and not other_site:
             key_of.fast = {"coders": coders, "memos": memos, "idx": idx, "si": si, "site_code": site_code}
+        key_of.model_level = lean and not other_site
     return key_of, build
 
 
@@ -1326,6 +1333,11 @@ class _RowWorker:
         self.key_of, self.build = _builders(layout, mode, None if self.clf.full else self.clf.model.markers)
         self.render_outcome = _csv_tail if fmt == "csv" else _jsonl_tail
         self.tail_memo = {}
+        # CSV rows keyed at the model's level: the tail memo (and the block route's) holds what the
+        # classifier's memos would (the same key, the same limit); keeping those too doubled the
+        # memory a distinct key costs (free text, 100,000 rows: 17 MiB)
+        if fmt == "csv" and getattr(self.key_of, "model_level", False):
+            self.clf.keep = False
 
     def _tail(self, o):
         return self.render_outcome(o), o[0] == "error"
