@@ -1253,8 +1253,14 @@ def _csv_tail(o):
 _LINE_BREAKERS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
+#: what ``json.dumps(obj, ensure_ascii=False, separators=(",", ":"))`` uses, made once (dumps with
+#: arguments builds a new encoder for every call: a quarter of the cost of a small object)
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _json_line(obj):
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKERS)
+    s = _JSON.encode(obj)
+    return s if s.isascii() else s.translate(_LINE_BREAKERS)  # ASCII holds no line breaker
 
 
 class _JsonText(str):
