@@ -625,6 +625,27 @@ def test_vectorised_fixed_point_formatting_equals_format_exactly():
     assert batch._fixed6_many(np, p) == [[f"{v:.6f}" for v in r] for r in p.tolist()]
 
 
+def test_vectorised_tails_write_probabilities_as_format_does():
+    """The block route's CSV tails (table look-ups for the digits) equal _csv_tail's, ties and all."""
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(8)
+    names = [f"dx{i}" for i in range(6)]
+    k = rng.integers(0, 1_000_000, 600)
+    top = np.concatenate([rng.random((3000, 3)), rng.random((300, 3)) ** 30,
+                          ((k + 0.5) / 1e6).reshape(-1, 3),  # just off the decimal ties
+                          np.array([[1.0, 0.0, 0.0], [0.9999995, 5e-7, 1.5e-6], [0.4999995, 2.5e-7, 1e-300]])])
+    n = len(top)
+    order = np.array([rng.permutation(6)[:3] for _ in range(n)])
+    atypical, ok = rng.random(n) < 0.2, rng.random(n) < 0.5
+    got = batch._tail_texts(np, names, atypical, ok & ~atypical, order, top)
+    want = []
+    for a, o, ks, ps in zip(atypical.tolist(), (ok & ~atypical).tolist(), order.tolist(), top.tolist()):
+        status = "atypical" if a else ("ok" if o else "indeterminate")
+        want.append(batch._csv_tail((status, names[ks[0]] if o else None, ps[0],
+                                     [(names[c], x) for c, x in zip(ks, ps)], None, None)))
+    assert got == want
+
+
 def test_vectorised_row_sums_equal_the_builtin_sum():
     """The softmax denominator of the block route is this Python's sum() of each row, bit for bit."""
     np = pytest.importorskip("numpy")
@@ -705,3 +726,85 @@ def test_block_exact_gains_equal_the_scalar_gains_bit_for_bit():
             else:
                 ref = model.information_gain(states, site, name, proba=proba, scores=z)[0]
             assert v == ref, (states, site, name)
+
+
+def _quote_variants_csv(rng, delim, line_end, n=150):
+    """A marker CSV whose cells are quoted in one of several ways: every cell, some cells, quotes
+    inside cells, an empty quoted cell, a cell that is one quote, a quoted delimiter."""
+    header = ["case_id", "SMA", "desmin", "CD117", "Ki67", "site"]
+    style = rng.choice(["all", "all", "some", "inner", "one-quote", "delim-inside", "escaped"])
+    values = ["pos", "neg", "focal", "", "+", "-", "weak", "nd"]
+    out = [delim.join(header)]
+    for i in range(n):
+        cells = [f"Q{i}", *(rng.choice(values) for _ in range(3)), rng.choice(["", "3", "30%", "80"]),
+                 rng.choice(["", "stomach", "uterus", "thigh"])]
+        if style == "all" or (style == "some" and rng.random() < 0.5):
+            cells = [f'"{c}"' for c in cells]
+        elif style == "some":
+            k = rng.randrange(len(cells))
+            cells[k] = f'"{cells[k]}"'
+        elif style == "inner" and rng.random() < 0.05:
+            cells[1] = 'p"os'
+        elif style == "one-quote" and rng.random() < 0.05:
+            cells[2] = '"'
+        elif style == "delim-inside" and rng.random() < 0.1:
+            cells[5] = f'"soft tissue{delim} arm"'
+        elif style == "escaped" and rng.random() < 0.1:
+            cells[0] = f'"Q{i} ""a"""'
+        if style != "all" and rng.random() < 0.3:
+            cells = [f'"{c}"' if '"' not in c else c for c in cells]
+        out.append(delim.join(cells))
+    return (line_end.join(out) + line_end).encode()
+
+
+def test_quoted_and_crlf_blocks_equal_the_row_path_byte_for_byte(monkeypatch):
+    """Blocks with quotes of every kind, any delimiter, LF or CRLF: the block route (quotes dropped
+    from whole quoted cells, quoted lines read by the csv module, columns read as categories) writes
+    what the row path writes, and CRLF what LF writes; whole-quoted blocks stay on the block route."""
+    import random
+
+    rng = random.Random(11)
+    files = [(_quote_variants_csv(rng, delim, "\n"), delim) for delim in (",", ";", "\t") for _ in range(12)]
+    calls = {"fast": 0, "none": 0}
+    real_rows = batch._FastStructured.rows
+
+    def spy(self, text, start):
+        got = real_rows(self, text, start)
+        calls["fast" if got is not None else "none"] += 1
+        return got
+
+    monkeypatch.setattr(batch._FastStructured, "rows", spy)
+    fast = []
+    for data, _ in files:
+        for d in (data, data.replace(b"\n", b"\r\n")):
+            out = io.StringIO()
+            s = run_batch(io.BytesIO(d), out)
+            fast.append((out.getvalue(), s.rows, s.errors, s.duplicate_ids))
+    assert calls["fast"] > 40 and calls["none"] > 0, calls
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)
+    k = 0
+    for data, _ in files:
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out)
+        want = (out.getvalue(), s.rows, s.errors, s.duplicate_ids)
+        assert fast[k] == want and fast[k + 1] == want, data[:300]
+        k += 2
+
+
+def test_many_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(monkeypatch):
+    """Ids drawn with many repeats across blocks (the block route's seen hashes in buckets) and
+    blank ones: the same count, first rows and empty count as the row path's."""
+    import random
+
+    rng = random.Random(4)
+    lines = ["case_id,SMA,desmin,site"]
+    for i in range(70000):
+        cid = f"C{rng.randrange(50000)}" if rng.random() < 0.7 else (" " if rng.random() < 0.1 else f"D{i}")
+        lines.append(f"{cid},{rng.choice(['pos', 'neg', ''])},{rng.choice(['pos', 'neg'])},stomach")
+    data = ("\n".join(lines) + "\n").encode()
+    fast = run_batch(io.BytesIO(data), io.StringIO())
+    monkeypatch.setattr(batch._FastStructured, "rows", lambda self, text, start: None)
+    slow = run_batch(io.BytesIO(data), io.StringIO())
+    assert fast.duplicate_ids > 10000
+    assert (fast.duplicate_ids, fast.duplicate_rows, fast.empty_ids) == \
+        (slow.duplicate_ids, slow.duplicate_rows, slow.empty_ids)

@@ -129,14 +129,20 @@ def status_many(np, thresholds, counterpart, p, surprise, n_states, has_ki67, qu
     th_atypical = thresholds["atypical_percentile"]
     has = n_states > 0
     # only whether the maximum typicality is below the threshold matters, so rows with a class
-    # at 1.0 (a surprise at most that class's last quantile) skip the interpolation
+    # whose typicality is at least the threshold for sure skip the interpolation: a surprise at
+    # most qs[j] gives at least levels[j] (levels ascending, qs descending: the interpolation
+    # adds a share >= 0 to the level at its upper quantile), j the first level >= the threshold
     need = has.copy()
     if th_atypical <= 1.0:
         for k, qs in enumerate(quantiles):
             if not qs:
                 need[:] = False
                 break
-            need &= ~(surprise[:, k] <= qs[-1])
+            lv = levels[:len(qs)]
+            j = len(qs) - 1
+            if all(a <= b for a, b in zip(lv, lv[1:])) and all(a >= b for a, b in zip(qs, qs[1:])):
+                j = next((i for i, level in enumerate(lv) if level >= th_atypical), j)
+            need &= ~(surprise[:, k] <= qs[j])
     typ_max = np.full(n, np.inf)  # rows not interpolated: not atypical
     sel = np.flatnonzero(need)
     if sel.size:

@@ -161,7 +161,7 @@ class VectorEvaluator:
                 ki67 = has
         # softmax as the scalar path takes it
         mx = z.max(axis=1)
-        e = np.array(list(map(math.exp, (z - mx[:, None]).ravel().tolist()))).reshape(n, K)
+        e = np.fromiter(map(math.exp, (z - mx[:, None]).ravel().tolist()), float, n * K).reshape(n, K)
         t = self._row_sums(e)
         p = e / t[:, None]
         atypical, ok = rules.status_many(np, self.thresholds, self.counterpart, p, s, n_states, ki67,
