@@ -165,15 +165,41 @@ def test_a_model_without_card_is_refused(tmp_path):
 
 
 def test_the_shipped_model_is_what_ihc_train_produces(tmp_path):
-    """A full `ihc train` from training_data/ alone reproduces the shipped model's predictions."""
-    card = train(TRAINING, tmp_path)
+    """`ihc train` from training_data/ alone reproduces the shipped model.
+
+    Started from the shipped coefficients at the shipped hyperparameters (``start_from``), the
+    solver takes no Newton step: they are the optimum of the objective this training data
+    defines (strictly convex, so the optimum is unique). Every other step (cohort, distinct
+    rows, tables, morphology weight, atypical quantiles, thresholds) runs as in a full train and
+    must give the same predictions. The full grid search (three fits, ~7 minutes) is not re-run
+    here; the card records its table (``training.selection``)."""
+    card = train(TRAINING, tmp_path, start_from=MODELS)
     shipped = json.loads((MODELS / "model_card.json").read_text())
     assert card["training_data_digest"] == shipped["training_data_digest"]
+    assert card["training"]["newton_steps"] == {str(shipped["training"]["C"]): 0}
     assert card["thresholds"] == shipped["thresholds"]
     assert (card["training"]["C"], card["training"]["temperature"], card["training"]["site_prior_strength"]) == \
         (shipped["training"]["C"], shipped["training"]["temperature"], shipped["training"]["site_prior_strength"])
+    chosen = [r for r in shipped["training"]["selection"] if (r["C"], r["temperature"], r["site_prior_strength"]) ==
+              (shipped["training"]["C"], shipped["training"]["temperature"], shipped["training"]["site_prior_strength"])]
+    assert card["training"]["selection"] == chosen  # the same dev log-loss at the chosen point
+    assert min(r["dev_log_loss"] for r in shipped["training"]["selection"]) == chosen[0]["dev_log_loss"]
     fresh, ship = load_model(tmp_path), load_model(MODELS)
+    assert fresh.atypical == ship.atypical
     for case in load_cases(TRAINING / "real_cases_dev.jsonl"):
         s = panel_states(case["markers"], ship.markers)
         for a, b in zip(fresh.proba(s, case["site"]), ship.proba(s, case["site"])):
             assert a == pytest.approx(b, abs=1e-6)
+
+
+def test_a_warm_start_away_from_the_optimum_takes_newton_steps():
+    """The check above can fail: coefficients that are not this data's optimum are refitted."""
+    X = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [1, 1]]); y = ["a", "b", "a", "b", "c"]
+    clf = IHCClassifier(C=1.0, tol=1e-10).fit(X, y)
+    again = IHCClassifier(C=1.0, tol=1e-10, warm_start=True)
+    again.classes_, again.coef_, again.intercept_ = clf.classes_, clf.coef_.copy(), clf.intercept_.copy()
+    assert int(np.max(again.fit(X, y).n_iter_)) == 0
+    moved = IHCClassifier(C=1.0, tol=1e-10, warm_start=True)
+    moved.classes_, moved.coef_, moved.intercept_ = clf.classes_, clf.coef_ + 0.5, clf.intercept_.copy()
+    assert int(np.max(moved.fit(X, y).n_iter_)) > 0
+    assert np.allclose(moved.coef_, clf.coef_, atol=1e-6)
