@@ -76,7 +76,7 @@ def load_model(path=None) -> CompactModel:
         No card, a card of another format or marker list, or a file whose
         sha256 differs from the card's.
     """
-    from .engine import FORMAT_VERSION
+    from .engine import READABLE_FORMATS
     from .markers import MODEL_MARKERS
 
     if path is None:
@@ -93,9 +93,9 @@ def load_model(path=None) -> CompactModel:
         raise ModelIntegrityError(f"no model card at {card_path}: a model is used only with its card") from None
     except (OSError, ValueError, UnicodeDecodeError):
         raise ModelIntegrityError(f"model card {card_path} cannot be read as JSON") from None
-    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
+    if not isinstance(card, dict) or card.get("format_version") not in READABLE_FORMATS:
         raise ModelIntegrityError(
-            f"model card {card_path.name} has format {card.get('format_version') if isinstance(card, dict) else None!r}; this ihc reads format {FORMAT_VERSION}")
+            f"model card {card_path.name} has format {card.get('format_version') if isinstance(card, dict) else None!r}; this ihc reads formats {', '.join(map(str, READABLE_FORMATS))}")
     markers = card.get("markers")
     if not isinstance(markers, list) or markers != list(MODEL_MARKERS):
         raise ModelIntegrityError(f"model card {card_path.name} lists markers that differ from this ihc's vocabulary")

@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .engine import FORMAT_VERSION, CompactModel, feature_names, panel_states, sha256_file
+from .engine import FORMAT_VERSION, READABLE_FORMATS, CompactModel, feature_names, panel_states, sha256_file
 from .exceptions import ModelError, ModelIntegrityError
 from .markers import KI67_BINS, LOSS_MARKERS, LOSS_STATES
 
@@ -459,11 +459,14 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None, start_
     newton_steps = {}
     best = None
     for C in grid_C:
+        # each C after the first starts from the previous C's optimum (the same optimum, fewer steps);
+        # with start_from, from the given model's (its pickle may predate warm_start)
         clf = IHCClassifier(C=C, temperature=1.0, class_prior=kb.class_prior(), warm_start=start is not None)
-        if start is not None:  # the fitted state of the model started from (its pickle may predate warm_start)
-            clf.classes_, clf.coef_, clf.intercept_ = start.classes_, start.coef_, start.intercept_
+        if start is not None:
+            clf.classes_, clf.coef_, clf.intercept_ = start.classes_, start.coef_.copy(), start.intercept_.copy()
         clf.fit(X, y, sample_weight=weight)
         clf.set_params(warm_start=False)
+        start = clf
         newton_steps[str(C)] = int(np.max(clf.n_iter_))
         for T in grid_T:
             for S in grid_S:
@@ -568,8 +571,9 @@ def load_joblib(path, card_path=None):
         raise ModelIntegrityError(f"no model card next to {path.name} ({card_path.name}): refusing to load an unverified pickle") from None
     except ValueError:
         raise ModelIntegrityError(f"model card {card_path.name} is not valid JSON") from None
-    if card.get("format_version") != FORMAT_VERSION:
-        raise ModelIntegrityError(f"model card format {card.get('format_version')!r} is not {FORMAT_VERSION}")
+    if card.get("format_version") not in READABLE_FORMATS:
+        raise ModelIntegrityError(f"model card format {card.get('format_version')!r} is not one this ihc reads "
+                                  f"({', '.join(map(str, READABLE_FORMATS))})")
     if not path.is_file():
         raise ModelError(f"no model file at {path}")
     digest = sha256_file(path)

@@ -1,5 +1,6 @@
 """Issue 15: the rest of the spindle-cell differential, and how the knowledge behind it is backed."""
 
+import csv
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ihc.diagnoses import DIAGNOSES
 from ihc.knowledge import load_knowledge
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAINING = ROOT / "training_data"
 
 
 def test_every_model_diagnosis_has_a_sourced_profile():
@@ -71,3 +73,16 @@ def test_the_readme_states_the_sourced_share_the_training_data_gives():
     assert m, "the README must state the sourced share"
     assert (int(m.group(1)), int(m.group(2))) == (
         p["sourced"], p["sourced"] + p["assumed"] + p["defaulted"])
+
+
+def test_no_used_row_names_a_subtype_the_model_does_not_have():
+    """A `use=yes` row (or an assumption) of a subtype without a share in subtypes.csv is never
+    read by the cohort: it must say `use=no` with its reason instead of being silently dropped."""
+    kb = load_knowledge()
+    modelled = {(dx, s) for dx, subs in kb.subtypes.items() for s, _ in subs}
+    for name in ("marker_frequencies.csv", "assumptions.csv"):
+        with open(TRAINING / name, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                sub = (row.get("subtype") or "").strip()
+                if sub and row.get("use", "yes").strip() == "yes" and row["diagnosis"] in kb.diagnoses:
+                    assert (row["diagnosis"], sub) in modelled, (name, row["diagnosis"], row["marker"], sub)

@@ -29,15 +29,16 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "7558834873e9449e69dbb7a35e2f22aece84e6f3d0b7233bd3c98a6838db3c6a",
-    "classify_generated": "4cc97d8339b85b48d1877419365592b55fe78eb9de0a0369e09488ada4ec60bb",
-    "batch_structured_csv": "6aab92f3aa8110c19885acc7e6a64daa67db068ba95696b2b3119db5f0ba37c9",
-    "batch_uniform_csv": "5034e4e319b7b78621c00fdae85d19e876913e637dc5f5e77928508ba453dd6c",
-    "batch_text_csv": "aabfd6e3a4545da068d645e4b70dc4188a6d8f2ef504c57d538e3ab0ea7b94a1",
-    "batch_structured_jsonl": "c93961ae837a117153c40db637dc38c5e31b91752d413ee40eac5cdde028f3a4",
-    "batch_uniform_jsonl": "f18f7aabbf6545f7797589f38b924d8638540cad90c386cc3e9b6bcad9e11fc0",
-    "batch_text_jsonl": "1a29a562b8f8d816f7750e2046a223fd572394e59ce7b990feb18c3dcb85a1a4"
+    "classify_real_cases": "e44291cce090f501b2a27db1ccf037fbcfcb75e8e2a8a4e38c6a0dfe12e694f7",
+    "classify_generated": "5d8fef2d838ef2c7d7f35ac3b6de196cfa9c5a144352c813b4f71bf17b9955d0",
+    "batch_structured_csv": "430f35c55a718073d2f51b94bb54eb96a939018738544ba267a49b0f1266e057",
+    "batch_uniform_csv": "cb213c21c650bee66bb28f508182814d05b0498974e048b9e648f39aa54c205f",
+    "batch_text_csv": "bb8351f087afd31f3989bf4d4115f52a1b72b4ea3568e18f3fd422100219dfd6",
+    "batch_structured_jsonl": "14ba09ee56d9a8d32ed9a561667bfe85e29b42f28bd7bc4dff3c6c5f150d0823",
+    "batch_uniform_jsonl": "55445b1452677cd1a6b5ae99f36f6a333b86e2f2d097e82b269a4948fc54a82f",
+    "batch_text_jsonl": "09551ac569aa8c0c98723bb485044c27ccfc9918105046cb98b2ffc072cda6f3"
 }
+
 
 N_GENERATED = 2000
 SITES = [None, "stomach", "retroperitoneum", "uterus", "skin", "thigh", "jejunum", "soft tissue", "rectum",

@@ -203,3 +203,28 @@ def test_a_warm_start_away_from_the_optimum_takes_newton_steps():
     moved.classes_, moved.coef_, moved.intercept_ = clf.classes_, clf.coef_ + 0.5, clf.intercept_.copy()
     assert int(np.max(moved.fit(X, y).n_iter_)) > 0
     assert np.allclose(moved.coef_, clf.coef_, atol=1e-6)
+
+
+def test_packed_and_plain_model_files_give_identical_probabilities():
+    """Format 2 packs coef and the stored tables as exact float bytes; format 1 (plain JSON
+    lists) still reads, with the same numbers: every probability is bit for bit the same."""
+    from ihc.engine import FORMAT_VERSION, READABLE_FORMATS
+    from ihc.engine.tables import unpack_floats
+
+    ship = load_model(MODELS)
+    packed = json.loads(json.dumps(ship.stored_form()))
+    assert packed["format_version"] == FORMAT_VERSION == 2 and isinstance(packed["coef"], str)
+    plain = json.loads(json.dumps(packed))
+    plain["format_version"] = 1
+    flat = unpack_floats(plain["coef"])
+    F = len(plain["features"])
+    plain["coef"] = [flat[i:i + F] for i in range(0, len(flat), F)]
+    plain["tables"] = {"state_prob": {m: {st: unpack_floats(v) for st, v in sts.items()}
+                                      for m, sts in plain["tables"]["state_prob"].items()}}
+    assert 1 in READABLE_FORMATS
+    a, b = CompactModel(packed), CompactModel(plain)
+    for case in load_cases(TRAINING / "real_cases_dev.jsonl"):
+        s = panel_states(case["markers"], ship.markers)
+        assert a.proba(s, case["site"]) == b.proba(s, case["site"]) == ship.proba(s, case["site"])
+    with pytest.raises(ModelIntegrityError, match="not a format this ihc reads"):
+        CompactModel({**packed, "format_version": 99})

@@ -48,13 +48,18 @@ from ..exceptions import ModelError, ModelIntegrityError
 from ..markers import KI67_BINS, LOSS_MARKERS, LOSS_STATES
 from ..morphology import FINDINGS, MorphologyModel
 from . import rules
-from .tables import ScoringTables, build as _build_tables, stored_tables as _stored_tables
+from .tables import ScoringTables, build as _build_tables, pack_floats, stored_tables as _stored_tables, unpack_floats
 
-__all__ = ["FORMAT_VERSION", "feature_names", "panel_states", "CompactModel", "ScoringTables", "entropy_bits",
+__all__ = ["FORMAT_VERSION", "READABLE_FORMATS", "feature_names", "panel_states", "CompactModel", "ScoringTables", "entropy_bits",
            "softmax"]
 
 #: Version of the compact format and of the model card; bumped when either changes shape.
-FORMAT_VERSION = 1
+#: 2: ``coef`` and the stored ``tables`` vectors are packed (:func:`ihc.engine.tables.pack_floats`).
+FORMAT_VERSION = 2
+
+#: The formats this ihc reads (writes :data:`FORMAT_VERSION`): format 1 files hold the same
+#: numbers as plain JSON lists.
+READABLE_FORMATS = (1, 2)
 
 _KI67_STATES = KI67_BINS
 
@@ -182,9 +187,13 @@ class CompactModel:
     """
 
     def __init__(self, data, card=None):
-        if data.get("format_version") != FORMAT_VERSION:
+        if data.get("format_version") not in READABLE_FORMATS:
             raise ModelIntegrityError(
-                f"compact model format {data.get('format_version')!r} is not the format this ihc reads ({FORMAT_VERSION})")
+                f"compact model format {data.get('format_version')!r} is not a format this ihc reads "
+                f"({', '.join(map(str, READABLE_FORMATS))})")
+        if isinstance(data.get("coef"), str):  # packed (format 2): K rows of F floats, row-major
+            flat, F = unpack_floats(data["coef"]), len(data["features"])
+            data = {**data, "coef": [flat[i:i + F] for i in range(0, len(flat), F)]}
         self.data = data
         self.version = data["model_version"]
         self.classes = list(data["classes"])
@@ -236,6 +245,8 @@ class CompactModel:
         plus the built tables' ``state_prob`` (``tables``, read back at load instead of computed), the :data:`DEFERRED_SECTIONS` as JSON texts and each diagnosis's ``rates`` as one
         (:class:`ParsedOnUse`)."""
         out = {k: v for k, v in self.data.items() if not k.startswith("_")}
+        out["format_version"] = FORMAT_VERSION
+        out["coef"] = pack_floats([float(v) for row in self.data["coef"] for v in row])
         if out.get("generative") is not None:
             out["tables"] = _stored_tables(self.tables)
         for key in DEFERRED_SECTIONS:

@@ -46,9 +46,46 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["ScoringTables", "SITE_GROUPS", "SITE_GROUP_OF", "build", "stored_tables"]
+__all__ = ["ScoringTables", "SITE_GROUPS", "SITE_GROUP_OF", "build", "pack_floats", "stored_tables", "unpack_floats"]
 
 from ..sites import SITE_GROUP_OF, SITE_GROUPS  # noqa: E402  (the one site-group map)
+
+_PACKED = "f64le:"
+
+
+def pack_floats(values):
+    """A list of floats as one JSON string: ``"f64le:"`` + base64 of their IEEE-754 little-endian
+    bytes. Exact (every bit kept, as ``repr`` is) and read back ~20x faster than a JSON list of
+    numbers, which is most of a model file's load time.
+
+    >>> unpack_floats(pack_floats([0.1, -2.5, 1e-300])) == [0.1, -2.5, 1e-300]
+    True
+    """
+    import binascii
+    import sys
+    from array import array
+
+    a = array("d", values)
+    if sys.byteorder != "little":  # pragma: no cover - no big-endian machine here
+        a.byteswap()
+    return _PACKED + binascii.b2a_base64(a.tobytes(), newline=False).decode("ascii")
+
+
+def unpack_floats(value):
+    """:func:`pack_floats`' string back to a list of floats; a plain list is returned as floats."""
+    if not isinstance(value, str):
+        return [float(v) for v in value]
+    if not value.startswith(_PACKED):
+        raise ValueError(f"not a packed float vector: {value[:12]!r}")
+    import binascii
+    import sys
+    from array import array
+
+    a = array("d")
+    a.frombytes(binascii.a2b_base64(value[len(_PACKED):]))
+    if sys.byteorder != "little":  # pragma: no cover
+        a.byteswap()
+    return a.tolist()
 
 
 class ScoringTables:
@@ -161,7 +198,7 @@ def build(*, classes, intercept, temperature, features, coef, site_log_prior, ge
     if stored is not None:
         for m, sts in stored["state_prob"].items():
             for st, v in sts.items():
-                state_prob[(m, st)] = tuple(v)
+                state_prob[(m, st)] = tuple(unpack_floats(v))
         surprise = _Surprise(state_prob, {m: tuple(sts) for m, sts in stored["state_prob"].items()})
     elif generative:
         first = generative[classes[0]][0][1]
@@ -228,5 +265,5 @@ def stored_tables(tables):
     {state: [K floats]}}}``: what ``build(stored=...)`` reads back (``surprise`` follows from it)."""
     d = {}
     for (m, st), v in tables.state_prob.items():
-        d.setdefault(m, {})[st] = list(v)
+        d.setdefault(m, {})[st] = pack_floats(v)
     return {"state_prob": d}
