@@ -20,7 +20,7 @@ __all__ = ["CANONICAL_SITES", "SITE_GROUPS", "SITE_GROUP_OF", "normalise_site", 
 #: Canonical sites, in display order.
 CANONICAL_SITES = (
     "retroperitoneum", "stomach", "small_intestine", "colorectum", "esophagus",
-    "mesentery_omentum", "uterus", "soft_tissue", "skin", "bone", "other",
+    "mesentery_omentum", "uterus", "soft_tissue", "skin", "bone", "thorax", "other",
 )
 
 #: Site groups whose criteria differ (morphology is read per group; "any": everywhere else).
@@ -57,6 +57,9 @@ _PHRASES = {
     "colonic mesentery": "mesentery_omentum", "sigmoid mesentery": "mesentery_omentum",
     "jejunal mesentery": "mesentery_omentum", "ileal mesentery": "mesentery_omentum",
     "gastric wall": "stomach",
+    # the thoracic skeleton is bone, not the thorax (single word "thoracic" is the thorax)
+    "thoracic vertebra": "bone", "thoracic vertebrae": "bone", "thoracic spine": "bone",
+    "chest cavity": "thorax", "pleural cavity": "thorax", "thoracic cavity": "thorax",
 }
 _MAX_PHRASE = max(len(p.split()) for p in _PHRASES)
 
@@ -92,14 +95,19 @@ _add("bone", "bone", "bones", "femur", "tibia", "tibial", "humerus", "humeral", 
      "ulna", "vertebra", "vertebrae", "vertebral", "rib", "ribs", "skull", "sacrum",
      "sacral", "ilium", "iliac", "mandible", "maxilla", "calcaneus", "osseous",
      "intraosseous", "skeletal")
+# the chest cavity and its organs: entities of the GI tract wall (GIST, IFP, plexiform
+# fibromyxoma) do not arise there (training_data/site_restrictions.csv)
+_add("thorax", "thorax", "thoracic", "intrathoracic", "lung", "lungs", "pulmonary", "pleura",
+     "pleural", "mediastinum", "mediastinal", "trachea", "tracheal", "bronchus", "bronchial",
+     "endobronchial", "intrapulmonary")
 _add("other", "pancreas", "pancreatic", "liver", "hepatic", "kidney", "renal", "bladder",
      "prostate", "prostatic", "heart", "cardiac", "vagina", "vaginal", "vulva", "vulvar",
-     "lung", "lungs", "pulmonary", "pleura", "pleural", "breast", "ovary", "ovarian",
+     "breast", "ovary", "ovarian",
      "spleen", "splenic", "adrenal", "thyroid", "brain", "orbit", "orbital", "gallbladder",
-     "testis", "testicular", "paratesticular", "scrotum", "scrotal", "mediastinum",
-     "mediastinal", "nasal", "sinonasal", "larynx", "laryngeal", "tongue", "oral",
+     "testis", "testicular", "paratesticular", "scrotum", "scrotal",
+     "nasal", "sinonasal", "larynx", "laryngeal", "tongue", "oral",
      "parotid", "kidneys", "ureter", "urethra", "penis", "penile", "other", "intracranial",
-     "meninges", "meningeal", "spinal", "trachea", "vessel", "vein", "artery",
+     "meninges", "meningeal", "spinal", "vessel", "vein", "artery",
      "ovaries", "fallopian", "placenta")
 
 _TOKEN = re.compile(r"[^\W_]+|[/,;:()+&|]")

@@ -20,11 +20,13 @@ MAPPED = {
     "uterus": ["uterine", "myometrium", "uterine corpus", "uterus"],
     "soft_tissue": ["thigh", "arm", "abdominal wall", "subcutis hip", "trunk", "extremity",
                     "buttock", "soft tissue", "soft_tissue", "left thigh, deep",
-                    "lower extremity"],
+                    "lower extremity", "chest wall"],
     "skin": ["skin", "dermis", "cutaneous", "skin of the back"],
-    "bone": ["femur", "bone (distal femur)", "tibia", "bone"],
+    "bone": ["femur", "bone (distal femur)", "tibia", "bone", "thoracic vertebra"],
+    "thorax": ["lung", "pleura", "anterior mediastinum", "left lower lobe of the lung", "thoracic cavity",
+               "intrathoracic", "lung/pleura (metastasis from orbit)"],
     "other": ["pancreas", "liver", "kidney", "urinary bladder", "prostate", "heart",
-              "vaginal wall", "lung", "pleura", "other"],
+              "vaginal wall", "other"],
 }
 
 
@@ -66,3 +68,16 @@ def test_never_raises(text):
     site, warning = normalise_site(text)
     assert site in CANONICAL_SITES + (None,)
     assert (site is None) or warning is None
+
+
+def test_gi_wall_entities_are_restricted_in_the_thorax():
+    """GIST, inflammatory fibroid polyp and plexiform fibromyxoma arise in the GI tract wall: in
+    the lung, pleura or mediastinum their prior is cut a hundredfold (site_restrictions.csv)."""
+    from ihc.api import classify
+
+    def p(site, dx, panel="CD34+ SMA- desmin- S100-"):
+        return {d["diagnosis"]: d["probability"] for d in classify(panel, site=site).differential}[dx]
+
+    for dx in ("gist", "inflammatory_fibroid_polyp", "plexiform_fibromyxoma"):
+        assert p("lung", dx) < p("other", dx) / 20, dx
+    assert classify("CD34+ SMA-", site="mediastinum").to_dict()["input"]["site"] == "thorax"
