@@ -8,6 +8,12 @@ cycle and lives until exit, so the collector's passes over it are pure cost: abo
 a cold ``ihc classify``, measured (README, "Speed"). The collector is paused before click and
 the CLI are imported and resumed when the command returns (for a caller in the same process).
 The commands that stream, serve, train or evaluate keep it running.
+
+When the console script itself exits after a one-shot command (``argv`` not given: the process
+ends with the command), everything still allocated is frozen (:func:`gc.freeze`) before the
+interpreter shuts down, so its final collection does not traverse the ~15,000 containers
+that are about to be freed anyway: about 7 ms of a cold ``ihc classify`` (README, "Speed").
+Nothing is skipped: exit handlers, flushing and deallocation run as usual.
 """
 
 from __future__ import annotations
@@ -27,10 +33,16 @@ def main(argv=None):
     pause = bool(args) and args[0] in ONE_SHOT_COMMANDS and gc.isenabled()
     if pause:
         gc.disable()
+    exiting = False
     try:
         from .cli import main as cli_main
 
         return cli_main(argv)
+    except SystemExit:
+        exiting = pause and argv is None
+        raise
     finally:
         if pause:
             gc.enable()
+        if exiting:
+            gc.freeze()

@@ -222,3 +222,20 @@ def test_the_console_script_pauses_the_garbage_collector_for_one_shot_commands_o
     b = subprocess.run([sys.executable, "-c", "from ihc.cli import main; main()", "classify", "--format", "json",
                         PANEL], capture_output=True, text=True, timeout=60)
     assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr) and a.returncode == 0
+
+
+def test_the_console_script_freezes_what_is_left_only_when_the_process_exits_with_the_command():
+    """Run as the console script (no argv), a one-shot command freezes the heap before the
+    interpreter's final collection (exit handlers still run); called with argv, nothing is frozen."""
+    probe = ("import atexit, gc, sys\nfrom ihc import console\n"
+             "atexit.register(lambda: sys.stderr.write('FROZEN %d' % gc.get_freeze_count()))\n"
+             "sys.argv = ['ihc'] + sys.argv[1:]\n"
+             "if sys.argv[1] == 'with-argv':\n"
+             "    try:\n        console.main(['markers', '--format', 'json'])\n    except SystemExit:\n        pass\n"
+             "else:\n    console.main()\n")
+    frozen = {}
+    for args in (["markers", "--format", "json"], ["with-argv"], ["batch", "--help"]):
+        p = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        frozen[args[0]] = int(p.stderr.rsplit("FROZEN ", 1)[1])
+    assert frozen["markers"] > 1000 and frozen["with-argv"] == 0 and frozen["batch"] == 0
