@@ -35,7 +35,7 @@ SCHEMA_VERSION = "1"
 #: Environment variable naming a model directory (or its model_card.json) to use instead of the shipped one.
 MODEL_ENV = "IHC_MODEL"
 
-_GI_SITES = ("stomach", "small_intestine", "colorectum", "esophagus", "mesentery_omentum")
+_GI_SITES = ("stomach", "small_intestine", "colorectum", "anus", "esophagus", "mesentery_omentum")
 
 # ------------------------------------------------------------------ model loading
 

@@ -54,6 +54,8 @@ def afip_column(site, site_text):
         if re.search(r"jejun|ile(um|al)", t):
             return "jejunum_ileum", None
         return None, "small-intestinal segment (duodenum or jejunum/ileum) not stated"
+    if site == "anus":  # the AFIP rectal series counts the anorectum
+        return "rectum", None
     if site == "colorectum":
         if re.search(r"rect|anorect", t):
             return "rectum", None

@@ -19,7 +19,7 @@ __all__ = ["CANONICAL_SITES", "SITE_GROUPS", "SITE_GROUP_OF", "normalise_site", 
 
 #: Canonical sites, in display order.
 CANONICAL_SITES = (
-    "retroperitoneum", "stomach", "small_intestine", "colorectum", "esophagus",
+    "retroperitoneum", "stomach", "small_intestine", "colorectum", "anus", "esophagus",
     "mesentery_omentum", "uterus", "soft_tissue", "skin", "bone", "thorax", "other",
 )
 
@@ -28,7 +28,7 @@ SITE_GROUPS = ("gi", "abdomen", "uterus", "soft_tissue", "skin", "any")
 
 #: Canonical site -> site group.
 SITE_GROUP_OF = {
-    "stomach": "gi", "small_intestine": "gi", "colorectum": "gi", "esophagus": "gi",
+    "stomach": "gi", "small_intestine": "gi", "colorectum": "gi", "anus": "gi", "esophagus": "gi",
     "mesentery_omentum": "abdomen", "retroperitoneum": "abdomen",
     "uterus": "uterus", "skin": "skin", "soft_tissue": "soft_tissue",
 }
@@ -78,8 +78,11 @@ _add("stomach", "stomach", "gastric", "fundus", "fundic", "antrum", "antral", "p
 _add("small_intestine", "jejunum", "jejunal", "ileum", "ileal", "duodenum", "duodenal",
      "small_intestine", "smallintestine")
 _add("colorectum", "colon", "colonic", "cecum", "caecum", "cecal", "caecal", "rectum",
-     "rectal", "anorectum", "anorectal", "anus", "anal", "sigmoid", "rectosigmoid",
+     "rectal", "sigmoid", "rectosigmoid",
      "colorectal", "colorectum", "appendix", "appendiceal")
+# the anal canal and anorectum: mucosal melanoma (often KIT-positive) outnumbers GIST there
+# (site_priors.csv: SEER rates, Chen 2016 / Liu 2019), unlike the colon and rectum
+_add("anus", "anus", "anal", "anorectum", "anorectal", "perianal")
 _add("esophagus", "esophagus", "oesophagus", "esophageal", "oesophageal")
 _add("mesentery_omentum", "mesentery", "mesenteric", "mesocolon", "mesocolic", "omentum",
      "omental", "peritoneum", "peritoneal", "mesentery_omentum")

@@ -10,7 +10,8 @@ MAPPED = {
                 "Stomach", "GI: stomach", "gastric antrum", "cardia"],
     "small_intestine": ["jejunum", "ileum", "duodenum", "small bowel", "small intestine",
                         "small_intestine", "terminal ileum", "duodenal wall"],
-    "colorectum": ["rectal wall", "rectum", "anorectum", "colon (cecum)", "rectosigmoid junction",
+    "anus": ["anal canal", "anus", "anorectum", "anorectal junction", "perianal"],
+    "colorectum": ["rectal wall", "rectum", "colon (cecum)", "rectosigmoid junction",
                    "sigmoid", "recto-sigmoid", "sigmoid colon", "transverse colon"],
     "esophagus": ["oesophagus", "esophageal", "esophagus", "distal oesophagus"],
     "retroperitoneum": ["pelvic retroperitoneum", "retroperitoneal", "paraspinal retroperitoneum",
@@ -81,3 +82,13 @@ def test_gi_wall_entities_are_restricted_in_the_thorax():
     for dx in ("gist", "inflammatory_fibroid_polyp", "plexiform_fibromyxoma"):
         assert p("lung", dx) < p("other", dx) / 20, dx
     assert classify("CD34+ SMA-", site="mediastinum").to_dict()["input"]["site"] == "thorax"
+
+
+def test_at_the_anus_melanoma_is_the_site_majority_and_kit_alone_names_nothing():
+    """Anorectal mucosal melanoma (often KIT-positive) outnumbers anorectal GIST about 2:1 in SEER
+    (site_priors.csv): CD117 alone there is not answered as GIST, and a melanocytic stain comes first."""
+    from ihc.api import classify
+
+    r = classify("CD117+", site="anal canal")
+    assert r.status != "ok"
+    assert r.to_dict()["next_stains"][0]["marker"] in ("S100", "SOX10", "HMB45", "melan_a")
