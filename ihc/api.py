@@ -28,7 +28,8 @@ from .morphology import FINDINGS, SITE_GROUP_NAMES, STATE_WORDS, finding_codes
 from .panel import Panel
 
 __all__ = ["Result", "classify", "recommend", "load_model", "SCHEMA_VERSION", "classify_panel", "evidence",
-           "next_stains", "next_findings", "gist_risk_block", "panel_warnings"]
+           "evidence_items", "next_stains", "next_findings", "gist_risk_block", "panel_warnings", "value_word",
+           "site_majority_tests", "gain_needed", "ASKABLE_FINDINGS", "MIN_GAIN_BITS", "GAIN_TOLERANCE"]
 
 SCHEMA_VERSION = "1"
 
@@ -289,6 +290,13 @@ _EVIDENCE_MEMO = 50_000
 def _evidence(model, states, panel, site, proba, status=None, findings=None):
     """Evidence for the leading diagnosis, and for the runner-up while the answer is open
     (not ``ok``): it shows what separates them."""
+    return [dict(item) for _, item in _evidence_items(model, states, panel, site, proba, status, findings)]
+
+
+def _evidence_items(model, states, panel, site, proba, status=None, findings=None):
+    """:func:`_evidence`'s lines as ``(key, line)`` pairs: a marker's or the site's line is the
+    model's one shared dict for its ``key`` (the same line for every panel: read it, do not change
+    it), a finding's line a new dict with key None."""
     n_dx = 1 if status == "ok" else 2
     base, prior, contrib = model.decompose(states, site, findings)
     memo = model.derived.setdefault("evidence_lines", {})
@@ -301,9 +309,10 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
             if marker in FINDINGS:
                 note, src = _finding_note(model, marker, tuple(findings[marker].split("|")), panel.morphology,
                                           site, dx)
-                items.append({"diagnosis": dx, "marker": marker, "value": _finding_value(marker, panel.morphology),
-                              "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
-                              "note": note, "source": src})
+                items.append((None, {"diagnosis": dx, "marker": marker,
+                                     "value": _finding_value(marker, panel.morphology),
+                                     "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
+                                     "note": note, "source": src}))
                 continue
             state = states[marker]
             value = panel.markers.get(marker, state)
@@ -312,7 +321,7 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
             item = memo.get(mkey)
             if item is None:
                 phrase, cit, src = _rate_phrase(model, dx, marker, state)
-                item = memo[mkey] = {
+                item = {
                     "diagnosis": dx, "marker": marker,
                     "value": _value_word(marker, value) if marker == "Ki67" else state,
                     "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
@@ -321,16 +330,21 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
                 }
                 if len(memo) > _EVIDENCE_MEMO:
                     memo.clear()
-            items.append(dict(item))
+                memo[mkey] = item
+            items.append((mkey, item))
         if site and any(prior):
-            items.append({
-                "diagnosis": dx, "marker": "site", "value": site,
-                "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
-                "note": f"site {site}: prior for {_SHORT[dx]} there (published case mix, tempered; "
-                        "anatomical restriction where it does not arise)",
-                "source": "training_data/site_priors.csv; training_data/site_restrictions.csv",
-            })
-        items.sort(key=lambda e: -abs(e["weight"]))
+            skey = ("site", dx, site, prior[k])
+            item = memo.get(skey)
+            if item is None:
+                item = memo[skey] = {
+                    "diagnosis": dx, "marker": "site", "value": site,
+                    "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
+                    "note": f"site {site}: prior for {_SHORT[dx]} there (published case mix, tempered; "
+                            "anatomical restriction where it does not arise)",
+                    "source": "training_data/site_priors.csv; training_data/site_restrictions.csv",
+                }
+            items.append((skey, item))
+        items.sort(key=lambda e: -abs(e[1]["weight"]))
         out.extend(items)
     return out
 
@@ -367,9 +381,18 @@ def _why(model, marker, proba, in_play=None):
     picked = [lead] + [k for k in others[:2] if abs(sh[k] - share_lead) >= 0.2] or [lead]
     if len(picked) == 1 and others:
         picked.append(others[0])
-    parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
-    names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
-    return f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
+    # the text is a function of the marker and the diagnoses picked alone: written once per model
+    texts = model.derived.setdefault("why_texts", {})
+    key = (marker, *picked)
+    text = texts.get(key)
+    if text is None:
+        parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
+        names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
+        text = f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
+        if len(texts) >= _EVIDENCE_MEMO:
+            texts.clear()
+        texts[key] = text
+    return text
 
 
 #: Smallest expected information gain (bits) for a stain to be proposed.
@@ -390,15 +413,30 @@ def _leading_other(model, dx, proba):
     return model.classes[max((j for j in range(len(proba)) if j != k), key=lambda j: proba[j])]
 
 
-def _majority_tests(model, dx, proba):
-    """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
+def _sensitive_specific(model, dx):
+    """Markers positive (or lost) in most of ``dx`` and few of the others: the part of
+    :func:`_majority_tests` that does not depend on the panel, once per model and diagnosis."""
     cache = model.derived.setdefault("sensitive_specific", {})
-    if dx not in cache:  # the part that does not depend on the panel, once per model and diagnosis
+    if dx not in cache:
         cache[dx] = [m for m in model.markers if m != "Ki67" and _expected_share(model, dx, m)[0] >= TEST_SENSITIVITY
                      and sum(_expected_share(model, d, m)[0] for d in model.classes if d != dx)
                      / (len(model.classes) - 1) <= TEST_MEAN_OTHER]
+    return cache[dx]
+
+
+def _majority_tests(model, dx, proba):
+    """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
     other = _leading_other(model, dx, proba)
-    return [m for m in cache[dx] if _expected_share(model, other, m)[0] <= TEST_OTHER]
+    return [m for m in _sensitive_specific(model, dx) if _expected_share(model, other, m)[0] <= TEST_OTHER]
+
+
+def site_majority_tests(model, site):
+    """Every marker :func:`_site_majority_stain` may weigh at ``site`` (whatever the panel): those
+    that test for the site's majority tumour; empty when the site has none."""
+    maj = model.site_majority.get(site) if site else None
+    if not maj or maj["diagnosis"] not in model.classes:
+        return []
+    return list(_sensitive_specific(model, maj["diagnosis"]))
 
 
 def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None, scores=None):
@@ -636,6 +674,8 @@ def _gist_risk(model, panel, differential):
 # the pieces of the assembly that batch reuses (with its memos around them)
 classify_panel = _classify_panel
 evidence = _evidence
+evidence_items = _evidence_items
+value_word = _value_word
 next_stains = _next_stains
 next_findings = _next_findings
 gist_risk_block = _gist_risk
