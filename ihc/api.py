@@ -300,7 +300,7 @@ def _evidence_items(model, states, panel, site, proba, status=None, findings=Non
     n_dx = 1 if status == "ok" else 2
     base, prior, contrib = model.decompose(states, site, findings)
     memo = model.derived.setdefault("evidence_lines", {})
-    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
+    ranked = _ranked(proba)
     out = []
     for k in ranked[:n_dx]:
         dx = model.classes[k]
@@ -359,9 +359,16 @@ def _expected_share(model, dx, marker):
     return r["p"], "positive"
 
 
+def _ranked(proba):
+    """Class indices by decreasing probability, ties in class order: ``sorted(range(K), key=lambda
+    k: -proba[k])`` (a sort with ``reverse`` keeps equal keys in their order), with the key read
+    in C."""
+    return sorted(range(len(proba)), key=proba.__getitem__, reverse=True)
+
+
 def _in_play(model, proba):
     """The diagnoses in play (class indices, most probable first) that :func:`_why` compares."""
-    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
+    ranked = _ranked(proba)
     return [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
 
 
@@ -375,7 +382,7 @@ def _why(model, marker, proba, in_play=None):
     sh = memo.get(marker)
     if sh is None:  # _expected_share of every diagnosis, in class order (it does not depend on the panel)
         sh = memo[marker] = [_expected_share(model, dx, marker)[0] for dx in model.classes]
-    share_lead, word = _expected_share(model, model.classes[lead], marker)
+    share_lead = sh[lead]
     # the other diagnoses in play whose expected result differs most from the leading one's
     others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
     picked = [lead] + [k for k in others[:2] if abs(sh[k] - share_lead) >= 0.2] or [lead]
@@ -386,6 +393,7 @@ def _why(model, marker, proba, in_play=None):
     key = (marker, *picked)
     text = texts.get(key)
     if text is None:
+        word = _expected_share(model, model.classes[lead], marker)[1]
         parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
         names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
         text = f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
@@ -553,7 +561,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     z = scores if scores is not None else model.scores(states, site, findings)
     best = max(next_stains, key=lambda n: n["expected_information_gain"], default=None)
     best_g = best["expected_information_gain"] if best else 0.0
-    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
+    ranked = _ranked(proba)[:2]
     names = " vs ".join(_SHORT[model.classes[k]] for k in ranked)
     out = []
     for f in ASKABLE_FINDINGS:
@@ -595,7 +603,7 @@ def _status(model, proba, typ, n_states, states=None, findings=None):
 def _warnings(model, panel, states, proba, status, typ, findings=None):
     w = list(panel.warnings)
     classes = model.classes
-    k0 = max(range(len(classes)), key=lambda k: proba[k])
+    k0 = proba.index(max(proba))  # the first maximum, as max(range(K), key=proba.__getitem__)
     top = classes[k0]
     if not states:
         w.append("no marker the model uses was given: the differential is the prior alone")

@@ -12,6 +12,7 @@ is on the fast ``classify`` path.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -158,6 +159,12 @@ def normalise_site(text):
     stripped = " ".join(text.split())
     if not stripped:
         return None, None
+    return _normalised(stripped)
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text: exports repeat a few sites
+def _normalised(stripped):
+    """:func:`normalise_site` of a non-empty text with its white space collapsed."""
     words = _words(stripped[:2000])
     for i, w in enumerate(words):
         for n in range(min(_MAX_PHRASE, len(words) - i), 1, -1):
