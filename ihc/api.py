@@ -359,11 +359,22 @@ def _expected_share(model, dx, marker):
     return r["p"], "positive"
 
 
+_LAST_RANKED = (None, None)
+
+
 def _ranked(proba):
     """Class indices by decreasing probability, ties in class order: ``sorted(range(K), key=lambda
     k: -proba[k])`` (a sort with ``reverse`` keeps equal keys in their order), with the key read
-    in C."""
-    return sorted(range(len(proba)), key=proba.__getitem__, reverse=True)
+    in C. The evidence, next stains, findings and warnings of one panel all ask for it: the last
+    list's answer is kept (by identity; a probability list is never changed once made, and the
+    answer is read, never changed)."""
+    global _LAST_RANKED
+    last = _LAST_RANKED
+    if last[0] is proba:
+        return last[1]
+    r = sorted(range(len(proba)), key=proba.__getitem__, reverse=True)
+    _LAST_RANKED = (proba, r)
+    return r
 
 
 def _in_play(model, proba):
@@ -417,8 +428,9 @@ TEST_OTHER = 0.25
 
 
 def _leading_other(model, dx, proba):
+    """The most probable diagnosis other than ``dx`` (the first of equals, as ``max`` picks)."""
     k = model.classes.index(dx)
-    return model.classes[max((j for j in range(len(proba)) if j != k), key=lambda j: proba[j])]
+    return model.classes[next(j for j in _ranked(proba) if j != k)]
 
 
 def _sensitive_specific(model, dx):
@@ -603,7 +615,7 @@ def _status(model, proba, typ, n_states, states=None, findings=None):
 def _warnings(model, panel, states, proba, status, typ, findings=None):
     w = list(panel.warnings)
     classes = model.classes
-    k0 = proba.index(max(proba))  # the first maximum, as max(range(K), key=proba.__getitem__)
+    k0 = _ranked(proba)[0]  # the first maximum, as max(range(K), key=proba.__getitem__)
     top = classes[k0]
     if not states:
         w.append("no marker the model uses was given: the differential is the prior alone")

@@ -49,6 +49,7 @@ from __future__ import annotations
 import csv
 import bisect
 import collections
+import contextlib
 import io
 import itertools
 import json
@@ -214,7 +215,11 @@ class _Classifier:
         self.gist_text = {}
         self.warning_text = {}
         self.dict_text = {}
+        self.dict_heads = {}
         self.block = None  # (StatesEvaluator, ApproxGains) once numpy is imported, False without it
+        #: a context for the block products: one BLAS thread (their matrices are small; BLAS's
+        #: idle threads spin after each product, taking a core from this one on a busy machine)
+        self.one_blas_thread = contextlib.nullcontext
         #: whether outcomes are memoised here (per row key and per model states); not when every
         #: caller keeps its own memo of the rendered row on a key at the model's level (CSV)
         self.keep = True
@@ -264,6 +269,13 @@ class _Classifier:
                     self.block = (ev, ApproxGains(np, self.model), np)
             except ImportError:  # pragma: no cover - numpy comes with the install
                 pass
+            try:  # (threadpoolctl comes with scikit-learn)
+                from threadpoolctl import ThreadpoolController
+
+                limit = ThreadpoolController().limit
+                self.one_blas_thread = lambda: limit(limits=1, user_api="blas")
+            except Exception:  # pragma: no cover - no threadpoolctl, or no BLAS it knows
+                pass
         return self.block or None
 
     def prefetch(self, panels):
@@ -275,15 +287,24 @@ class _Classifier:
         exact gains (:meth:`_next_exact`)."""
         from .engine import panel_states
 
+        model = self.model
+        self.prefetch_states([(panel_states(panel.markers, model.markers), panel.site) for panel in panels])
+
+    def prefetch_states(self, pairs):
+        """:meth:`prefetch` for ``(states, site)`` pairs."""
         blocks = self._blocks()
         if blocks is None:
             return
+        with self.one_blas_thread():
+            self._prefetch_block(blocks, pairs)
+
+    def _prefetch_block(self, blocks, pairs):
         model = self.model
         todo = {}
-        for panel in panels:
-            states = panel_states(panel.markers, model.markers)
-            nkey = (tuple(states.items()), panel.site)
-            if nkey not in self.key_memo and nkey not in todo:
+        memo = self.key_memo
+        for states, site in pairs:
+            nkey = (tuple(states.items()), site)
+            if nkey not in memo and nkey not in todo:
                 todo[nkey] = states
         if not todo:
             return
@@ -347,19 +368,24 @@ class _Classifier:
             k = min(5, g.shape[1] - 1)
             bar = np.maximum(MIN_GAIN_BITS, -np.partition(-g, k, axis=1)[:, k]) - tol
             sel = (stains & (g >= bar[:, None])) | (stains & tests[None, :]) | finds[None, :]
-            Gl = G.tolist()
-            for r, i in enumerate(ix):
+            rr, cc = np.nonzero(sel)  # row-major: each row's selected columns together, in order
+            picked = [names[j] for j in cc.tolist()]
+            values = G[rr, cc].tolist()
+            ends = np.cumsum(np.bincount(rr, minlength=len(ix))).tolist()
+            F = G[:, fcols].tolist()
+            lo = 0
+            for r, (i, good, hi) in enumerate(zip(ix, ok.tolist(), ends)):
                 nkey, states, proba, z = items[i]
-                if not ok[r]:
+                a, lo = lo, hi
+                if not good:
                     exact[nkey] = states
                     continue
-                row = Gl[r]
-                gains = {names[j]: row[j] for j in np.flatnonzero(sel[r]).tolist()}
+                gains = dict(zip(picked[a:hi], values[a:hi]))
                 nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=False,
                                    scores=z, gains=gains)
                 if nxt and fcols:
                     best = max(n["expected_information_gain"] for n in nxt)
-                    if any(abs(row[c] - best) <= tol for c in fcols):
+                    if any(abs(x - best) <= tol for x in F[r]):
                         exact[nkey] = states  # a finding as good as the best stain, within the margin
                         continue
                 nfind = _next_findings(model, states, site, proba, {}, nxt, False, scores=z, gains=gains)
@@ -422,21 +448,29 @@ class _Classifier:
 
     def _json_dicts(self, dicts):
         """The JSON texts of ``dicts`` joined with commas, as ``_json_line`` writes each: a flat
-        dict of str keys and str, finite float, int or None values is written here from each
-        string's JSON (memoised: the same keys and texts recur) and each number's ``__repr__``
-        (what json writes), anything else by json."""
+        dict of str keys and str, finite float, int or None values is written here, from the
+        member prefixes of its keys (made once per key tuple), each string's JSON (memoised: the
+        same texts recur) and each number's ``__repr__`` (what json writes); anything else by json."""
         memo = self.dict_text
+        heads = self.dict_heads
         out = []
         for d in dicts:
+            keys = tuple(d)
+            pre = heads.get(keys)
+            if pre is None:
+                if not all(type(k) is str for k in keys) or not keys:
+                    out.append(_json_line(d))
+                    continue
+                pre = heads[keys] = ["{" + _json_line(keys[0]) + ":"] + ["," + _json_line(k) + ":" for k in keys[1:]]
             parts = []
-            for k, v in d.items():
+            for h, v in zip(pre, d.values()):
                 tv = type(v)
                 if tv is str:
                     t = memo.get(v)
                     if t is None:
                         _trim(memo)
                         t = memo[v] = _json_line(v)
-                elif tv is float and math.isfinite(v):
+                elif tv is float and v - v == 0.0:  # finite
                     t = float.__repr__(v)
                 elif tv is int:
                     t = int.__repr__(v)
@@ -444,14 +478,11 @@ class _Classifier:
                     t = "null"
                 else:
                     break
-                tk = memo.get(k) if type(k) is str else None
-                if tk is None:
-                    if type(k) is not str:
-                        break
-                    tk = memo[k] = _json_line(k)
-                parts.append(tk + ":" + t)
+                parts.append(h)
+                parts.append(t)
             else:
-                out.append("{" + ",".join(parts) + "}")
+                parts.append("}")
+                out.append("".join(parts))
                 continue
             out.append(_json_line(d))
         return ",".join(out)
@@ -586,15 +617,17 @@ class _Classifier:
 
             head = self.head_text = _json_members(
                 {"schema_version": SCHEMA_VERSION, "model": {"version": model.version, "sha256": model.sha256}})
-        ev_memo = self.evidence_text
+        ev_memo = self.evidence_text  # id of the model's shared line -> (the line, its JSON)
         ev = []
         for k, e in _evidence_items(model, states, panel, site, proba, status):
-            t = ev_memo.get(k) if k is not None else None
-            if t is None:
-                t = _json_line(e)
-                if k is not None:
-                    _trim(ev_memo)
-                    ev_memo[k] = t
+            hit = ev_memo.get(id(e)) if k is not None else None
+            if hit is not None and hit[0] is e:  # (the line is held here: its id is not reused)
+                ev.append(hit[1])
+                continue
+            t = _json_line(e)
+            if k is not None:
+                _trim(ev_memo)
+                ev_memo[id(e)] = (e, t)
             ev.append(t)
         # the GIST risk block reads the leading diagnosis, the site as given and as placed, and
         # the morphology (none here once memoised)
@@ -1758,12 +1791,10 @@ class _Templates:
                     or (v is not None and panel.markers.get("Ki67") != v):
                 self.memo[tk] = None
                 continue
-            panels[tk] = panel
-        clf.prefetch(list(panels.values()))
-        model = clf.model
-        for tk, panel in panels.items():
+            panels[tk] = (panel, self.panel_states(panel.markers, clf.model.markers))
+        clf.prefetch_states([(states, panel.site) for panel, states in panels.values()])
+        for tk, (panel, states) in panels.items():
             v = new[tk][2]
-            states = self.panel_states(panel.markers, model.markers)
             skey = tuple(states.items())
             facts = clf._key_facts(states, skey, panel.site)
             if v is None:
