@@ -389,18 +389,26 @@ def _why(model, marker, proba, in_play=None):
     if in_play is None:
         in_play = _in_play(model, proba)
     lead = in_play[0]
-    memo = model.derived.setdefault("expected_shares", {})
+    derived = model.derived
+    memo = derived.get("expected_shares")
+    if memo is None:
+        memo = derived["expected_shares"] = {}
     sh = memo.get(marker)
     if sh is None:  # _expected_share of every diagnosis, in class order (it does not depend on the panel)
         sh = memo[marker] = [_expected_share(model, dx, marker)[0] for dx in model.classes]
     share_lead = sh[lead]
     # the other diagnoses in play whose expected result differs most from the leading one's
-    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
+    if len(in_play) > 2:
+        others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
+    else:
+        others = in_play[1:]  # (one or none: nothing to sort)
     picked = [lead] + [k for k in others[:2] if abs(sh[k] - share_lead) >= 0.2] or [lead]
     if len(picked) == 1 and others:
         picked.append(others[0])
     # the text is a function of the marker and the diagnoses picked alone: written once per model
-    texts = model.derived.setdefault("why_texts", {})
+    texts = derived.get("why_texts")
+    if texts is None:
+        texts = derived["why_texts"] = {}
     key = (marker, *picked)
     text = texts.get(key)
     if text is None:

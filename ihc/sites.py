@@ -156,15 +156,15 @@ def normalise_site(text):
         return None, None
     if not isinstance(text, str):
         text = str(text)
-    stripped = " ".join(text.split())
-    if not stripped:
-        return None, None
-    return _normalised(stripped)
+    return _normalised(text)
 
 
 @functools.lru_cache(maxsize=4096)  # a pure function of the text: exports repeat a few sites
-def _normalised(stripped):
-    """:func:`normalise_site` of a non-empty text with its white space collapsed."""
+def _normalised(text):
+    """:func:`normalise_site` of a text."""
+    stripped = " ".join(text.split())
+    if not stripped:
+        return None, None
     words = _words(stripped[:2000])
     for i, w in enumerate(words):
         for n in range(min(_MAX_PHRASE, len(words) - i), 1, -1):
