@@ -843,6 +843,8 @@ def _jsonl_oracle_csv():
     rows = [head]
     for i in range(4000):
         rows.append(",".join([f"U{i}", *(rng.choice(vals) for _ in range(6)), rng.choice(kis), rng.choice(sites)]))
+    rows.append(",".join(["U7", "+", "+", "", "", "", "", "30", "stomach"]))  # a duplicate id
+    rows.append(",".join(["", "+", "-", "", "", "", "", "12", "uterus"]))  # an empty id
     rows.append(",".join(["E1", "maybe", "+", "", "", "", "", "30", "stomach"]))
     rows.append(",".join(["E2", "", "", "", "", "", "", "", "stomach"]))
     rows.append(",".join(["E3", "+", "+", "", "", "", "", "150", "uterus"]))
@@ -880,7 +882,8 @@ def test_jsonl_templates_and_blocks_equal_the_one_object_writer_byte_for_byte(mo
         ref = io.StringIO()
         s_ref = run_batch(io.BytesIO(data.encode()), ref, fmt="jsonl", mode=mode)
         assert got == ref.getvalue()
-        assert (s_fast.rows, s_fast.errors, s_fast.duplicate_ids) == (s_ref.rows, s_ref.errors, s_ref.duplicate_ids)
+        assert (s_fast.rows, s_fast.errors, s_fast.duplicate_ids, s_fast.duplicate_rows, s_fast.empty_ids) \
+            == (s_ref.rows, s_ref.errors, s_ref.duplicate_ids, s_ref.duplicate_rows, s_ref.empty_ids)
     words = "".join(g for _, g, _ in outs)
     assert '"value":"7.5%"' in words and "is high for a benign" in words and '"status":"error"' in words
 
