@@ -550,9 +550,10 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         out.append({"marker": m, "expected_information_gain": round(g, 4), "why": why})
         gains = [t for t in gains if t[1] != m]
     listed = gains[:top - len(out)]
-    in_play = _in_play(model, proba) if listed else None
-    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba, in_play)}
-            for g, m in listed]
+    if listed:
+        in_play = _in_play(model, proba)
+        out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba, in_play)}
+                for g, m in listed]
     return out
 
 

@@ -1857,6 +1857,7 @@ class _Templates:
         id_index = worker.layout.id_index
         key_of = worker.key_of
         memo = self.memo
+        codes = self.codes
         j = self.ki67
         rows = []
         got = {}
@@ -1867,7 +1868,12 @@ class _Templates:
             if note is None and len(fields) == ncols:
                 cid = fields[id_index] if id_index is not None else str(n_row)
                 key = key_of(fields)
-                info = self._code(key[j]) if j is not None else None
+                if j is None:
+                    info = None
+                else:
+                    info = codes.get(key[j], codes)
+                    if info is codes:
+                        info = self._code(key[j])
                 tk = key if info is None else key[:j] + (info[0],) + key[j + 1:]
                 if tk not in got:
                     t = memo.get(tk, memo)
@@ -1899,11 +1905,12 @@ class _Templates:
                     errors += err
                 elif t[1]:
                     pieces = t[0]
-                    buf = [pieces[0]]
+                    buf = ['{"case_id":', _json_id(cid), pieces[0]]
                     for kind, seg in zip(t[1], pieces[1:]):
                         buf.append(info[kind])
                         buf.append(seg)
-                    tail = "".join(buf)
+                    out.append("".join(buf))
+                    continue
                 else:
                     tail = t[0]
             out.append('{"case_id":' + _json_id(cid) + tail)
