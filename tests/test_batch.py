@@ -978,3 +978,44 @@ def test_estimated_gains_decide_the_lists_as_the_exact_gains_do():
                 assert got == ref, (states, site, jitter)
     assert worst < 1e-12, worst
     assert n_decided > 500, n_decided
+
+
+@pytest.mark.parametrize("mode", ["default", "strict"])
+def test_jsonl_odd_layouts_equal_the_one_object_writer(monkeypatch, mode):
+    """Layouts the templates leave alone or handle with care: two Ki-67 columns (no figure slot),
+    morphology columns (the row path), unknown columns (strict mode's errors), no case_id column,
+    ids json must escape, duplicate and empty ids: byte for byte the one-object-at-a-time writer."""
+    import random
+
+    rng = random.Random(1)
+    V, K = ["+", "-", "focal", "", "weak", "nd"], ["", "3", "30%", "7.5", "high", "5-10%", "150"]
+    S = ["stomach", "", "uterus", "skin", "moon", "gastric fundus"]
+
+    def csv_of(header, row, n=300):
+        return ("\n".join([",".join(header)] + [",".join(row(i)) for i in range(n)]) + "\n").encode()
+
+    files = [
+        csv_of(["case_id", "SMA", "desmin", "Ki67", "MIB-1", "site"],
+               lambda i: [f"a{i}", rng.choice(V), rng.choice(V), rng.choice(K), rng.choice(K), rng.choice(S)]),
+        csv_of(["case_id", "SMA", "desmin", "CD117", "Ki67", "mitoses", "necrosis", "size_cm", "site"],
+               lambda i: [f"m{i}", rng.choice(V), rng.choice(V), rng.choice(V), rng.choice(K),
+                          rng.choice(["", "5/10 HPF", "20/50 HPF"]), rng.choice(["", "yes", "no"]),
+                          rng.choice(["", "4", "12"]), rng.choice(S)]),
+        csv_of(["case_id", "SMA", "BCL2", "notes", "Ki-67", "site"],
+               lambda i: [f"u{i}", rng.choice(V), rng.choice(V), rng.choice(["", "x"]), rng.choice(K), rng.choice(S)]),
+        csv_of(["SMA", "desmin", "CD117", "DOG1", "Ki67"], lambda i: [rng.choice(V) for _ in range(4)] + [rng.choice(K)]),
+        csv_of(["case_id", "SMA", "CD117", "Ki67", "site"],
+               lambda i: [rng.choice(['"a""b"', "é1", "x\\\\y", " sp ", "", "dup"]), rng.choice(V), rng.choice(V),
+                          rng.choice(K), rng.choice(S)]),
+    ]
+    fast = []
+    for data in files:
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
+        fast.append((out.getvalue(), (s.rows, s.errors, s.duplicate_ids, s.duplicate_rows, s.empty_ids)))
+    _one_object_writer(monkeypatch)
+    for data, (got, summary) in zip(files, fast):
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
+        assert got == out.getvalue()
+        assert summary == (s.rows, s.errors, s.duplicate_ids, s.duplicate_rows, s.empty_ids)
