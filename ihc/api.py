@@ -28,7 +28,8 @@ from .morphology import FINDINGS, SITE_GROUP_NAMES, STATE_WORDS, finding_codes
 from .panel import Panel
 
 __all__ = ["Result", "classify", "recommend", "load_model", "SCHEMA_VERSION", "classify_panel", "evidence",
-           "next_stains", "next_findings", "gist_risk_block", "panel_warnings"]
+           "evidence_items", "next_stains", "next_findings", "gist_risk_block", "panel_warnings", "value_word",
+           "site_majority_tests", "gain_needed", "ASKABLE_FINDINGS", "MIN_GAIN_BITS", "GAIN_TOLERANCE"]
 
 SCHEMA_VERSION = "1"
 
@@ -289,10 +290,17 @@ _EVIDENCE_MEMO = 50_000
 def _evidence(model, states, panel, site, proba, status=None, findings=None):
     """Evidence for the leading diagnosis, and for the runner-up while the answer is open
     (not ``ok``): it shows what separates them."""
+    return [dict(item) for _, item in _evidence_items(model, states, panel, site, proba, status, findings)]
+
+
+def _evidence_items(model, states, panel, site, proba, status=None, findings=None):
+    """:func:`_evidence`'s lines as ``(key, line)`` pairs: a marker's or the site's line is the
+    model's one shared dict for its ``key`` (the same line for every panel: read it, do not change
+    it), a finding's line a new dict with key None."""
     n_dx = 1 if status == "ok" else 2
     base, prior, contrib = model.decompose(states, site, findings)
     memo = model.derived.setdefault("evidence_lines", {})
-    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
+    ranked = _ranked(proba)
     out = []
     for k in ranked[:n_dx]:
         dx = model.classes[k]
@@ -301,9 +309,10 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
             if marker in FINDINGS:
                 note, src = _finding_note(model, marker, tuple(findings[marker].split("|")), panel.morphology,
                                           site, dx)
-                items.append({"diagnosis": dx, "marker": marker, "value": _finding_value(marker, panel.morphology),
-                              "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
-                              "note": note, "source": src})
+                items.append((None, {"diagnosis": dx, "marker": marker,
+                                     "value": _finding_value(marker, panel.morphology),
+                                     "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
+                                     "note": note, "source": src}))
                 continue
             state = states[marker]
             value = panel.markers.get(marker, state)
@@ -312,7 +321,7 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
             item = memo.get(mkey)
             if item is None:
                 phrase, cit, src = _rate_phrase(model, dx, marker, state)
-                item = memo[mkey] = {
+                item = {
                     "diagnosis": dx, "marker": marker,
                     "value": _value_word(marker, value) if marker == "Ki67" else state,
                     "effect": "for" if c[k] > 0 else "against", "weight": round(c[k], 6),
@@ -321,16 +330,21 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
                 }
                 if len(memo) > _EVIDENCE_MEMO:
                     memo.clear()
-            items.append(dict(item))
+                memo[mkey] = item
+            items.append((mkey, item))
         if site and any(prior):
-            items.append({
-                "diagnosis": dx, "marker": "site", "value": site,
-                "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
-                "note": f"site {site}: prior for {_SHORT[dx]} there (published case mix, tempered; "
-                        "anatomical restriction where it does not arise)",
-                "source": "training_data/site_priors.csv; training_data/site_restrictions.csv",
-            })
-        items.sort(key=lambda e: -abs(e["weight"]))
+            skey = ("site", dx, site, prior[k])
+            item = memo.get(skey)
+            if item is None:
+                item = memo[skey] = {
+                    "diagnosis": dx, "marker": "site", "value": site,
+                    "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
+                    "note": f"site {site}: prior for {_SHORT[dx]} there (published case mix, tempered; "
+                            "anatomical restriction where it does not arise)",
+                    "source": "training_data/site_priors.csv; training_data/site_restrictions.csv",
+                }
+            items.append((skey, item))
+        items.sort(key=lambda e: -abs(e[1]["weight"]))
         out.extend(items)
     return out
 
@@ -345,9 +359,27 @@ def _expected_share(model, dx, marker):
     return r["p"], "positive"
 
 
+_LAST_RANKED = (None, None)
+
+
+def _ranked(proba):
+    """Class indices by decreasing probability, ties in class order: ``sorted(range(K), key=lambda
+    k: -proba[k])`` (a sort with ``reverse`` keeps equal keys in their order), with the key read
+    in C. The evidence, next stains, findings and warnings of one panel all ask for it: the last
+    list's answer is kept (by identity; a probability list is never changed once made, and the
+    answer is read, never changed)."""
+    global _LAST_RANKED
+    last = _LAST_RANKED
+    if last[0] is proba:
+        return last[1]
+    r = sorted(range(len(proba)), key=proba.__getitem__, reverse=True)
+    _LAST_RANKED = (proba, r)
+    return r
+
+
 def _in_play(model, proba):
     """The diagnoses in play (class indices, most probable first) that :func:`_why` compares."""
-    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])
+    ranked = _ranked(proba)
     return [k for k in ranked[:6] if proba[k] >= 0.02] or ranked[:2]
 
 
@@ -357,19 +389,37 @@ def _why(model, marker, proba, in_play=None):
     if in_play is None:
         in_play = _in_play(model, proba)
     lead = in_play[0]
-    memo = model.derived.setdefault("expected_shares", {})
+    derived = model.derived
+    memo = derived.get("expected_shares")
+    if memo is None:
+        memo = derived["expected_shares"] = {}
     sh = memo.get(marker)
     if sh is None:  # _expected_share of every diagnosis, in class order (it does not depend on the panel)
         sh = memo[marker] = [_expected_share(model, dx, marker)[0] for dx in model.classes]
-    share_lead, word = _expected_share(model, model.classes[lead], marker)
+    share_lead = sh[lead]
     # the other diagnoses in play whose expected result differs most from the leading one's
-    others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
+    if len(in_play) > 2:
+        others = sorted(in_play[1:], key=lambda k: -proba[k] * abs(sh[k] - share_lead))
+    else:
+        others = in_play[1:]  # (one or none: nothing to sort)
     picked = [lead] + [k for k in others[:2] if abs(sh[k] - share_lead) >= 0.2] or [lead]
     if len(picked) == 1 and others:
         picked.append(others[0])
-    parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
-    names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
-    return f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
+    # the text is a function of the marker and the diagnoses picked alone: written once per model
+    texts = derived.get("why_texts")
+    if texts is None:
+        texts = derived["why_texts"] = {}
+    key = (marker, *picked)
+    text = texts.get(key)
+    if text is None:
+        word = _expected_share(model, model.classes[lead], marker)[1]
+        parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
+        names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
+        text = f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
+        if len(texts) >= _EVIDENCE_MEMO:
+            texts.clear()
+        texts[key] = text
+    return text
 
 
 #: Smallest expected information gain (bits) for a stain to be proposed.
@@ -386,19 +436,35 @@ TEST_OTHER = 0.25
 
 
 def _leading_other(model, dx, proba):
+    """The most probable diagnosis other than ``dx`` (the first of equals, as ``max`` picks)."""
     k = model.classes.index(dx)
-    return model.classes[max((j for j in range(len(proba)) if j != k), key=lambda j: proba[j])]
+    return model.classes[next(j for j in _ranked(proba) if j != k)]
+
+
+def _sensitive_specific(model, dx):
+    """Markers positive (or lost) in most of ``dx`` and few of the others: the part of
+    :func:`_majority_tests` that does not depend on the panel, once per model and diagnosis."""
+    cache = model.derived.setdefault("sensitive_specific", {})
+    if dx not in cache:
+        cache[dx] = [m for m in model.markers if m != "Ki67" and _expected_share(model, dx, m)[0] >= TEST_SENSITIVITY
+                     and sum(_expected_share(model, d, m)[0] for d in model.classes if d != dx)
+                     / (len(model.classes) - 1) <= TEST_MEAN_OTHER]
+    return cache[dx]
 
 
 def _majority_tests(model, dx, proba):
     """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
-    cache = model.derived.setdefault("sensitive_specific", {})
-    if dx not in cache:  # the part that does not depend on the panel, once per model and diagnosis
-        cache[dx] = [m for m in model.markers if m != "Ki67" and _expected_share(model, dx, m)[0] >= TEST_SENSITIVITY
-                     and sum(_expected_share(model, d, m)[0] for d in model.classes if d != dx)
-                     / (len(model.classes) - 1) <= TEST_MEAN_OTHER]
     other = _leading_other(model, dx, proba)
-    return [m for m in cache[dx] if _expected_share(model, other, m)[0] <= TEST_OTHER]
+    return [m for m in _sensitive_specific(model, dx) if _expected_share(model, other, m)[0] <= TEST_OTHER]
+
+
+def site_majority_tests(model, site):
+    """Every marker :func:`_site_majority_stain` may weigh at ``site`` (whatever the panel): those
+    that test for the site's majority tumour; empty when the site has none."""
+    maj = model.site_majority.get(site) if site else None
+    if not maj or maj["diagnosis"] not in model.classes:
+        return []
+    return list(_sensitive_specific(model, maj["diagnosis"]))
 
 
 def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None, scores=None):
@@ -484,9 +550,10 @@ def _next_stains(model, states, site, proba, top=5, available=None, settled=Fals
         out.append({"marker": m, "expected_information_gain": round(g, 4), "why": why})
         gains = [t for t in gains if t[1] != m]
     listed = gains[:top - len(out)]
-    in_play = _in_play(model, proba) if listed else None
-    out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba, in_play)}
-            for g, m in listed]
+    if listed:
+        in_play = _in_play(model, proba)
+        out += [{"marker": m, "expected_information_gain": round(g, 4), "why": _why(model, m, proba, in_play)}
+                for g, m in listed]
     return out
 
 
@@ -515,7 +582,7 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
     z = scores if scores is not None else model.scores(states, site, findings)
     best = max(next_stains, key=lambda n: n["expected_information_gain"], default=None)
     best_g = best["expected_information_gain"] if best else 0.0
-    ranked = sorted(range(len(model.classes)), key=lambda k: -proba[k])[:2]
+    ranked = _ranked(proba)[:2]
     names = " vs ".join(_SHORT[model.classes[k]] for k in ranked)
     out = []
     for f in ASKABLE_FINDINGS:
@@ -557,7 +624,7 @@ def _status(model, proba, typ, n_states, states=None, findings=None):
 def _warnings(model, panel, states, proba, status, typ, findings=None):
     w = list(panel.warnings)
     classes = model.classes
-    k0 = max(range(len(classes)), key=lambda k: proba[k])
+    k0 = _ranked(proba)[0]  # the first maximum, as max(range(K), key=proba.__getitem__)
     top = classes[k0]
     if not states:
         w.append("no marker the model uses was given: the differential is the prior alone")
@@ -636,6 +703,8 @@ def _gist_risk(model, panel, differential):
 # the pieces of the assembly that batch reuses (with its memos around them)
 classify_panel = _classify_panel
 evidence = _evidence
+evidence_items = _evidence_items
+value_word = _value_word
 next_stains = _next_stains
 next_findings = _next_findings
 gist_risk_block = _gist_risk

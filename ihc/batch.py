@@ -49,6 +49,8 @@ from __future__ import annotations
 import csv
 import bisect
 import collections
+import contextlib
+import gc
 import io
 import itertools
 import json
@@ -81,6 +83,10 @@ FAST_MEMO_LIMIT = 100_000
 
 #: Memo entries kept when rows carry the whole classify object (JSON Lines).
 MEMO_LIMIT_FULL = 2_000
+
+#: JSON Lines: distinct (states, site) keys whose facts (probabilities, status, the differential's
+#: and the next stains' JSON, ~4 KB) are kept (the uniform benchmark's 20,000 rows hold 12,700).
+JSONL_KEY_LIMIT = 50_000
 
 #: Physical lines a quoted field may span before an opening quote is taken as stray.
 MAX_FIELD_LINES = 50
@@ -205,6 +211,16 @@ class _Classifier:
         self.head_text = None
         self.diff_prefix = None
         self.limit_next = MEMO_LIMIT
+        #: JSON Lines: per-key memos sized for a real export's distinct panels
+        self.limit_key = JSONL_KEY_LIMIT
+        self.gist_text = {}
+        self.warning_text = {}
+        self.dict_text = {}
+        self.dict_heads = {}
+        self.block = None  # (StatesEvaluator, ApproxGains) once numpy is imported, False without it
+        #: a context for the block products: one BLAS thread (their matrices are small; BLAS's
+        #: idle threads spin after each product, taking a core from this one on a busy machine)
+        self.one_blas_thread = contextlib.nullcontext
         #: whether outcomes are memoised here (per row key and per model states); not when every
         #: caller keeps its own memo of the rendered row on a key at the model's level (CSV)
         self.keep = True
@@ -239,37 +255,162 @@ class _Classifier:
                 pass
         return self.exact_gains or None
 
+    def _blocks(self):
+        """``(StatesEvaluator, ApproxGains, np)`` for this model, or None (no numpy, or a model or a
+        ``sum`` the block forms cannot take: then every key goes the scalar way)."""
+        if self.block is None:
+            self.block = False
+            try:
+                import numpy as np
+
+                from .engine.vector import ApproxGains, StatesEvaluator
+
+                ev = StatesEvaluator(np, self.model)
+                if ev.ok and self._exact_gains() is not None:
+                    self.block = (ev, ApproxGains(np, self.model), np)
+            except ImportError:  # pragma: no cover - numpy comes with the install
+                pass
+            try:  # (threadpoolctl comes with scikit-learn)
+                from threadpoolctl import ThreadpoolController
+
+                limit = ThreadpoolController().limit
+                self.one_blas_thread = lambda: limit(limits=1, user_api="blas")
+            except Exception:  # pragma: no cover - no threadpoolctl, or no BLAS it knows
+                pass
+        return self.block or None
+
     def prefetch(self, panels):
-        """Fill the next-stain memo for the distinct (states, site) of ``panels`` (Panels without
-        morphological findings) at once: every candidate's exact gain from one block evaluation
-        (the same floats as one by one), then the same list-building as :meth:`_full`."""
-        from .api import ASKABLE_FINDINGS, gain_needed, next_findings as _next_findings, next_stains as _next_stains
+        """Fill the key memos for the distinct (states, site) of ``panels`` (Panels without
+        morphological findings) at once: scores, probabilities and status for the whole block
+        (:class:`ihc.engine.vector.StatesEvaluator`, the scalar path's floats), then the next
+        stains and findings from the block's estimated gains where the estimate decides the lists
+        (:class:`ihc.engine.vector.ApproxGains`, :func:`ihc.engine.vector.decided`), else from
+        exact gains (:meth:`_next_exact`)."""
         from .engine import panel_states
 
-        block = self._exact_gains()
-        if block is None:
+        model = self.model
+        self.prefetch_states([(panel_states(panel.markers, model.markers), panel.site) for panel in panels])
+
+    def prefetch_states(self, pairs):
+        """:meth:`prefetch` for ``(states, site)`` pairs."""
+        blocks = self._blocks()
+        if blocks is None:
             return
+        with self.one_blas_thread():
+            self._prefetch_block(blocks, pairs)
+
+    def _prefetch_block(self, blocks, pairs):
         model = self.model
         todo = {}
-        for panel in panels:
-            states = panel_states(panel.markers, model.markers)
-            nkey = (tuple(states.items()), panel.site)
-            if nkey not in self.next_memo and nkey not in todo:
+        memo = self.key_memo
+        for states, site in pairs:
+            nkey = (tuple(states.items()), site)
+            if nkey not in memo and nkey not in todo:
                 todo[nkey] = states
         if not todo:
             return
+        ev, approx, np = blocks
+        keys = list(todo)
+        got = ev.evaluate_states([todo[k] for k in keys], [k[1] for k in keys])
+        if got is None:  # a state outside the tables: the scalar path for the block
+            return
+        z, p, atypical, ok = got
+        order = np.argsort(-p, axis=1, kind="stable").tolist()  # sorted(key=(-p, k))
+        zl, pl = z.tolist(), p.tolist()
+        th = model.thresholds
+        todo_next = []
+        for i, (nkey, a, o) in enumerate(zip(keys, atypical.tolist(), ok.tolist())):
+            status = "atypical" if a else ("ok" if o else "indeterminate")
+            proba = pl[i]
+            settled = rules.settled(th, status, proba)
+            _trim(self.key_memo, self.limit_key)
+            self.key_memo[nkey] = (proba, status, settled, order[i], self._mid_text(status, order[i], proba), zl[i])
+            if nkey in self.next_text:
+                continue
+            if settled:
+                _trim(self.next_text, self.limit_key)
+                self.next_text[nkey] = self._next_json([], [])
+            else:
+                todo_next.append(i)
+        if todo_next:
+            self._next_block(approx, np, [(keys[i], todo[keys[i]], pl[i], zl[i]) for i in todo_next], p[todo_next])
+
+    def _next_block(self, approx, np, items, P):
+        """Next stains and findings of ``items`` ``(nkey, states, proba, scores)`` (not settled),
+        ``P`` their probabilities as an array: from :class:`ApproxGains`' estimates for the rows
+        :func:`decided` vouches for, the others from exact gains (:meth:`_next_exact`)."""
+        from .api import (GAIN_TOLERANCE, MIN_GAIN_BITS, next_findings as _next_findings,
+                          next_stains as _next_stains, site_majority_tests)
+        from .engine.vector import decided
+
+        model = self.model
+        by_site = {}
+        for i, it in enumerate(items):
+            by_site.setdefault(it[0][1], []).append(i)
+        exact = {}
+        tol = GAIN_TOLERANCE
+        for site, ix in by_site.items():
+            G, sure = approx.gains(site, P[ix])
+            names = approx.names
+            col = {nm: j for j, nm in enumerate(names)}
+            is_stain = np.array([not isinstance(nm, tuple) for nm in names])
+            fcols = [j for j, nm in enumerate(names) if isinstance(nm, tuple)]
+            finds = ~is_stain
+            stains = np.repeat(is_stain[None, :], len(ix), axis=0)
+            for r, i in enumerate(ix):
+                for m in items[i][1]:
+                    stains[r, col[m]] = False
+            tests = np.zeros(len(names), bool)
+            tests[[col[m] for m in site_majority_tests(model, site)]] = True
+            ok = sure & decided(np, G, stains, finds, tests[None, :], top=5, floor=MIN_GAIN_BITS, tol=tol,
+                                decimals=4)
+            # the stains whose gain can reach the list (api.gain_needed's bar) and every test
+            g = np.where(stains, G, -np.inf)
+            k = min(5, g.shape[1] - 1)
+            bar = np.maximum(MIN_GAIN_BITS, -np.partition(-g, k, axis=1)[:, k]) - tol
+            sel = (stains & (g >= bar[:, None])) | (stains & tests[None, :]) | finds[None, :]
+            rr, cc = np.nonzero(sel)  # row-major: each row's selected columns together, in order
+            picked = [names[j] for j in cc.tolist()]
+            values = G[rr, cc].tolist()
+            ends = np.cumsum(np.bincount(rr, minlength=len(ix))).tolist()
+            F = G[:, fcols].tolist()
+            lo = 0
+            for r, (i, good, hi) in enumerate(zip(ix, ok.tolist(), ends)):
+                nkey, states, proba, z = items[i]
+                a, lo = lo, hi
+                if not good:
+                    exact[nkey] = states
+                    continue
+                gains = dict(zip(picked[a:hi], values[a:hi]))
+                nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=False,
+                                   scores=z, gains=gains)
+                if nxt and fcols:
+                    best = max(n["expected_information_gain"] for n in nxt)
+                    if any(abs(x - best) <= tol for x in F[r]):
+                        exact[nkey] = states  # a finding as good as the best stain, within the margin
+                        continue
+                nfind = _next_findings(model, states, site, proba, {}, nxt, False, scores=z, gains=gains)
+                _trim(self.next_text, self.limit_key)
+                self.next_text[nkey] = self._next_json(nxt, nfind)
+        if exact:
+            self._next_exact(exact)
+
+    def _next_exact(self, todo):
+        """Next stains and findings of the keys ``todo`` (nkey -> states; in the key memo, not
+        settled) from exact gains: every candidate's from one block evaluation
+        (:class:`ihc.engine.vector.ExactGains`, the same floats as one by one) for the candidates
+        the numpy estimates say can reach the list, then the same list-building as :meth:`_full`."""
+        from .api import ASKABLE_FINDINGS, gain_needed, next_findings as _next_findings, next_stains as _next_stains
+
+        block = self._exact_gains()
+        model = self.model
         finds = [("finding", f) for f in ASKABLE_FINDINGS] if model.morphology is not None else []
         items, meta = [], []
         for nkey, states in todo.items():
             skey, site = nkey
-            proba, typ, status, settled, differential, text, z = self._key_facts(states, skey, site)
-            if settled:
-                self.next_memo[nkey] = ([], [])
-                continue
+            proba, status, settled, order, text, z = self._key_facts(states, skey, site)
             items.append((proba, z, site, [m for m in model.markers if m not in states]))
-            meta.append((nkey, states, z))
-        if len(self.next_memo) + len(items) >= self.limit_next:
-            _trim(self.next_memo)
+            meta.append((nkey, states))
         # estimated gains of every stain for the whole block (numpy, per site), the candidates
         # that can reach the list (api.gain_needed) then get their exact gain
         import numpy as np
@@ -291,12 +432,77 @@ class _Classifier:
                     items[i] = (proba, z, site_, gain_needed(approx, 5) + finds)
         for lo in range(0, len(items), 256):
             part = items[lo:lo + 256]
-            for (proba, z, site, _), (nkey, states, _z), g in zip(part, meta[lo:lo + 256], block.gains(part)):
+            for (proba, z, site, _), (nkey, states), g in zip(part, meta[lo:lo + 256],
+                                                             block.gains(part) if block else [None] * len(part)):
                 est = None if g is not None else self._estimate()
                 nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=False,
                                    estimate=est, scores=z, gains=g)
-                self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, False,
-                                                            scores=z, gains=g))
+                nfind = _next_findings(model, states, site, proba, {}, nxt, False, scores=z, gains=g)
+                _trim(self.next_text, self.limit_key)
+                self.next_text[nkey] = self._next_json(nxt, nfind)
+
+    def _next_json(self, nxt, nfind):
+        """``_json_members({"next_stains": nxt, **({"next_findings": nfind} if nfind else {})})``,
+        each entry's JSON written once per distinct entry."""
+        text = '"next_stains":[' + self._json_dicts(nxt) + "]"
+        return text + ',"next_findings":[' + self._json_dicts(nfind) + "]" if nfind else text
+
+    def _json_dicts(self, dicts):
+        """The JSON texts of ``dicts`` joined with commas, as ``_json_line`` writes each: a flat
+        dict of str keys and str, finite float, int or None values is written here, from the
+        member prefixes of its keys (made once per key tuple), each string's JSON (memoised: the
+        same texts recur) and each number's ``__repr__`` (what json writes); anything else by json."""
+        memo = self.dict_text
+        heads = self.dict_heads
+        out = []
+        for d in dicts:
+            if len(d) == 3:  # the next stains' and findings' shape: (name, gain, why), written straight
+                k0, k1, k2 = d
+                v0, v1, v2 = d.values()
+                pre = heads.get((k0, k1, k2))
+                if pre is not None and type(v0) is str and type(v1) is float and type(v2) is str \
+                        and v1 - v1 == 0.0:
+                    t0 = memo.get(v0)
+                    if t0 is None:
+                        _trim(memo)
+                        t0 = memo[v0] = _json_line(v0)
+                    t2 = memo.get(v2)
+                    if t2 is None:
+                        _trim(memo)
+                        t2 = memo[v2] = _json_line(v2)
+                    out.append(pre[0] + t0 + pre[1] + float.__repr__(v1) + pre[2] + t2 + "}")
+                    continue
+            keys = tuple(d)
+            pre = heads.get(keys)
+            if pre is None:
+                if not all(type(k) is str for k in keys) or not keys:
+                    out.append(_json_line(d))
+                    continue
+                pre = heads[keys] = ["{" + _json_line(keys[0]) + ":"] + ["," + _json_line(k) + ":" for k in keys[1:]]
+            parts = []
+            for h, v in zip(pre, d.values()):
+                tv = type(v)
+                if tv is str:
+                    t = memo.get(v)
+                    if t is None:
+                        _trim(memo)
+                        t = memo[v] = _json_line(v)
+                elif tv is float and v - v == 0.0:  # finite
+                    t = float.__repr__(v)
+                elif tv is int:
+                    t = int.__repr__(v)
+                elif v is None:
+                    t = "null"
+                else:
+                    break
+                parts.append(h)
+                parts.append(t)
+            else:
+                parts.append("}")
+                out.append("".join(parts))
+                continue
+            out.append(_json_line(d))
+        return ",".join(out)
 
     def _typicality(self, skey, states):
         typ = self.typ_memo.get(skey)  # typicality does not depend on the site
@@ -351,8 +557,9 @@ class _Classifier:
         )
 
     def _key_facts(self, states, skey, site):
-        """``(proba, typ, status, settled, differential, text, scores)`` of (states, site), memoised:
-        ``text`` the JSON of the status, diagnosis, confidence and differential members."""
+        """``(proba, status, settled, order, text, scores)`` of (states, site), memoised: ``order``
+        the class indices by probability (the differential's order), ``text`` the JSON of the
+        status, diagnosis, confidence and differential members."""
         nkey = (skey, site)
         hit = self.key_memo.get(nkey)
         if hit is None:
@@ -365,83 +572,119 @@ class _Classifier:
             status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
             settled = rules.settled(model.thresholds, status, proba)
             order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
-            differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
-            text = self._mid_text(status, differential)
-            _trim(self.key_memo)
-            hit = self.key_memo[nkey] = (proba, typ, status, settled, differential, text, z)
+            _trim(self.key_memo, self.limit_key)
+            hit = self.key_memo[nkey] = (proba, status, settled, order, self._mid_text(status, order, proba), z)
         return hit
 
-    def _mid_text(self, status, differential):
-        """``_json_members({"status", "diagnosis", "confidence", "differential"})``, written with each
-        class's JSON prefix made once (json writes a float as ``float.__repr__``); a class name
-        json would escape, or a probability that is not a finite float, takes json itself."""
+    def _mid_text(self, status, order, proba):
+        """``_json_members({"status", "diagnosis", "confidence", "differential"})`` of the classes in
+        ``order``, written with each class's JSON prefix made once (json writes a float as
+        ``float.__repr__``); a class name json would escape, or a probability that is not a finite
+        float, takes json itself."""
         pre = self.diff_prefix
+        classes = self.model.classes
         if pre is None:
-            pre = self.diff_prefix = {dx: '{"diagnosis":' + _json_line(dx) + ',"probability":'
-                                      for dx in self.model.classes}
-        first = differential[0]
+            pre = self.diff_prefix = ['{"diagnosis":' + _json_line(dx) + ',"probability":' for dx in classes]
+        first = order[0]
+        r = float.__repr__
         try:
-            if any(type(d["probability"]) is not float or not math.isfinite(d["probability"])
-                   for d in differential):
-                raise ValueError
-            diff = ",".join([pre[d["diagnosis"]] + float.__repr__(d["probability"]) + "}" for d in differential])
-        except (KeyError, ValueError):
-            return _json_members({"status": status, "diagnosis": first["diagnosis"] if status == "ok" else None,
-                                  "confidence": first["probability"], "differential": differential})
+            if len(order) < 2 or not math.isfinite(sum(proba)):
+                raise TypeError
+            pick = operator.itemgetter(*order)
+            diff = "},".join(map(operator.add, pick(pre), map(r, pick(proba))))  # TypeError: not a float
+        except TypeError:
+            differential = [{"diagnosis": classes[k], "probability": proba[k]} for k in order]
+            return _json_members({"status": status, "diagnosis": classes[first] if status == "ok" else None,
+                                  "confidence": proba[first], "differential": differential})
         return ('"status":' + _json_line(status) + ',"diagnosis":'
-                + (_json_line(first["diagnosis"]) if status == "ok" else "null")
-                + ',"confidence":' + float.__repr__(first["probability"]) + ',"differential":[' + diff + "]")
+                + (_json_line(classes[first]) if status == "ok" else "null")
+                + ',"confidence":' + r(proba[first]) + ',"differential":[' + diff + "}]")
 
-    def _full_text(self, panel):
-        """:meth:`_full` written straight to the JSON text ``Result.to_dict()`` gives (members in
-        its order): the members that depend only on (states, site) — status and differential,
-        next stains and findings — are written once per key, each evidence line once per value."""
-        from .api import (evidence as _evidence, gist_risk_block, next_findings as _next_findings,
-                          next_stains as _next_stains, panel_warnings as _warnings)
-        from .engine import panel_states
+    def _next_text(self, states, skey, site, facts):
+        """The next stains and findings members of (states, site), memoised (computed here the
+        scalar way when :meth:`prefetch` did not)."""
+        from .api import next_findings as _next_findings, next_stains as _next_stains
 
-        model = self.model
-        states = panel_states(panel.markers, model.markers)
-        site = panel.site
-        skey = tuple(states.items())
-        proba, typ, status, settled, differential, mid, z = self._key_facts(states, skey, site)
         nkey = (skey, site)
-        hit = self.next_memo.get(nkey)
-        if hit is None:
-            _trim(self.next_memo)
+        text = self.next_text.get(nkey)
+        if text is None:
+            model = self.model
+            proba, status, settled, order, mid, z = facts
             nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=settled,
                                estimate=self._estimate(), scores=z)
-            hit = self.next_memo[nkey] = (nxt, _next_findings(model, states, site, proba, {}, nxt, settled,
-                                                              scores=z))
-        nxt_text = self.next_text.get(nkey)
-        if nxt_text is None:
-            nxt, nfind = hit
-            _trim(self.next_text)
-            nxt_text = self.next_text[nkey] = _json_members(
-                {"next_stains": nxt, **({"next_findings": nfind} if nfind else {})})
+            nfind = _next_findings(model, states, site, proba, {}, nxt, settled, scores=z)
+            _trim(self.next_text, self.limit_key)
+            text = self.next_text[nkey] = self._next_json(nxt, nfind)
+        return text
+
+    def _object_text(self, panel, states, skey, facts, input_text=None):
+        """The classify object of ``panel`` (no morphological findings; ``states`` its model states,
+        ``facts`` :meth:`_key_facts`') as the JSON text ``Result.to_dict()`` gives (members in its
+        order): status and differential, next stains and findings once per key, each evidence line
+        and warning once per text, the GIST risk block once per (leading diagnosis, site)."""
+        from .api import evidence_items as _evidence_items, gist_risk_block, panel_warnings as _warnings
+
+        model = self.model
+        site = panel.site
+        proba, status, settled, order, mid, z = facts
+        nxt_text = self._next_text(states, skey, site, facts)
         head = self.head_text
         if head is None:
             from .api import SCHEMA_VERSION
 
             head = self.head_text = _json_members(
                 {"schema_version": SCHEMA_VERSION, "model": {"version": model.version, "sha256": model.sha256}})
-        ev_memo = self.evidence_text
+        ev_memo = self.evidence_text  # id of the model's shared line -> (the line, its JSON)
         ev = []
-        for e in _evidence(model, states, panel, site, proba, status):
-            k = tuple(e.items())
-            t = ev_memo.get(k)
-            if t is None:
+        for k, e in _evidence_items(model, states, panel, site, proba, status):
+            hit = ev_memo.get(id(e)) if k is not None else None
+            if hit is not None and hit[0] is e:  # (the line is held here: its id is not reused)
+                ev.append(hit[1])
+                continue
+            t = _json_line(e)
+            if k is not None:
                 _trim(ev_memo)
-                t = ev_memo[k] = _json_line(e)
+                ev_memo[id(e)] = (e, t)
             ev.append(t)
-        gist = gist_risk_block(model, panel, differential)
-        tail = _json_members({**({"gist_risk": gist} if gist is not None else {}),
-                              "warnings": list(_warnings(model, panel, states, proba, status, typ))})
-        text = ("{" + head + "," + _json_members({"input": panel.to_dict(ignored=True)}) + "," + mid
-                + ',"evidence":[' + ",".join(ev) + "]," + nxt_text + "," + tail + "}")
-        top = tuple((r["diagnosis"], r["probability"]) for r in differential[:3])
-        return (status, differential[0]["diagnosis"] if status == "ok" else None, differential[0]["probability"],
-                top, None, _JsonText(text))
+        # the GIST risk block reads the leading diagnosis, the site as given and as placed, and
+        # the morphology (none here once memoised)
+        gkey = (order[0], site, panel.site_text) if panel.morphology is None else None
+        gist = self.gist_text.get(gkey) if gkey is not None else None
+        if gist is None:
+            classes = model.classes
+            g = gist_risk_block(model, panel, [{"diagnosis": classes[k], "probability": proba[k]} for k in order])
+            gist = _json_members({"gist_risk": g}) + "," if g is not None else ""
+            if gkey is not None:
+                _trim(self.gist_text)
+                self.gist_text[gkey] = gist
+        typ = self._typicality(skey, states) if status == "atypical" else None  # read for an atypical panel only
+        w_memo = self.warning_text
+        warn = []
+        for w in _warnings(model, panel, states, proba, status, typ):
+            t = w_memo.get(w)
+            if t is None:
+                _trim(w_memo)
+                t = w_memo[w] = _json_line(w)
+            warn.append(t)
+        if input_text is None:
+            input_text = _json_members({"input": panel.to_dict(ignored=True)})
+        return "".join(("{", head, ",", input_text, ",", mid, ',"evidence":[', ",".join(ev), "],", nxt_text,
+                        ",", gist, '"warnings":[', ",".join(warn), "]}"))
+
+    def _full_text(self, panel):
+        """:meth:`_full` written straight to the JSON text ``Result.to_dict()`` gives
+        (:meth:`_object_text`)."""
+        from .engine import panel_states
+
+        model = self.model
+        states = panel_states(panel.markers, model.markers)
+        skey = tuple(states.items())
+        facts = self._key_facts(states, skey, panel.site)
+        proba, status, settled, order, mid, z = facts
+        text = self._object_text(panel, states, skey, facts)
+        first = order[0]
+        top = tuple((model.classes[k], proba[k]) for k in order[:3])
+        return (status, model.classes[first] if status == "ok" else None, proba[first], top, None, _JsonText(text))
 
     def _from_panel(self, panel):
         from .engine import panel_states
@@ -850,6 +1093,9 @@ def _panel_builders(layout, mode, model_markers=None):
             site = _site_arg(cells[si]) if si is not None else None
             return _finish(markers, unknown, [], [], site, mode)
 
+        # what the JSON Lines templates (_Templates) need: the columns' coders, in the key's order
+        if not lean and not other_site:
+            key_of.coders = coders
         # what the vectorised CSV path (_FastStructured) needs to code whole columns at once
         if lean and not other_site:
             key_of.fast = {"coders": coders, "memos": memos, "idx": idx, "si": si, "site_code": site_code}
@@ -1260,7 +1506,9 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 def _json_line(obj):
     s = _JSON.encode(obj)
-    return s if s.isascii() else s.translate(_LINE_BREAKERS)  # ASCII holds no line breaker
+    if s.isascii() or ("\x85" not in s and "\u2028" not in s and "\u2029" not in s):
+        return s  # (three scans in C are faster than translating a text that holds none)
+    return s.translate(_LINE_BREAKERS)
 
 
 class _JsonText(str):
@@ -1285,6 +1533,31 @@ def _jsonl_tail(o):
         body = result
     s = _json_line(body)
     return "," + s[1:] + "\n"
+
+
+def _ascii_runs(lines):
+    """``lines`` joined into runs of ASCII lines and runs of the others: a list of texts (or one)."""
+    if all(map(str.isascii, lines)):
+        return "".join(lines)
+    runs, start, wide = [], 0, None
+    for i, line in enumerate(lines):
+        w = not line.isascii()
+        if w is not wide:
+            if i > start:
+                runs.append("".join(lines[start:i]))
+            start, wide = i, w
+    runs.append("".join(lines[start:]))
+    return runs
+
+
+def _write_text(out, text):
+    """Write a render's output: a text, or a list of texts (runs of ASCII rows and the rows
+    between them: one text holding a non-ASCII row would be stored and encoded wide whole)."""
+    if type(text) is list:
+        for t in text:
+            out.write(t)
+    else:
+        out.write(text)
 
 
 class _sigterm_raises:
@@ -1344,6 +1617,10 @@ class _RowWorker:
         # memory a distinct key costs (free text, 100,000 rows: 17 MiB)
         if fmt == "csv" and getattr(self.key_of, "model_level", False):
             self.clf.keep = False
+        #: JSON Lines of marker columns: rows written from templates (see _Templates)
+        self.templates = _Templates(self) if (fmt == "jsonl" and layout.mode == "structured"
+                                              and not layout.morph_indices
+                                              and getattr(self.key_of, "coders", None) is not None) else None
 
     def _tail(self, o):
         return self.render_outcome(o), o[0] == "error"
@@ -1368,6 +1645,8 @@ class _RowWorker:
 
     def render(self, chunk, start):
         """(text, errors) for ``chunk`` of ``(fields, note)`` records numbered from ``start``."""
+        if self.templates is not None:
+            return self.templates.render(chunk, start)
         ncols = self.ncols
         id_index = self.layout.id_index
         key_of, build, clf = self.key_of, self.build, self.clf
@@ -1400,6 +1679,14 @@ class _RowWorker:
                 out.append('{"case_id":' + _json_line(cid) + hit[0])
         return "".join(out), errors
 
+    def _row_tail(self, fields, key):
+        """``(tail, is_error)`` of a well-formed row, the row path's way (memoised per row key)."""
+        hit = self.tail_memo.get(key)
+        if hit is None:
+            _trim(self.tail_memo, self.clf.limit)
+            hit = self.tail_memo[key] = self._tail(self.clf.outcome(key, lambda: self.build(fields, key)))
+        return hit
+
     def _odd_row(self, fields, note, n_row):
         ncols = self.ncols
         id_index = self.layout.id_index
@@ -1421,6 +1708,213 @@ class _RowWorker:
             return cid, _row_error(cid, why)
         key = self.key_of(fields)
         return cid, self.clf.outcome(key, lambda: self.build(fields, key))
+
+
+def _json_id(cid):
+    """``_json_line(cid)`` for a case id (a str): a plain printable ASCII id without a quote or
+    backslash is written as json writes it, quoted; anything else by json itself."""
+    if cid.isascii() and cid.isprintable() and '"' not in cid and "\\" not in cid:
+        return '"' + cid + '"'
+    return _json_line(cid)
+
+
+class _Ki67Slot:
+    """Stands for a row's Ki-67 figure in a template's panel: wherever the classify object writes
+    the figure as a word (``api.value_word``: evidence lines, warnings), this writes ``word``."""
+
+    __slots__ = ("word",)
+
+    def __init__(self, word):
+        self.word = word
+
+    def __str__(self):
+        return self.word
+
+    def __repr__(self):
+        return self.word
+
+
+#: Template memo: templates kept (a template is one JSON Lines row without its case id, ~6 KB).
+TEMPLATE_LIMIT = 50_000
+
+
+class _Templates:
+    """JSON Lines rows of a marker-column layout, each written from a template of its panel.
+
+    A row's object is a function of its cells' codes (the row key of :func:`_panel_builders`)
+    and, through them, of the Ki-67 figure only where the figure is written: the ``input``
+    member's number, and the words (``30%``) of the evidence lines and warnings that name it.
+    So a row is keyed without the figure (the Ki-67 column's code replaced by the figure's model
+    state): per such key the object is built once (:meth:`_Classifier._object_text`, the row
+    path's own assembly) for the key's first panel with the figure replaced by a slot object,
+    whose word is a token, and the input's number by a second token; the text's tokens become
+    format fields, and each row fills in its own figure, as json writes the number and the word.
+    The tokens hold a lone surrogate (no decoded input has one) and a nonce; a text whose tokens
+    do not account for every surrogate in it, a panel that does not hold its key's figure, a
+    row the reader refuses or one with morphology is written the row path's way instead.
+    The key facts and next stains of the chunk's new keys are computed as one block first
+    (:meth:`_Classifier.prefetch`). Tested byte for byte against the one-row-at-a-time writer.
+    """
+
+    def __init__(self, worker):
+        import secrets
+
+        from .api import value_word
+        from .engine import panel_states
+
+        self.worker = worker
+        self.clf = worker.clf
+        coders = worker.key_of.coders
+        ki = [j for j, c in enumerate(coders) if c.marker == "Ki67"]
+        self.ki67 = ki[0] if len(ki) == 1 else None  # the key position of the Ki-67 column, if one
+        self.coder = coders[self.ki67] if self.ki67 is not None else None
+        nonce = secrets.token_hex(8)
+        self.num_token = "\udfff" + nonce + "n\udfff"
+        self.word_token = "\udfff" + nonce + "w\udfff"
+        self.slot = _Ki67Slot(self.word_token)
+        self.codes = {}  # Ki-67 code -> (template code, value, number text, word text) or None
+        self.memo = {}   # template key -> (text, has fields, representative value) or None (the row path)
+        self.value_word = value_word
+        self.panel_states = panel_states
+
+    def _code(self, c):
+        """The Ki-67 column's code ``c`` as a template code, with the figure's texts (None: no figure)."""
+        hit = self.codes.get(c, self.codes)
+        if hit is self.codes:
+            hit = None
+            o = self.coder.decode(c)
+            if isinstance(o, tuple) and len(o) == 2 and o[0] == "v" and isinstance(o[1], (int, float)) \
+                    and not isinstance(o[1], bool):
+                st = self.panel_states({"Ki67": o[1]}, self.clf.model.markers).get("Ki67")
+                if st is not None:
+                    hit = ((_Ki67Slot, st), o[1], _json_line(o[1]), _json_line(self.value_word("Ki67", o[1]))[1:-1])
+            if len(self.codes) < MEMO_LIMIT:
+                self.codes[c] = hit
+        return hit
+
+    def _build(self, new):
+        """Templates of the new keys ``new`` (template key -> (fields, row key, value))."""
+        from .exceptions import InputError as _InputError
+
+        worker, clf = self.worker, self.clf
+        panels = {}
+        for tk, (fields, key, v) in new.items():
+            try:
+                panel = worker.build(fields, key)
+            except (_InputError, RecursionError):
+                panel = None
+            if panel is None or getattr(panel, "morphology", None) \
+                    or (v is not None and type(panel.markers.get("Ki67")) is not type(v)) \
+                    or (v is not None and panel.markers.get("Ki67") != v):
+                self.memo[tk] = None
+                continue
+            panels[tk] = (panel, self.panel_states(panel.markers, clf.model.markers))
+        clf.prefetch_states([(states, panel.site) for panel, states in panels.values()])
+        for tk, (panel, states) in panels.items():
+            v = new[tk][2]
+            skey = tuple(states.items())
+            facts = clf._key_facts(states, skey, panel.site)
+            if v is None:
+                text = clf._object_text(panel, states, skey, facts)
+                self.memo[tk] = ("," + text[1:] + "\n", False)
+                continue
+            try:
+                panel.markers["Ki67"] = self.slot
+                d = panel.to_dict(ignored=True)
+                d["markers"]["Ki67"] = self.num_token
+                text = clf._object_text(panel, states, skey, facts, _json_members({"input": d}))
+            except Exception:  # the slot where a figure was expected: this key goes the row path's way
+                self.memo[tk] = None
+                continue
+            # the text between the tokens, and which figure text goes after each piece
+            pieces, kinds = [], []
+            for i, part in enumerate(("," + text[1:] + "\n").split('"' + self.num_token + '"')):
+                if i:
+                    kinds.append(2)
+                for w, seg in enumerate(part.split(self.word_token)):
+                    if w:
+                        kinds.append(3)
+                    pieces.append(seg)
+            ok = not any("\udfff" in seg for seg in pieces)
+            self.memo[tk] = None if not ok else (pieces, tuple(kinds)) if kinds else (pieces[0], False)
+
+    def render(self, chunk, start):
+        """(text, errors) for ``chunk``, as :meth:`_RowWorker.render` writes it, with the cyclic
+        garbage collector paused: a chunk's work makes no reference cycle (texts, tuples, lists and
+        dicts held by the memos, or dropped), and the collector's passes over the memos, which grow
+        with every new key, cost ~15% of the time; it runs again between chunks."""
+        if not gc.isenabled():
+            return self._render(chunk, start)
+        gc.disable()
+        try:
+            return self._render(chunk, start)
+        finally:
+            gc.enable()
+
+    def _render(self, chunk, start):
+        worker = self.worker
+        ncols = worker.ncols
+        id_index = worker.layout.id_index
+        key_of = worker.key_of
+        memo = self.memo
+        codes = self.codes
+        j = self.ki67
+        rows = []
+        got = {}
+        new = {}
+        n_row = start - 1
+        for fields, note in chunk:
+            n_row += 1
+            if note is None and len(fields) == ncols:
+                cid = fields[id_index] if id_index is not None else str(n_row)
+                key = key_of(fields)
+                if j is None:
+                    info = None
+                else:
+                    info = codes.get(key[j], codes)
+                    if info is codes:
+                        info = self._code(key[j])
+                tk = key if info is None else key[:j] + (info[0],) + key[j + 1:]
+                if tk not in got:
+                    t = memo.get(tk, memo)
+                    if t is memo:
+                        if tk not in new:
+                            new[tk] = (fields, key, info[1] if info is not None else None)
+                    else:
+                        got[tk] = t
+                rows.append((cid, tk, info, fields, key))
+            else:
+                cid, o = worker._odd_row(fields, note, n_row)
+                rows.append((cid, None, worker._tail(o), None, None))
+        if new:
+            if len(memo) + len(new) >= TEMPLATE_LIMIT:
+                _trim(memo, TEMPLATE_LIMIT)
+            self._build(new)
+            for tk in new:
+                got[tk] = memo[tk]
+        out = []
+        errors = 0
+        for cid, tk, info, fields, key in rows:
+            if tk is None:
+                tail, err = info
+                errors += err
+            else:
+                t = got[tk]
+                if t is None:  # the row path
+                    tail, err = worker._row_tail(fields, key)
+                    errors += err
+                elif t[1]:
+                    pieces = t[0]
+                    buf = ['{"case_id":', _json_id(cid), pieces[0]]
+                    for kind, seg in zip(t[1], pieces[1:]):
+                        buf.append(info[kind])
+                        buf.append(seg)
+                    out.append("".join(buf))
+                    continue
+                else:
+                    tail = t[0]
+            out.append('{"case_id":' + _json_id(cid) + tail)
+        return _ascii_runs(out), errors
 
 
 class _HashSet:
@@ -2120,7 +2614,8 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
         if layout.id_index is None:
             dup = None
         else:
-            dup = _DuplicateIdsVec(layout.id_index) if fast is not None else _DuplicateIds(layout.id_index)
+            dup = _DuplicateIdsVec(layout.id_index) if fast is not None or worker.templates is not None \
+                else _DuplicateIds(layout.id_index)
 
         def fast_body(out):
             """Clean blocks through _FastStructured, the others through the row path, in order."""
@@ -2142,7 +2637,7 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
                     if dup is not None:
                         dup.see_records(chunk, start)
                     text, e = worker.render(chunk, start)
-                    out.write(text)
+                    _write_text(out, text)
                     rows += len(chunk)
                     errors += e
                     start += len(chunk)
@@ -2196,37 +2691,42 @@ def run_batch(source, output=None, *, fmt=None, panel_column=None, site_column=N
             pool = _pool(worker, n_workers) if n_workers > 1 else None
             pending = collections.deque()
             try:
+                by_chunk = isinstance(dup, _DuplicateIdsVec)
                 for rec in _records(lines, delim, worker.ncols):
                     chunk.append(rec)
-                    if dup is not None:
+                    if dup is not None and not by_chunk:
                         dup.see(rec[0], start + len(chunk) - 1)
                     if len(chunk) >= CHUNK_ROWS:
+                        if by_chunk:
+                            dup.see_records(chunk, start)
                         rows += len(chunk)
                         if pool is None:
                             text, e = worker.render(chunk, start)
-                            out.write(text)
+                            _write_text(out, text)
                             errors += e
                         else:
                             pending.append(pool.apply_async(_pool_render, (chunk, start)))
                             while len(pending) > 2 * n_workers:
                                 text, e = pending.popleft().get()
-                                out.write(text)
+                                _write_text(out, text)
                                 errors += e
                         start += len(chunk)
                         chunk = []
                         if progress is not None:
                             progress(rows, src.done, src.total)
                 if chunk:
+                    if by_chunk:
+                        dup.see_records(chunk, start)
                     rows += len(chunk)
                     text, e = worker.render(chunk, start)
                     if pool is None:
-                        out.write(text)
+                        _write_text(out, text)
                         errors += e
                     else:
                         pending.append(_Done((text, e)))
                 while pending:
                     text, e = pending.popleft().get()
-                    out.write(text)
+                    _write_text(out, text)
                     errors += e
             finally:
                 if pool is not None:

@@ -12,6 +12,7 @@ is on the fast ``classify`` path.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -166,6 +167,12 @@ def normalise_site(text):
         return None, None
     if not isinstance(text, str):
         text = str(text)
+    return _normalised(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text: exports repeat a few sites
+def _normalised(text):
+    """:func:`normalise_site` of a text."""
     stripped = " ".join(text.split())
     if not stripped:
         return None, None

@@ -808,3 +808,214 @@ def test_many_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(mo
     assert fast.duplicate_ids > 10000
     assert (fast.duplicate_ids, fast.duplicate_rows, fast.empty_ids) == \
         (slow.duplicate_ids, slow.duplicate_rows, slow.empty_ids)
+
+
+def _one_object_writer(monkeypatch):
+    """Make run_batch write JSON Lines the reference way: each row's ``classify`` object built by
+    the library's assembly (``Result.to_dict()``, exact gains one panel at a time) and encoded
+    whole, without templates, blocks or JSON from pieces."""
+
+    def whole(self, panel):
+        d = self._full(panel).to_dict()
+        top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
+        return (d["status"], d["diagnosis"], d["confidence"], top, None, d)
+
+    monkeypatch.setattr(batch, "_Templates", lambda worker: None)
+    monkeypatch.setattr(batch._Classifier, "_blocks", lambda self: None)
+    monkeypatch.setattr(batch._Classifier, "_full_text", whole)
+
+
+def _jsonl_oracle_csv():
+    import random
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import _data
+
+    rng = random.Random(17)
+    text = _many_keys_csv(5000, seed=23)
+    # the benchmark's uniform rows and LIS-like rows, Ki-67 written every way a figure is read
+    head = "case_id,SMA,desmin,CD117,DOG1,CD34,S100,Ki67,site"
+    kis = ["", "0", "3", "4.9", "5", "7.5", "5-10%", "14.9", "15", "30%", "100", "high", "low", "Ki-67 40%", "<1%"]
+    sites = ["stomach", "retroperitoneum", "uterus", "", "gastric fundus", "skin", "thigh", "nowhere"]
+    vals = ["pos", "neg", "focal", "", "+", "-", "weak"]
+    rows = [head]
+    for i in range(4000):
+        rows.append(",".join([f"U{i}", *(rng.choice(vals) for _ in range(6)), rng.choice(kis), rng.choice(sites)]))
+    rows.append(",".join(["U7", "+", "+", "", "", "", "", "30", "stomach"]))  # a duplicate id
+    rows.append(",".join(["", "+", "-", "", "", "", "", "12", "uterus"]))  # an empty id
+    rows.append(",".join(["E1", "maybe", "+", "", "", "", "", "30", "stomach"]))
+    rows.append(",".join(["E2", "", "", "", "", "", "", "", "stomach"]))
+    rows.append(",".join(["E3", "+", "+", "", "", "", "", "150", "uterus"]))
+    return text, "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("mode", ["default", "lenient"])
+def test_jsonl_templates_and_blocks_equal_the_one_object_writer_byte_for_byte(monkeypatch, mode):
+    """JSON Lines from templates (the Ki-67 figure spliced per row), block facts and estimated gains
+    (where :func:`ihc.engine.vector.decided` vouches for them) == the one-object-at-a-time writer."""
+    from ihc.engine import vector
+
+    calls = collections.Counter()
+    real_gains, real_build = vector.ApproxGains.gains, batch._Templates._build
+
+    def spy_gains(self, site, p):
+        G, ok = real_gains(self, site, p)
+        calls["estimated"] += int(ok.sum())
+        return G, ok
+
+    def spy_build(self, new):
+        calls["templates"] += len(new)
+        return real_build(self, new)
+
+    monkeypatch.setattr(vector.ApproxGains, "gains", spy_gains)
+    monkeypatch.setattr(batch._Templates, "_build", spy_build)
+    outs = []
+    for data in _jsonl_oracle_csv():
+        fast = io.StringIO()
+        s_fast = run_batch(io.BytesIO(data.encode()), fast, fmt="jsonl", mode=mode)
+        outs.append((data, fast.getvalue(), s_fast))
+    assert calls["estimated"] > 3000 and calls["templates"] > 3000, calls
+    _one_object_writer(monkeypatch)
+    for data, got, s_fast in outs:
+        ref = io.StringIO()
+        s_ref = run_batch(io.BytesIO(data.encode()), ref, fmt="jsonl", mode=mode)
+        assert got == ref.getvalue()
+        assert (s_fast.rows, s_fast.errors, s_fast.duplicate_ids, s_fast.duplicate_rows, s_fast.empty_ids) \
+            == (s_ref.rows, s_ref.errors, s_ref.duplicate_ids, s_ref.duplicate_rows, s_ref.empty_ids)
+    words = "".join(g for _, g, _ in outs)
+    assert '"value":"7.5%"' in words and "is high for a benign" in words and '"status":"error"' in words
+
+
+def test_states_evaluator_equals_the_scalar_path_exactly():
+    """StatesEvaluator (a block of states dicts, any markers in any order) gives CompactModel.scores,
+    proba and the status rule's answer bit for bit."""
+    import random
+
+    import numpy as np
+
+    from ihc.api import load_model
+    from ihc.engine import marker_states, rules
+    from ihc.engine.vector import StatesEvaluator
+
+    model = load_model()
+    ev = StatesEvaluator(np, model)
+    rnd = random.Random(3)
+    panels = []
+    for _ in range(1500):
+        chosen = rnd.sample(model.markers, rnd.randint(0, 9))
+        panels.append(({m: rnd.choice(marker_states(m)) for m in chosen},
+                       rnd.choice([None, "stomach", "uterus", "thigh", "skin", "retroperitoneum", "small_intestine"])))
+    z, p, atypical, ok = ev.evaluate_states([s for s, _ in panels], [site for _, site in panels])
+    seen = collections.Counter()
+    for (states, site), zi, pi, a, o in zip(panels, z.tolist(), p.tolist(), atypical.tolist(), ok.tolist()):
+        assert zi == model.scores(states, site)
+        proba = model.proba(states, site)
+        assert pi == proba
+        status = rules.status(model.thresholds, model.classes, proba, model.typicality(states), len(states), states)
+        got = "atypical" if a else ("ok" if o else "indeterminate")
+        assert got == status, (states, site)
+        seen[status] += 1
+    assert len(seen) == 3, seen
+
+
+def test_estimated_gains_decide_the_lists_as_the_exact_gains_do():
+    """ApproxGains is within 1e-12 of information_gain / finding_gain; where ``decided`` vouches for a
+    panel, next stains and findings from the estimates, and from the estimates moved anywhere within
+    the tolerance, are the exact lists (as JSON, byte for byte)."""
+    import json as _json
+    import random
+
+    import numpy as np
+
+    from ihc.api import (GAIN_TOLERANCE, MIN_GAIN_BITS, load_model, next_findings, next_stains,
+                         site_majority_tests)
+    from ihc.engine import marker_states
+    from ihc.engine.vector import ApproxGains, decided
+
+    model = load_model()
+    approx = ApproxGains(np, model)
+    rnd = random.Random(9)
+    worst, n_decided = 0.0, 0
+    for site in (None, "stomach", "skin", "uterus"):
+        panels = []
+        for _ in range(150):
+            chosen = rnd.sample(model.markers[:20], rnd.randint(0, 6))
+            panels.append({m: rnd.choice(marker_states(m)) for m in chosen})
+        P = np.array([model.proba(s, site) for s in panels])
+        G, sure = approx.gains(site, P)
+        names = approx.names
+        stains = np.array([[not isinstance(nm, tuple) and nm not in s for nm in names] for s in panels])
+        finds = np.array([isinstance(nm, tuple) for nm in names])
+        tests = np.array([nm in site_majority_tests(model, site) for nm in names])[None, :]
+        ok = sure & decided(np, G, stains, finds, tests, top=5, floor=MIN_GAIN_BITS, tol=GAIN_TOLERANCE, decimals=4)
+        for r, states in enumerate(panels):
+            proba, z = model.proba(states, site), model.scores(states, site)
+            exact = {}
+            for j, nm in enumerate(names):
+                if isinstance(nm, tuple):
+                    exact[nm] = model.finding_gain(states, site, nm[1], {}, proba, z)
+                elif nm not in states:
+                    exact[nm] = model.information_gain(states, site, nm, proba=proba, scores=z)[0]
+                else:
+                    continue
+                worst = max(worst, abs(G[r, j] - exact[nm]))
+            ref_s = next_stains(model, states, site, proba, scores=z)
+            ref = _json.dumps([ref_s, next_findings(model, states, site, proba, {}, ref_s, scores=z)])
+            if not ok[r]:
+                continue
+            n_decided += 1
+            for jitter in (0.0, 0.5, -0.5):
+                gains = {nm: max(0.0, G[r, j] + jitter * GAIN_TOLERANCE * rnd.random())  # gains are >= 0
+                         for j, nm in enumerate(names) if nm in exact}
+                got_s = next_stains(model, states, site, proba, scores=z, gains=gains)
+                best = max((n["expected_information_gain"] for n in got_s), default=None)
+                if best is not None and any(abs(g - best) <= GAIN_TOLERANCE for nm, g in gains.items()
+                                            if isinstance(nm, tuple)):
+                    continue  # batch takes the exact way for such a panel
+                got = _json.dumps([got_s, next_findings(model, states, site, proba, {}, got_s, scores=z, gains=gains)])
+                assert got == ref, (states, site, jitter)
+    assert worst < 1e-12, worst
+    assert n_decided > 500, n_decided
+
+
+@pytest.mark.parametrize("mode", ["default", "strict"])
+def test_jsonl_odd_layouts_equal_the_one_object_writer(monkeypatch, mode):
+    """Layouts the templates leave alone or handle with care: two Ki-67 columns (no figure slot),
+    morphology columns (the row path), unknown columns (strict mode's errors), no case_id column,
+    ids json must escape, duplicate and empty ids: byte for byte the one-object-at-a-time writer."""
+    import random
+
+    rng = random.Random(1)
+    V, K = ["+", "-", "focal", "", "weak", "nd"], ["", "3", "30%", "7.5", "high", "5-10%", "150"]
+    S = ["stomach", "", "uterus", "skin", "moon", "gastric fundus"]
+
+    def csv_of(header, row, n=300):
+        return ("\n".join([",".join(header)] + [",".join(row(i)) for i in range(n)]) + "\n").encode()
+
+    files = [
+        csv_of(["case_id", "SMA", "desmin", "Ki67", "MIB-1", "site"],
+               lambda i: [f"a{i}", rng.choice(V), rng.choice(V), rng.choice(K), rng.choice(K), rng.choice(S)]),
+        csv_of(["case_id", "SMA", "desmin", "CD117", "Ki67", "mitoses", "necrosis", "size_cm", "site"],
+               lambda i: [f"m{i}", rng.choice(V), rng.choice(V), rng.choice(V), rng.choice(K),
+                          rng.choice(["", "5/10 HPF", "20/50 HPF"]), rng.choice(["", "yes", "no"]),
+                          rng.choice(["", "4", "12"]), rng.choice(S)]),
+        csv_of(["case_id", "SMA", "BCL2", "notes", "Ki-67", "site"],
+               lambda i: [f"u{i}", rng.choice(V), rng.choice(V), rng.choice(["", "x"]), rng.choice(K), rng.choice(S)]),
+        csv_of(["SMA", "desmin", "CD117", "DOG1", "Ki67"], lambda i: [rng.choice(V) for _ in range(4)] + [rng.choice(K)]),
+        csv_of(["case_id", "SMA", "CD117", "Ki67", "site"],
+               lambda i: [rng.choice(['"a""b"', "é1", "x\\\\y", " sp ", "", "dup"]), rng.choice(V), rng.choice(V),
+                          rng.choice(K), rng.choice(S)]),
+    ]
+    fast = []
+    for data in files:
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
+        fast.append((out.getvalue(), (s.rows, s.errors, s.duplicate_ids, s.duplicate_rows, s.empty_ids)))
+    _one_object_writer(monkeypatch)
+    for data, (got, summary) in zip(files, fast):
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
+        assert got == out.getvalue()
+        assert summary == (s.rows, s.errors, s.duplicate_ids, s.duplicate_rows, s.empty_ids)

@@ -23,7 +23,8 @@ import math
 from . import marker_states, rules
 from .tables import SITE_GROUP_OF, SITE_GROUPS
 
-__all__ = ["VectorEvaluator"]
+__all__ = ["VectorEvaluator", "StatesEvaluator", "GainEstimator", "ExactGains", "ApproxGains", "decided",
+           "gain_rows", "sum_kind", "estimate_many"]
 
 
 class VectorEvaluator:
@@ -261,6 +262,39 @@ def sum_kind(np, K=14):
     return None
 
 
+def gain_rows(np, model, site):
+    """The outcome rows every expected gain at ``site`` reads: ``(V, P, probes)``, ``V`` the outcome's
+    score vector (zeros where the tables have none), ``P`` its probability per class (a stain's
+    ``state_prob``, a finding's share at the site group), ``probes[name]`` the rows of one stain
+    (a marker name) or finding (``("finding", f)``), in the state order the scalar path walks."""
+    from . import FINDINGS, marker_states
+
+    t = model.tables
+    K = len(model.classes)
+    V, P, probes = [], [], {}
+    zero = (0.0,) * K
+    for mk in model.markers:
+        rows = []
+        for s in marker_states(mk):
+            v = t.vector(mk, s, site)
+            rows.append(len(V))
+            V.append(zero if v is None else v)
+            P.append(t.state_prob[(mk, s)])
+        probes[mk] = rows
+    if model.morphology is not None:
+        from ..api import ASKABLE_FINDINGS
+
+        for f in ASKABLE_FINDINGS:
+            rows = []
+            for s, share in zip(FINDINGS[f], model.finding_shares(f, site)):
+                v = t.vector(f, s, site)
+                rows.append(len(V))
+                V.append(zero if v is None else v)
+                P.append(share)
+            probes[("finding", f)] = rows
+    return np.array(V, dtype=float), np.array(P, dtype=float), probes
+
+
 class ExactGains:
     """Exact expected information gains (stains and morphological findings) of many panels at once.
 
@@ -284,32 +318,7 @@ class ExactGains:
     def _site_tables(self, site):
         hit = self._site.get(site)
         if hit is None:
-            from . import FINDINGS, marker_states
-
-            np, m = self.np, self.model
-            t = m.tables
-            V, P, probes = [], [], {}
-            zero = (0.0,) * self.K
-            for mk in m.markers:
-                rows = []
-                for s in marker_states(mk):
-                    v = t.vector(mk, s, site)
-                    rows.append(len(V))
-                    V.append(zero if v is None else v)
-                    P.append(t.state_prob[(mk, s)])
-                probes[mk] = rows
-            if m.morphology is not None:
-                from ..api import ASKABLE_FINDINGS
-
-                for f in ASKABLE_FINDINGS:
-                    rows = []
-                    for s, share in zip(FINDINGS[f], m.finding_shares(f, site)):
-                        v = t.vector(f, s, site)
-                        rows.append(len(V))
-                        V.append(zero if v is None else v)
-                        P.append(share)
-                    probes[("finding", f)] = rows
-            hit = self._site[site] = (np.array(V, dtype=float), np.array(P, dtype=float), probes)
+            hit = self._site[site] = gain_rows(self.np, self.model, site)
         return hit
 
     def gains(self, items):
@@ -402,3 +411,171 @@ def estimate_many(est, site, P, Z):
         h0 = -np.where(P > 0, P * np.log2(np.where(P > 0, P, 1.0)), 0.0).sum(axis=1)
     exp_h = np.where(ps > 0, ps * h, 0.0).sum(axis=2)
     return np.maximum(0.0, h0[:, None] - exp_h)
+
+
+class StatesEvaluator(VectorEvaluator):
+    """:class:`VectorEvaluator` for a block of panels given as states dicts (any markers, any order).
+
+    Each panel's score is its site's base row plus the vector of each of its (marker, state)
+    pairs added in the panel's own order, as :meth:`CompactModel.scores` adds them (a pair whose
+    vector the tables lack adds a zero row: ``x + 0.0 == x``); the surprises likewise from zeros;
+    then the same softmax and status rules as :meth:`VectorEvaluator.evaluate`. So the scores,
+    probabilities and statuses are the scalar path's bit for bit.
+    """
+
+    def __init__(self, np, model):
+        super().__init__(np, model, [])
+        t = model.tables
+        K = self.K
+        self.pairs = {}  # (marker, state) -> row of self.pair_vec / self.pair_sur (0: nothing)
+        vec, sur, site_dep = [None], [(0.0,) * K], []
+        for m in model.markers:
+            for s in marker_states(m):
+                self.pairs[(m, s)] = len(vec)
+                vec.append((m, s))
+                sur.append(t.surprise[(m, s)])
+                site_dep.append(m in t.site_dependent)
+        # per site group, every pair's vector (the group's own for a site-dependent feature)
+        self.pair_vec = np.zeros((len(SITE_GROUPS), len(vec), K))
+        for g, group in enumerate(SITE_GROUPS):
+            site = next((s for s, grp in SITE_GROUP_OF.items() if grp == group), None)
+            for i, pair in enumerate(vec[1:], 1):
+                v = t.vector(pair[0], pair[1], site)
+                if v is not None:
+                    self.pair_vec[g, i] = v
+        self.pair_sur = np.array(sur, dtype=float)
+        self.ki67_rows = np.array([i for (m, _), i in self.pairs.items() if m == "Ki67"], np.int64)
+
+    def rows_of(self, states_list):
+        """n x L pair rows of the panels (0 padding), or None if a pair is not the model's."""
+        np = self.np
+        pairs = self.pairs
+        L = max((len(st) for st in states_list), default=0)
+        ids = np.zeros((len(states_list), L), np.int64)
+        for i, st in enumerate(states_list):
+            row = [pairs.get(item, -1) for item in st.items()]
+            if -1 in row:
+                return None
+            ids[i, :len(row)] = row
+        return ids
+
+    def evaluate_states(self, states_list, sites):
+        """``(scores, proba, atypical, ok)`` (n x K, n x K, masks) of the panels ``states_list`` at
+        canonical ``sites``; None when a panel holds a pair outside the model's tables."""
+        np = self.np
+        ids = self.rows_of(states_list)
+        if ids is None:
+            return None
+        n, K = ids.shape[0], self.K
+        rows = self._site_rows(sites)
+        groups = self.site_group[rows]
+        z = self.base[rows]  # a copy
+        s = np.zeros((n, K))
+        for j in range(ids.shape[1]):
+            ix = ids[:, j]
+            z += self.pair_vec[groups, ix]
+            s += self.pair_sur[ix]
+        n_states = (ids > 0).sum(axis=1)
+        ki67 = np.isin(ids, self.ki67_rows).any(axis=1) if ids.size else np.zeros(n, bool)
+        mx = z.max(axis=1)
+        e = np.fromiter(map(math.exp, (z - mx[:, None]).ravel().tolist()), float, n * K).reshape(n, K)
+        p = e / self._row_sums(e)[:, None]
+        atypical, ok = rules.status_many(np, self.thresholds, self.counterpart, p, s, n_states, ki67,
+                                         self.quantiles, self.levels)
+        return z, p, atypical, ok
+
+
+_LN2 = math.log(2.0)
+
+
+class ApproxGains:
+    """Expected information gains of every stain and askable finding for a block of panels at
+    one site, in closed form with matrix products: an estimate (within ~1e-14 of the exact
+    figures on the shipped model), for the caller to certify (:func:`decided`) before use.
+
+    After an outcome with score vector ``v``, the posterior is ``q = p * E / a`` with
+    ``E = exp(v - max v)`` and ``a = p . E``, so its entropy in bits is
+    ``log2 a - (sum_k p_k E_k log2 p_k + sum_k p_k E_k (v_k - max v) / ln 2) / a``: three
+    products of the block's probabilities with tables of the outcomes (``P``, ``E``,
+    ``E * (v - max v)``), instead of a softmax per outcome.
+    """
+
+    def __init__(self, np, model):
+        self.np = np
+        self.model = model
+        self._site = {}
+        self.names = None
+
+    def _tables(self, site):
+        hit = self._site.get(site)
+        if hit is None:
+            np = self.np
+            V, P, probes = gain_rows(np, self.model, site)
+            names = list(probes)
+            if self.names is None:
+                self.names = names
+            Vs = V - V.max(axis=1, keepdims=True)
+            E = np.exp(Vs)
+            S = np.zeros((V.shape[0], len(names)))
+            for j, name in enumerate(names):
+                S[probes[name], j] = 1.0
+            hit = self._site[site] = (np.concatenate([P, E, E * Vs]).T.copy(), E.T.copy(), S)
+        return hit
+
+    def gains(self, site, p):
+        """``(G, ok)``: ``G`` n x ``names`` estimated gains (>= 0) of the panels whose probabilities
+        are the rows of ``p``, at ``site``; ``ok`` False for a row the estimate cannot vouch for
+        (a posterior normaliser near underflow, a figure not finite)."""
+        np = self.np
+        M, ET, S = self._tables(site)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            lp = np.where(p > 0, np.log2(np.where(p > 0, p, 1.0)), 0.0)
+            plp = p * lp
+            h0 = -plp.sum(axis=1)
+            R = S.shape[0]
+            X = p @ M
+            ps, a, c = X[:, :R], X[:, R:2 * R], X[:, 2 * R:]
+            b = plp @ ET
+            H = np.log2(a) - (b + c / _LN2) / a
+            term = np.where(ps > 0, ps * H, 0.0)
+            G = h0[:, None] - term @ S
+        ok = np.isfinite(G).all(axis=1) & (a > 1e-250).all(axis=1) & np.isfinite(p).all(axis=1)
+        return np.where(G > 0, G, 0.0), ok
+
+
+def decided(np, G, stains, findings, tests, *, top, floor, tol, decimals):
+    """Rows of estimated gains ``G`` (n x names, as :meth:`ApproxGains.gains`) whose next-stain and
+    next-finding lists come out the same from any figures within ``tol`` of these.
+
+    Those lists compare each gain with ``floor`` (the smallest gain listed), rank the candidate
+    stains (``stains``: n x names mask) by gain then name and the site majority's tests among
+    them (``tests``: n x names mask) by gain, and print each gain rounded to ``decimals``;
+    ``findings`` (a names mask) are the askable findings, compared with ``floor`` and rounded.
+    So a row is decided when no candidate's gain is within ``tol`` of ``floor`` or of a rounding
+    midpoint, no two of the ``top + 2`` largest candidate stains (from ``floor - tol`` up) are
+    within ``2 tol`` of each other, nor any two tests. (A finding's comparison with the best
+    stain listed is left to the caller, who has that list.)
+    """
+    with np.errstate(invalid="ignore"):
+        return _decided(np, G, stains, findings, tests, top, floor, tol, decimals)
+
+
+def _decided(np, G, stains, findings, tests, top, floor, tol, decimals):
+    inf = np.inf
+    live = stains | findings[None, :]
+    scale = 10.0 ** decimals
+    r = G * scale
+    near = (np.abs(G - floor) <= tol) | (np.abs(r - np.floor(r) - 0.5) <= tol * scale)
+    bad = (near & live).any(axis=1)
+    g = np.where(stains, G, -inf)
+    k = min(top + 2, g.shape[1])
+    if k >= 2:
+        s = -np.sort(-g, axis=1)[:, :k]
+        gap = s[:, :-1] - s[:, 1:]
+        bad |= ((gap <= 2 * tol) & (s[:, :-1] >= floor - tol) & np.isfinite(s[:, 1:])).any(axis=1)
+    tt = tests & stains
+    if tt.any():
+        s = -np.sort(-np.where(tt, G, -inf), axis=1)
+        gap = s[:, :-1] - s[:, 1:]
+        bad |= ((gap <= 2 * tol) & np.isfinite(s[:, 1:])).any(axis=1)
+    return ~bad
