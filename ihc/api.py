@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from .diagnoses import BENIGN as _BENIGN, COUNTERPART_FLOOR, COUNTERPARTS, DISPLAY_NAMES, SHORT as _SHORT
-from .engine import CompactModel, marker_states, panel_states, rules, softmax
+from .engine import CompactModel, marker_states, panel_states, rules, softmax, telling_phrase, telling_share
 from .exceptions import InputError, ModelError, ModelIntegrityError
 from .markers import LOSS_MARKERS, MARKERS, info
 from .morphology import FINDINGS, SITE_GROUP_NAMES, STATE_WORDS, finding_codes
@@ -351,12 +351,7 @@ def _evidence_items(model, states, panel, site, proba, status=None, findings=Non
 
 def _expected_share(model, dx, marker):
     """(share, phrase) of the telling result of ``marker`` in ``dx``: positive, lost, or Ki-67 >= 15%."""
-    r = model.rates[dx][marker]
-    if marker == "Ki67":
-        return r["high"], ">=15%"
-    if marker in LOSS_MARKERS:
-        return r["p"], "lost"
-    return r["p"], "positive"
+    return telling_share(model.rates[dx][marker], marker)
 
 
 _LAST_RANKED = (None, None)
@@ -390,12 +385,7 @@ def _why(model, marker, proba, in_play=None):
         in_play = _in_play(model, proba)
     lead = in_play[0]
     derived = model.derived
-    memo = derived.get("expected_shares")
-    if memo is None:
-        memo = derived["expected_shares"] = {}
-    sh = memo.get(marker)
-    if sh is None:  # _expected_share of every diagnosis, in class order (it does not depend on the panel)
-        sh = memo[marker] = [_expected_share(model, dx, marker)[0] for dx in model.classes]
+    sh = model.telling_shares(marker)  # every diagnosis's, in class order (it does not depend on the panel)
     share_lead = sh[lead]
     # the other diagnoses in play whose expected result differs most from the leading one's
     if len(in_play) > 2:
@@ -412,7 +402,7 @@ def _why(model, marker, proba, in_play=None):
     key = (marker, *picked)
     text = texts.get(key)
     if text is None:
-        word = _expected_share(model, model.classes[lead], marker)[1]
+        word = telling_phrase(marker)
         parts = [f"{_pct(sh[k])} of {_SHORT[model.classes[k]]}" for k in picked]
         names = " vs ".join(_SHORT[model.classes[k]] for k in picked)
         text = f"{_display(marker)}: separates {names} ({word} in {'; '.join(parts)})"
@@ -819,8 +809,9 @@ def _best_threshold(preds, classes, target=0.95, min_answered=5):
     return chosen, curve
 
 
-def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95):
-    """Status thresholds from the real development cases' risk-coverage curve."""
+def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95, min_answered=5):
+    """Status thresholds from the real development cases' risk-coverage curve (see
+    :func:`_best_threshold`; ``ihc train`` passes the recipe's ``ok_threshold``)."""
     th = {"atypical_percentile": atypical_level, "ok_probability": 0.9, "settled_probability": 0.97}
     model.thresholds = th
     preds = []
@@ -834,8 +825,8 @@ def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95):
         q["answerable"] = bool(panel_states(c["markers"], model.markers)) and not q["counterpart_open"]
         nb_preds.append(q)
     if cases:
-        th["ok_probability"], curve = _best_threshold(preds, model.classes, target)
-        th["nb_ok_probability"], nb_curve = _best_threshold(nb_preds, model.classes, target)
+        th["ok_probability"], curve = _best_threshold(preds, model.classes, target, min_answered)
+        th["nb_ok_probability"], nb_curve = _best_threshold(nb_preds, model.classes, target, min_answered)
     else:
         curve, nb_curve = [], []
     model.thresholds = th

@@ -493,7 +493,10 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None, start_
     compact.atypical = compact.data["atypical"] = {"levels": levels, "quantiles": q}
 
     # status threshold from the dev risk-coverage curve
-    thresholds, curve = api.choose_thresholds(compact, dev, atypical_level=atypical_level)
+    ok_rule = kb.recipe.get("ok_threshold", {})
+    thresholds, curve = api.choose_thresholds(compact, dev, atypical_level=atypical_level,
+                                              target=ok_rule.get("target", 0.95),
+                                              min_answered=ok_rule.get("min_answered", 5))
     compact.thresholds = compact.data["thresholds"] = thresholds
     say(f"ok threshold {thresholds['ok_probability']}")
 

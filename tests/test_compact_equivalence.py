@@ -116,3 +116,19 @@ def test_stored_tables_are_the_ones_build_computes():
     assert dict(CompactModel(stored).rates) == plain["rates"]
     out = json.dumps(CompactModel(plain).stored_form(), sort_keys=True, separators=(",", ":")).encode()
     assert out == raw
+
+
+def test_stored_telling_shares_are_the_ones_the_rates_give():
+    """The packed ``telling_shares`` a file stores (read by the first ``classify`` instead of every
+    diagnosis's rates) equal what the literature rates give, for every marker."""
+    import json
+
+    from ihc.engine import CompactModel, telling_share
+
+    stored = json.loads((MODELS / "ihc_model.json").read_bytes())
+    assert "telling_shares" in stored
+    m = CompactModel(stored)
+    plain = CompactModel({k: v for k, v in stored.items() if k != "telling_shares"})
+    for marker in m.markers:
+        want = [telling_share(m.rates[dx][marker], marker)[0] for dx in m.classes]
+        assert m.telling_shares(marker) == plain.telling_shares(marker) == want, marker

@@ -29,15 +29,16 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "e44291cce090f501b2a27db1ccf037fbcfcb75e8e2a8a4e38c6a0dfe12e694f7",
-    "classify_generated": "5d8fef2d838ef2c7d7f35ac3b6de196cfa9c5a144352c813b4f71bf17b9955d0",
-    "batch_structured_csv": "430f35c55a718073d2f51b94bb54eb96a939018738544ba267a49b0f1266e057",
-    "batch_uniform_csv": "cb213c21c650bee66bb28f508182814d05b0498974e048b9e648f39aa54c205f",
-    "batch_text_csv": "bb8351f087afd31f3989bf4d4115f52a1b72b4ea3568e18f3fd422100219dfd6",
-    "batch_structured_jsonl": "14ba09ee56d9a8d32ed9a561667bfe85e29b42f28bd7bc4dff3c6c5f150d0823",
-    "batch_uniform_jsonl": "55445b1452677cd1a6b5ae99f36f6a333b86e2f2d097e82b269a4948fc54a82f",
-    "batch_text_jsonl": "09551ac569aa8c0c98723bb485044c27ccfc9918105046cb98b2ffc072cda6f3"
+    "classify_real_cases": "3c8fcb72ccbddc258d7c033698a0de53e6784714cc67b8e423a4eaa4806f7d18",
+    "classify_generated": "b0583ab292f753ab16f97309036e398c860b6457cb4fb78f5f0d455ca3af8546",
+    "batch_structured_csv": "54e4ccccbb2e0463fcd9684e9c4367f9fc7ba7e6d9abb5336771c73d9dea7c03",
+    "batch_uniform_csv": "9bf9200f4805a7f9a9c05344e962a39b4a74d4b6c98b9b8e86ed54d8f5f2e79d",
+    "batch_text_csv": "b766ea1acc50fc24952e8d01fbdcd6f7dc507046cba1ac25461eba95525aafdb",
+    "batch_structured_jsonl": "89a1903206198b283a304fedb09cb076fe57391424961cfb5d5e6c20a24e6b75",
+    "batch_uniform_jsonl": "671268f6f9a9e3f4371a298a39b4b2e7786a8108e42336381f9fdb92024828c9",
+    "batch_text_jsonl": "f31fea8938d3233fa35f105731a5021318cefa8d13c657a5d8858b9a434fdaf7"
 }
+
 
 
 N_GENERATED = 2000

@@ -50,7 +50,7 @@ from ..morphology import FINDINGS, MorphologyModel
 from . import rules
 from .tables import ScoringTables, build as _build_tables, pack_floats, stored_tables as _stored_tables, unpack_floats
 
-__all__ = ["FORMAT_VERSION", "READABLE_FORMATS", "feature_names", "panel_states", "CompactModel", "ScoringTables", "entropy_bits",
+__all__ = ["FORMAT_VERSION", "READABLE_FORMATS", "telling_phrase", "telling_share", "feature_names", "panel_states", "CompactModel", "ScoringTables", "entropy_bits",
            "softmax"]
 
 #: Version of the compact format and of the model card; bumped when either changes shape.
@@ -180,6 +180,19 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def telling_phrase(marker):
+    """The telling result of ``marker``: ``">=15%"`` for Ki-67, ``"lost"`` for a loss marker, else ``"positive"``."""
+    if marker == "Ki67":
+        return ">=15%"
+    return "lost" if marker in LOSS_MARKERS else "positive"
+
+
+def telling_share(rate, marker):
+    """``(share, phrase)`` of the telling result of ``marker`` (:func:`telling_phrase`) in one
+    diagnosis's literature ``rate`` (``{"p": ..., "high": ...}``)."""
+    return (rate["high"] if marker == "Ki67" else rate["p"]), telling_phrase(marker)
+
+
 class CompactModel:
     """The exported model, evaluated in pure Python.
 
@@ -253,6 +266,9 @@ class CompactModel:
             v = out.get(key)
             if v is not None and not isinstance(v, str):
                 out[key] = json.dumps(v, sort_keys=True, separators=(",", ":"))
+        if self.data.get("rates"):
+            markers = [m for m in self.markers if all(m in self.rates[dx] for dx in self.classes)]
+            out["telling_shares"] = {m: pack_floats(self.telling_shares(m)) for m in markers}
         rates = out.get("rates")
         if rates is not None:
             out["rates"] = {dx: r if isinstance(r, str) else json.dumps(r, sort_keys=True, separators=(",", ":"))
@@ -277,6 +293,24 @@ class CompactModel:
             raise ModelIntegrityError(f"model file {path.name} is not valid JSON") from None
         data["_sha256"] = digest
         return cls(data, card=card)
+
+    def telling_shares(self, marker):
+        """``[share of diagnosis k with the telling result of marker]`` in class order
+        (:func:`telling_share`): read from the file's packed ``telling_shares`` when it has them
+        (so a first ``classify`` parses no diagnosis's literature rates to compare them), else
+        from :attr:`rates`; memoised."""
+        memo = self.derived.get("telling_shares")
+        if memo is None:
+            memo = self.derived["telling_shares"] = {}
+        v = memo.get(marker)
+        if v is None:
+            stored = self.data.get("telling_shares")
+            if stored is not None and marker in stored:
+                v = unpack_floats(stored[marker])
+            else:
+                v = [telling_share(self.rates[dx][marker], marker)[0] for dx in self.classes]
+            memo[marker] = v
+        return v
 
     # ------------------------------------------------------------- scoring (the scalar path)
     def decompose(self, states, site=None, findings=None):
