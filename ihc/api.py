@@ -436,16 +436,24 @@ def _sensitive_specific(model, dx):
     :func:`_majority_tests` that does not depend on the panel, once per model and diagnosis."""
     cache = model.derived.setdefault("sensitive_specific", {})
     if dx not in cache:
-        cache[dx] = [m for m in model.markers if m != "Ki67" and _expected_share(model, dx, m)[0] >= TEST_SENSITIVITY
-                     and sum(_expected_share(model, d, m)[0] for d in model.classes if d != dx)
-                     / (len(model.classes) - 1) <= TEST_MEAN_OTHER]
+        k = model.classes.index(dx)
+        out = []
+        for m in model.markers:
+            if m == "Ki67":
+                continue
+            sh = model.telling_shares(m)  # (stored in the file: no diagnosis's rates are parsed)
+            if sh[k] >= TEST_SENSITIVITY and \
+                    sum(v for j, v in enumerate(sh) if j != k) / (len(model.classes) - 1) <= TEST_MEAN_OTHER:
+                out.append(m)
+        cache[dx] = out
     return cache[dx]
 
 
 def _majority_tests(model, dx, proba):
     """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
     other = _leading_other(model, dx, proba)
-    return [m for m in _sensitive_specific(model, dx) if _expected_share(model, other, m)[0] <= TEST_OTHER]
+    j = model.classes.index(other)
+    return [m for m in _sensitive_specific(model, dx) if model.telling_shares(m)[j] <= TEST_OTHER]
 
 
 def site_majority_tests(model, site):

@@ -99,8 +99,9 @@ class IHCClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool, default=False
         Start ``fit`` from this estimator's fitted ``coef_`` and ``intercept_`` (without the
         ``class_prior`` shift) when it has them, as scikit-learn's ``warm_start``. Started at
-        the optimum of the same data, the solver takes no step (``n_iter_ == 0``): ``ihc
-        train --check`` uses this to show that a shipped model is what its training data gives.
+        the optimum of the same data, the solver takes no step (``n_iter_ == 0``):
+        ``train(start_from=...)`` uses this to show that a shipped model is what its training
+        data gives.
 
     Attributes
     ----------

@@ -44,7 +44,10 @@ in the parser; the rules that read the score (status, typicality, counterparts) 
 
 from __future__ import annotations
 
+import binascii
 import math
+import sys
+from array import array
 
 __all__ = ["ScoringTables", "SITE_GROUPS", "SITE_GROUP_OF", "build", "pack_floats", "stored_tables", "unpack_floats"]
 
@@ -61,10 +64,6 @@ def pack_floats(values):
     >>> unpack_floats(pack_floats([0.1, -2.5, 1e-300])) == [0.1, -2.5, 1e-300]
     True
     """
-    import binascii
-    import sys
-    from array import array
-
     a = array("d", values)
     if sys.byteorder != "little":  # pragma: no cover - no big-endian machine here
         a.byteswap()
@@ -77,10 +76,6 @@ def unpack_floats(value):
         return [float(v) for v in value]
     if not value.startswith(_PACKED):
         raise ValueError(f"not a packed float vector: {value[:12]!r}")
-    import binascii
-    import sys
-    from array import array
-
     a = array("d")
     a.frombytes(binascii.a2b_base64(value[len(_PACKED):]))
     if sys.byteorder != "little":  # pragma: no cover
