@@ -81,6 +81,11 @@ MEMO_LIMIT = 20_000
 #: benchmark file has about 42,000 at the model's level; a few hundred bytes an entry).
 FAST_MEMO_LIMIT = 100_000
 
+#: Free text to CSV: distinct texts, and distinct (states, site) rows, whose reading and CSV tail are
+#: kept (the benchmark's 200,000 rows hold 32,495 texts and 28,327 rows; with 20,000 a third of
+#: them were read and evaluated again).
+TEXT_MEMO_LIMIT = 50_000
+
 #: Memo entries kept when rows carry the whole classify object (JSON Lines).
 MEMO_LIMIT_FULL = 2_000
 
@@ -953,7 +958,7 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
                 tuple(finding_codes(morph).items()) if morph is not None else ())
         shared = parts.get(part)
         if shared is None:
-            _trim(parts)
+            _trim(parts, TEXT_MEMO_LIMIT)
             shared = parts[part] = part
         return (shared, morph)
 
@@ -962,7 +967,7 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
         hit = text_memo.get(cell)
         if hit is None:
             hit = read_text(cell)
-            _trim(text_memo)
+            _trim(text_memo, TEXT_MEMO_LIMIT)
             text_memo[cell] = hit
         if si is None:
             return (hit[0], None)
@@ -981,6 +986,7 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
         return _LeanPanel(dict(hit[0][0]), key[1][0] if key[1] is not None else None, hit[1])
 
     key_of.model_level = True  # a key is the model states, findings and canonical site
+    key_of.tail_limit = TEXT_MEMO_LIMIT  # rows kept by the CSV tail memo
     return key_of, build
 
 
@@ -1615,8 +1621,10 @@ class _RowWorker:
         # CSV rows keyed at the model's level: the tail memo (and the block route's) holds what the
         # classifier's memos would (the same key, the same limit); keeping those too doubled the
         # memory a distinct key costs (free text, 100,000 rows: 17 MiB)
+        self.tail_limit = self.clf.limit
         if fmt == "csv" and getattr(self.key_of, "model_level", False):
             self.clf.keep = False
+            self.tail_limit = getattr(self.key_of, "tail_limit", self.clf.limit)
         #: JSON Lines of marker columns: rows written from templates (see _Templates)
         self.templates = _Templates(self) if (fmt == "jsonl" and layout.mode == "structured"
                                               and not layout.morph_indices
@@ -1650,7 +1658,7 @@ class _RowWorker:
         ncols = self.ncols
         id_index = self.layout.id_index
         key_of, build, clf = self.key_of, self.build, self.clf
-        tail_memo = self.tail_memo
+        tail_memo, tail_limit = self.tail_memo, self.tail_limit
         csv_out = self.fmt == "csv"
         quote = _csv_quote
         out = []
@@ -1664,7 +1672,7 @@ class _RowWorker:
                 key = key_of(fields)
                 hit = tail_memo.get(key)
                 if hit is None:
-                    _trim(tail_memo, clf.limit)
+                    _trim(tail_memo, tail_limit)
                     pre = built.get(key)
                     hit = tail_memo[key] = self._tail(clf.outcome(key, (lambda: pre) if pre is not None
                                                                  else (lambda: build(fields, key))))
@@ -1683,7 +1691,7 @@ class _RowWorker:
         """``(tail, is_error)`` of a well-formed row, the row path's way (memoised per row key)."""
         hit = self.tail_memo.get(key)
         if hit is None:
-            _trim(self.tail_memo, self.clf.limit)
+            _trim(self.tail_memo, self.tail_limit)
             hit = self.tail_memo[key] = self._tail(self.clf.outcome(key, lambda: self.build(fields, key)))
         return hit
 

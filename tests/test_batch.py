@@ -187,6 +187,26 @@ def test_free_text_read_once_per_text_equals_reading_each_row(monkeypatch, mode)
     assert {"ok", "error"} <= statuses and len(statuses) >= 3
 
 
+def test_free_text_memo_limit_changes_no_byte(monkeypatch):
+    """Free text to CSV keeps TEXT_MEMO_LIMIT texts and rows; memos trimmed every few rows (texts
+    read again, rows evaluated again, a text dropped between its key and its build) write the same
+    bytes as memos that hold everything."""
+    texts = _text_corpus()
+    sites = ["", "stomach", "uterus", "moon"]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["case_id", "panel", "site"])
+    for i in range(3 * len(texts)):
+        w.writerow([f"r{i}", texts[(i * 7) % len(texts)], sites[i % len(sites)]])
+    data = out.getvalue().encode()
+    big = io.StringIO()
+    run_batch(io.BytesIO(data), big, workers=1)
+    monkeypatch.setattr(batch, "TEXT_MEMO_LIMIT", 6)
+    small = io.StringIO()
+    run_batch(io.BytesIO(data), small, workers=1)
+    assert small.getvalue() == big.getvalue()
+
+
 def test_classify_frame_returns_one_row_per_input_row():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"case_id": ["a", "b", "c"], "SMA": ["+", None, "-"], "c-kit": ["-", None, "+"],
