@@ -441,15 +441,38 @@ def test_property_memoised_rows_equal_one_by_one_classify(rows, header, mode):
 
 
 def test_worker_processes_give_the_same_output_in_order(tmp_path):
+    """Worker processes write what one process writes, and (ids a chunk at a time with numpy) count
+    the same duplicate and empty ids."""
     src = tmp_path / "t.csv"
     panels = ["SMA+ desmin+ CD117-", "CD117+ DOG1+", "S100+ SOX10+", "SATB2+", "", "CD34+ STAT6+ Ki-67 3%"]
-    src.write_text("case_id,panel\n" + "".join(f"{i},{panels[i % len(panels)]} Ki-67 {i % 90}%\n"
+
+    def cid(i):
+        return "" if i % 101 == 0 else f" {i % 5000} " if i % 7 == 0 else str(i)
+
+    src.write_text("case_id,panel\n" + "".join(f"{cid(i)},{panels[i % len(panels)]} Ki-67 {i % 90}%\n"
                                               for i in range(3 * batch.CHUNK_ROWS + 17)))
     one, two = io.StringIO(), io.StringIO()
     s1 = run_batch(src, one, workers=1)
     s2 = run_batch(src, two, workers=2)
     assert one.getvalue() == two.getvalue()
     assert (s1.rows, s1.errors) == (s2.rows, s2.errors)
+    assert s1.duplicate_ids > 100 and s1.empty_ids > 100
+    assert (s1.duplicate_ids, list(s1.duplicate_rows), s1.empty_ids) == \
+        (s2.duplicate_ids, list(s2.duplicate_rows), s2.empty_ids)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet='",;a \r\n\x00\u00e9\t\\', max_size=14), st.sampled_from([",", ";", "\t"]))
+def test_csv_line_reads_a_line_as_the_csv_module_reads_it(text, delim):
+    """_csv_line hands a text without a line break to the csv module as a one-line list: the same
+    fields (or refusal) as reading it through io.StringIO(newline="")."""
+    t = text.replace("\r", " ")
+    try:
+        recs = list(csv.reader(io.StringIO(t, newline=""), delimiter=delim))
+        want = recs[0] if len(recs) == 1 else None
+    except csv.Error:
+        want = None
+    assert batch._csv_line(text, delim) == want
 
 
 def _many_keys_csv(n, seed):
