@@ -459,6 +459,13 @@ def test_worker_processes_give_the_same_output_in_order(tmp_path):
     assert s1.duplicate_ids > 100 and s1.empty_ids > 100
     assert (s1.duplicate_ids, list(s1.duplicate_rows), s1.empty_ids) == \
         (s2.duplicate_ids, list(s2.duplicate_rows), s2.empty_ids)
+    # rows go to the workers by their text and come back in order, JSON Lines too; three workers
+    for fmt, n in (("csv", 3), ("jsonl", 2)):
+        one, many = io.StringIO(), io.StringIO()
+        s1 = run_batch(src, one, fmt=fmt, workers=1)
+        s3 = run_batch(src, many, fmt=fmt, workers=n)
+        assert one.getvalue() == many.getvalue()
+        assert (s1.rows, s1.errors, s1.duplicate_ids) == (s3.rows, s3.errors, s3.duplicate_ids)
 
 
 @settings(max_examples=400, deadline=None)
