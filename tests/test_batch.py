@@ -841,6 +841,32 @@ def test_quoted_and_crlf_blocks_equal_the_row_path_byte_for_byte(monkeypatch):
         k += 2
 
 
+@pytest.mark.parametrize("size", [4096, 65536, 8 << 20])
+def test_block_size_changes_no_byte(monkeypatch, size):
+    """The block route reads FAST_READ_BYTES at a time once chosen (cut at the last line end): any
+    size writes the same bytes and counts the same ids, LF, CRLF and quoted."""
+    import random
+
+    rng = random.Random(8)
+    files = [_quote_variants_csv(rng, ",", "\n") for _ in range(3)]
+    lines = ["case_id,SMA,desmin,CD117,Ki67,site"] + [
+        f"{'C%d' % rng.randrange(9000)},{rng.choice(['pos', 'neg', '', 'focal'])},{rng.choice('+-')},"
+        f"{rng.choice(['', '+', '-'])},{rng.choice(['', '5', '40%'])},{rng.choice(['stomach', 'uterus', ''])}"
+        for _ in range(20000)]
+    files.append(("\n".join(lines) + "\n").encode())
+    files.append(files[-1].replace(b"\n", b"\r\n"))
+    want = []
+    for data in files:
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out)
+        want.append((out.getvalue(), s.rows, s.errors, s.duplicate_ids, list(s.duplicate_rows)))
+    monkeypatch.setattr(batch, "FAST_READ_BYTES", size)
+    for data, w in zip(files, want):
+        out = io.StringIO()
+        s = run_batch(io.BytesIO(data), out)
+        assert (out.getvalue(), s.rows, s.errors, s.duplicate_ids, list(s.duplicate_rows)) == w
+
+
 def test_many_duplicate_ids_counted_alike_on_the_block_route_and_the_row_path(monkeypatch):
     """Ids drawn with many repeats across blocks (the block route's seen hashes in buckets) and
     blank ones: the same count, first rows and empty count as the row path's."""
