@@ -72,8 +72,8 @@ def generate_cohort(kb, n_per_class=None, seed=None):
             p_pos, p_focal, ki = tables[sub_names[subs[i]]]
             k = int(min(ks[i], len(stains)))
             chosen = rng.choice(len(stains), size=k, replace=False, p=w)
-            if dx in workup:  # a diagnosis that its own stains test for: they are usually in its work-up
-                idx, wt, p_in = workup[dx]
+            for idx, wt, p_in in workup.get(dx, ()):  # a diagnosis that its own stains test for:
+                # each group of them is usually in its work-up (groups drawn independently)
                 if not set(chosen.tolist()) & set(idx) and rng.random() < p_in:
                     chosen = np.append(chosen, idx[rng.choice(len(idx), p=wt)])
             chosen.sort()
@@ -99,15 +99,20 @@ def generate_cohort(kb, n_per_class=None, seed=None):
 
 
 def _workup(kb, stains, w):
-    """``{dx: (stain indices, their order weights normalised, p_in_workup)}`` from ``workup.csv``:
-    the diagnoses (candidates of the differential) that a work-up names only when one of their
-    testing stains was done. For these, whether such a stain was ordered is informative (the
-    pathologist suspected the diagnosis), so their generated work-ups include one with the row's
-    probability; every other stain stays missing at random."""
+    """``{dx: [(stain indices, their order weights normalised, p_in_workup), ...]}`` from
+    ``workup.csv``: the diagnoses (candidates of the differential) that a work-up names only when
+    one of their testing stains was done. For these, whether such a stain was ordered is
+    informative (the pathologist suspected the diagnosis), so their generated work-ups include one
+    stain of each group with the group's probability, groups drawn independently (so that the
+    additive model, which weighs each stain's presence on its own, is not asked to learn that two
+    stains were one order); every other stain stays missing at random."""
     out = {}
-    for dx, (names, p_in) in kb.workup.items():
-        idx = [stains.index(m) for m in names if m in stains]
-        if dx in kb.diagnoses and idx:
-            wt = np.array([w[i] for i in idx])
-            out[dx] = (idx, wt / wt.sum(), float(p_in))
+    for dx, groups in kb.workup.items():
+        if dx not in kb.diagnoses:
+            continue
+        for names, p_in in groups:
+            idx = [stains.index(m) for m in names if m in stains]
+            if idx:
+                wt = np.array([w[i] for i in idx])
+                out.setdefault(dx, []).append((idx, wt / wt.sum(), float(p_in)))
     return out

@@ -298,7 +298,12 @@ class Knowledge:
         return {**{dx: (1.0 - share) / len(core) for dx in core}, **{dx: share / len(added) for dx in added}}
 
     def _load_workup(self):
-        """``{dx: (stains, p_in_workup)}`` from ``workup.csv`` (see :mod:`ihc.cohort`)."""
+        """``{dx: [(stains, p_in_workup), ...]}`` from ``workup.csv`` (see :mod:`ihc.cohort`).
+
+        A diagnosis may have several rows: each is a group of stains of which its work-up includes
+        one with the row's probability, independently of its other groups (an angiosarcoma's
+        CD31 and its ERG are separate orders).
+        """
         self.workup = {}
         path = self.directory / "workup.csv"
         if not path.is_file():
@@ -308,7 +313,7 @@ class Knowledge:
             names = tuple(m for m in row["stains"].split() if m in MODEL_MARKERS)
             p = _float(row.get("p_in_workup"))
             if dx in DIAGNOSES and names and p is not None:
-                self.workup[dx] = (names, min(max(p, 0.0), 1.0))
+                self.workup.setdefault(dx, []).append((names, min(max(p, 0.0), 1.0)))
 
     # ------------------------------------------------------------------ Ki-67
     def _load_ki67(self):

@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "3c8fcb72ccbddc258d7c033698a0de53e6784714cc67b8e423a4eaa4806f7d18",
-    "classify_generated": "b0583ab292f753ab16f97309036e398c860b6457cb4fb78f5f0d455ca3af8546",
-    "batch_structured_csv": "54e4ccccbb2e0463fcd9684e9c4367f9fc7ba7e6d9abb5336771c73d9dea7c03",
-    "batch_uniform_csv": "9bf9200f4805a7f9a9c05344e962a39b4a74d4b6c98b9b8e86ed54d8f5f2e79d",
-    "batch_text_csv": "b766ea1acc50fc24952e8d01fbdcd6f7dc507046cba1ac25461eba95525aafdb",
-    "batch_structured_jsonl": "89a1903206198b283a304fedb09cb076fe57391424961cfb5d5e6c20a24e6b75",
-    "batch_uniform_jsonl": "671268f6f9a9e3f4371a298a39b4b2e7786a8108e42336381f9fdb92024828c9",
-    "batch_text_jsonl": "f31fea8938d3233fa35f105731a5021318cefa8d13c657a5d8858b9a434fdaf7"
+    "classify_real_cases": "f42f529972b832bd4a64a184999ebbfcbb9758879f101e1715447ce7f5bea4fa",
+    "classify_generated": "661305abec713184d6fd4ca0bf03407550e0b88afb5c036d1ba1ee8e6558da43",
+    "batch_structured_csv": "d7925370f2e77d763d2d05d77b4c47829fa6756dfdeb63c8d94b048472c227e3",
+    "batch_uniform_csv": "e860c17b2282e6870486e775cfc63aed9ed5966cc9483baafcb481c0d891a109",
+    "batch_text_csv": "48a365718c76bc4c69a5dd209402e8ac0da993617ff72ca31200e2ccbacaa9cd",
+    "batch_structured_jsonl": "40e79b6769ab47581e75e363b0996b1e948ea08af79f242904dc570a078e4292",
+    "batch_uniform_jsonl": "cf3d1c0bddf04cbde6f316dc7e6e87439ead7e4088035f360285c397580a2726",
+    "batch_text_jsonl": "dced8318c7c4bbb1de4c9ff713de9a1a37a3351e675b549907a35dfece571ed2"
 }
 
 
