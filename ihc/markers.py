@@ -146,7 +146,7 @@ _DEFS = {
     "keratin": ("keratin", ["cytokeratin", "cytokeratins", "CK", "pan-CK", "panCK", "pan CK",
                             "pan-cytokeratin", "pancytokeratin", "AE1/AE3", "AE1-AE3", "AE1/3",
                             "CKAE1/AE3", "CK AE1/AE3", "CAM5.2", "CAM 5.2", "keratins",
-                            "CK-pan", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
+                            "CK-pan", "CK-P", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
                             "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)"],
                 "epithelial keratins (pan-keratin)"),
     "EMA": ("EMA", ["epithelial membrane antigen", "MUC1"], "epithelial membrane antigen"),

@@ -37,8 +37,8 @@ MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\b
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
-ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|大小不同|異型性?|异型性?|이형성?|多形性|多形|다형성)"
-PLEO_CUES = r"(?:pleomorphi(?:sm|c)|大小不同|多形性|多形|다형성|bizarre)"
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|異型性?|异型性?|이형성?|多形性|多形|다형성)"
+PLEO_CUES = r"(?:pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|多形性|多形|다형성|bizarre)"
 #: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
 #: atypical, were numerous").
 ATYPICAL_MITOSES_BEFORE = r"mitos[ie]s[\s,(]*(?:including|incl\.|some|many|several|few|with|and)?\s*$"
@@ -194,7 +194,7 @@ TRIGGERS = ((MITOSIS_CUES, re.I), (NECROSIS_CUES, re.I), (ATYPIA_CUES, re.I), (B
 #: expressions (a plain panel, ``"SMA+ desmin+ CD117-"``, costs a few substring tests).
 ASCII_TRIGGER_WORDS = ('anaplas', 'atypia', 'atypical', 'bizarre nuclei', 'bland', 'cm', 'epithelioid', 'epitheloid',
                        'fusiform cell', 'grade ', 'mf', 'mitos', 'mitotic', 'mm', 'necros', 'necrotic',
-                       'nuclear division', 'old ', 'pleomorphi', 'polygonal', 'spindle')
+                       'nuclear division', 'old ', 'pleiomorphi', 'pleomorphi', 'polygonal', 'spindle')
 
 _compiled = False
 

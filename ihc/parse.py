@@ -610,7 +610,8 @@ def _read_phrase(its, i, allow_paren=True):
                 pass  # "SMA positivity was focal", "CD34 expression was negative"
             elif it.n in ("and", "of", "in", "specific", "with") and j > i and j + 1 < n \
                     and its[j + 1].k == "W" and its[j + 1].cls in _PHRASE_CLASSES \
-                    and not _grades_next_marker(its, j + 1):
+                    and not _grades_next_marker(its, j + 1) \
+                    and not (it.n == "and" and ph.polar and _polar_follows(its, j + 1)):
                 pass  # "strongly and diffusely", "loss of nuclear expression"
             else:
                 break
@@ -662,6 +663,19 @@ def _read_phrase(its, i, allow_paren=True):
     elif ph.polar or ph.qf or ph.qp:
         ph.value = "focal" if ph.qf else "pos"
     return ph
+
+
+def _polar_follows(its, j):
+    """Is there a result word at j, after any qualifiers ("and (focally) negative for ...")?
+
+    A phrase that already has a result does not run on through "and" into a second result:
+    "SMA positive and negative for CD10" is two readings, not one "positive and negative".
+    """
+    n = len(its)
+    x = j
+    while x < n and x - j < 4 and its[x].k == "W" and its[x].cls in (QF, QP, PAT):
+        x += 1
+    return x < n and its[x].k == "W" and its[x].cls in (POS, NEG, RET, EXPR, NEGATOR)
 
 
 def _grades_next_marker(its, j):
@@ -849,7 +863,7 @@ class _Reader:
         molecular = False
         written = False      # a marker of this clause carried its own value
         mark = len(self.readings)  # readings made since the clause start or the last comma
-        pct_q = False        # "30% of the cells ...": grades the next polarity phrase
+        pct_q = False        # "30% of the cells ...": grades the next polarity phrase (the %)
         last_end = -1        # item index just after the last marker waiting for a value
         i = 0
 
@@ -973,6 +987,8 @@ class _Reader:
                 if fwd is not None and not direct:
                     fwd[3] = True
                     v = _grade(fwd[0], quals)
+                    if fwd[6] and v in ("pos", "focal") and its[i].c == "Ki67":
+                        v = _num(fwd[6])   # "30% of the tumour cells were positive for Ki-67"
                     if fwd[1]:
                         tent_f.append([i, v, list(quals)])
                         last_end = j
@@ -1023,7 +1039,7 @@ class _Reader:
                         continue
                     value = ph.value
                     q = list(quals) + (["QF"] if pct_q else [])
-                    pct_q = False
+                    pct_v, pct_q = pct_q, False
                     quals = []
                     nxt = self.next_index(its, j)
                     waiting = pending or tent_f or tent_b
@@ -1036,7 +1052,7 @@ class _Reader:
                             # "MDM2 positivity with patchy SMA": the phrase is MDM2's too
                             resolve(value, q)
                         fwd = [_grade(value, q) if value else value, not ph.strong and not header,
-                               header, False, i, q]
+                               header, False, i, q, pct_v]
                         i = nxt + 1
                         continue
                     if adjacent:
@@ -1053,7 +1069,7 @@ class _Reader:
                     if nm < n and its[nm].k in "MU":
                         close_fwd()
                         fwd = [_grade(value, q) if value else value, not ph.strong, False, False,
-                               i, q]
+                               i, q, pct_v]
                         i = j
                         continue
                     # backward
@@ -1120,7 +1136,7 @@ class _Reader:
                             r[:1] + ("focal",) + r[2:] if r[1] == "pos" else r
                             for r in self.readings[mark:]]
                     else:
-                        pct_q = True
+                        pct_q = it.v     # a true number: the share of cells
                 i += 1
                 continue
             # punctuation: transparent; a comma settles weak backward readings

@@ -289,6 +289,16 @@ def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("核の大小不同や異型性も認めた").pleomorphic is True
 
 
+@pytest.mark.parametrize("text", [
+    "pleiomorphic, large spindle cells",            # a common spelling (PMID 21361124)
+    "局部可见散在奇异形核细胞",                        # bizarre nuclei (zh)
+    "奇怪な核を有する細胞を認めた",                    # bizarre nuclei (ja)
+    "기괴한 핵을 가진 세포가 관찰되었다",              # bizarre nuclei (ko)
+])
+def test_bizarre_nuclei_and_spelling_variants_are_pleomorphism(text):
+    assert read_morphology(text).pleomorphic is True
+
+
 def test_a_diagnosis_name_is_not_a_finding():
     assert not read_morphology("pleomorphic leiomyosarcoma of the retroperitoneum")
     assert not read_morphology("Ki-67 labeling index was 40%")

@@ -671,6 +671,15 @@ PUBLISHED = [
     ("SMA positive, desmin positive in 10% of cells", {"SMA": "pos", "desmin": "focal"}),
     ("80% of the cells expressed SMA", {"SMA": "pos"}),
     ("In 20% of cases, SMA was positive", {"SMA": "pos"}),  # cases, not cells
+    # ... and for Ki-67 the share of cells is the index
+    ("Approximately 25% of the neoplastic spindle cells were positive for the proliferative "
+     "immunomarker, Ki 67.", {"Ki67": 25}),
+    ("30% of the tumour cells were positive for SMA and Ki-67", {"SMA": "focal", "Ki67": 30}),
+    # a phrase with a result does not run on through "and" into a second result
+    ("Tumour cells are muscle specific actin (MSA) and caldesmon positive and negative for CD10,"
+     " ER and PR.", {"MSA": "pos", "h_caldesmon": "pos", "CD10": "neg", "ER": "neg", "PR": "neg"}),
+    ("SMA positive and focally positive for desmin", {"SMA": "pos", "desmin": "focal"}),
+    ("strongly and diffusely positive for SMA", {"SMA": "pos"}),
     # the antibody names the marker
     ("Staining biopsy samples with anti-HMB-45 and Fontana demonstrated a higher degree of "
      "positivity in tumor cells.", {"HMB45": "pos"}),
