@@ -12,6 +12,8 @@ WORDS = {
     "局灶阳性": "focally positive", "局灶陽性": "focally positive", "局灶性阳性": "focally positive",
     "灶状阳性": "focally positive", "灶状陽性": "focally positive", "灶性阳性": "focally positive",
     "部分阳性": "focally positive", "部分陽性": "focally positive", "少数阳性": "focally positive",
+    "灶+": "focally positive", "灶性+": "focally positive", "灶状+": "focally positive",
+    "局部阳性": "focally positive", "局部陽性": "focally positive", "灶性": "focal", "灶状": "focal",
     "部分": "partly", "部分细胞": "some cells", "部分細胞": "some cells", "少量": "few",
     "部分细胞阳性": "focally positive", "部分細胞陽性": "focally positive",
     "少数细胞": "few cells", "少數細胞": "few cells", "少量细胞": "few cells", "少量細胞": "few cells",
@@ -24,6 +26,9 @@ WORDS = {
     "表达": "expressed", "表達": "expressed", "不表达": "not expressed", "不表達": "not expressed",
     "未表达": "not expressed", "无表达": "not expressed", "阴性表达": "negative",
     "阳性表达": "positive", "染色": "staining", "核阳性": "nuclear positive",
+    "核+": "nuclear positive", "胞核+": "nuclear positive", "胞核阳性": "nuclear positive",
+    "胞浆+": "cytoplasmic positive", "胞质+": "cytoplasmic positive", "浆+": "cytoplasmic positive",
+    "膜+": "membranous positive", "胞膜+": "membranous positive", "胞膜阳性": "membranous positive",
     "胞浆阳性": "cytoplasmic positive", "胞质阳性": "cytoplasmic positive", "胞浆": "cytoplasmic",
     "胞质": "cytoplasmic", "胞漿": "cytoplasmic",
     # ---- indices

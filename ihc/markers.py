@@ -129,7 +129,7 @@ _DEFS = {
                        "MIB-1index", "Ki-67index"],
              "proliferation index (% of tumour nuclei)"),
     "h_caldesmon": ("h-caldesmon", ["h-caldesmon", "caldesmon", "h caldesmon", "hcaldesmon",
-                                    "high molecular weight caldesmon", "CALD1", "h-cald",
+                                    "high molecular weight caldesmon", "CALD1", "h-cald", "h-CD",
                                     # common misspelling in reports
                                     "caldesmin", "h-caldesmin"],
                     "smooth-muscle contractile protein"),

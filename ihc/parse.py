@@ -995,6 +995,10 @@ class _Reader:
                     else:
                         self.assign(its, i, v, sent, pats)
                 else:
+                    if fwd is not None and fwd[3] and direct and not fwd[2]:
+                        # "positive for CD117 and DOG1, CD34 focally positive, SMA and S100
+                        # negative": a marker with its own result ends the list
+                        close_fwd()
                     pending.append([i, list(quals)])
                     last_end = j
                 i = j
@@ -1393,7 +1397,7 @@ class _Reader:
                 end = x
                 val = lo
                 if x + 2 < n and its[x + 2].k == "N" and (
-                        (its[x + 1].k == "P" and its[x + 1].t == "-") or
+                        (its[x + 1].k == "P" and its[x + 1].t in ("-", "~", "\u2013", "\u301c")) or
                         (its[x + 1].k == "W" and its[x + 1].n == "to")):
                     hi = its[x + 2]
                     val = (lo + hi.v) / 2
@@ -1584,6 +1588,15 @@ def _combine(reader):
                 warnings.append(f"SMA read from smooth muscle actin ({named[0][0]}); the plain "
                                 f"'actin' reading ignored")
                 continue
+        if name == "keratin" and set(values) <= {"pos", "focal", "neg"} and \
+                len({normalise_name(r[2]) for r in rs}) > 1:
+            # pan-keratin antibodies differ ("CK(+), CAM5.2(灶+)", "AE1/AE3+, CAM5.2-"): keratin
+            # is expressed if any antibody shows it; partly (focal) when another is negative
+            markers[name] = "pos" if "neg" not in values and "pos" in values else "focal"
+            warnings.append(f"keratin read with several antibodies ("
+                            + ", ".join(f"{_clip(r[2], 20)} {r[0]}" for r in rs)
+                            + f"); taken as {markers[name]}")
+            continue
         tumour = [r for r in rs if r[4] is None]
         if tumour and len(tumour) < len(rs) and len({r[0] for r in tumour}) == 1:
             # one reading in the tumour, the other in named non-tumour cells

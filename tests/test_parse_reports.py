@@ -196,6 +196,29 @@ REAL_CASE_READINGS = [
     ("strongly positive for smooth muscle markers (SMA and Desmin), but negative for uterine "
      "stromal markers (CD10).", {"SMA": "pos", "desmin": "pos", "CD10": "neg"}),
     ("the absence of typical GIST markers (CD117, DOG-1)", {"CD117": "neg", "DOG1": "neg"}),
+    # 2026-12-03 round: forms written for the reader's probes, none from a held-out sentence
+    ("Desmin(-)、Ck-P(-)", {"desmin": "neg", "keratin": "neg"}),
+    ("Vimentin（+++），SMA（++），Desmin（灶+），CD117（－）",
+     {"vimentin": "pos", "SMA": "pos", "desmin": "focal", "CD117": "neg"}),
+    ("SMA局部阳性，Desmin(灶性+)", {"SMA": "focal", "desmin": "focal"}),
+    ("β-catenin（核+），SMA（+）", {"beta_catenin": "pos", "SMA": "pos"}),
+    ("β-catenin（胞浆+），SMA（+）", {"beta_catenin": "neg", "SMA": "pos"}),
+    ("h-CD（+），CD117（-）", {"h_caldesmon": "pos", "CD117": "neg"}),
+    ("종양세포는 CD117과 DOG1에 양성, CD34에 부분 양성이었고 SMA와 S-100 단백에는 음성이었다.",
+     {"CD117": "pos", "DOG1": "pos", "CD34": "focal", "SMA": "neg", "S100": "neg"}),
+    # pan-keratin antibodies that differ are one keratin result, not a conflict (warned)
+    ("CK(+),CAM5.2(灶+),S100(-)", {"keratin": "pos", "S100": "neg"}),
+    ("AE1/AE3 positive, CAM5.2 negative", {"keratin": "focal"}),
+    # a Ki-67 range written with a tilde or wave dash is a range (midpoint)
+    ("Ki-67(+5~10%)", {"Ki67": 7.5}), ("Ki-67约5～10%", {"Ki67": 7.5}),
+    ("MIB-1 index 5〜10%", {"Ki67": 7.5}),
+    # a marker with its own result ends a forward list
+    ("肿瘤细胞弥漫强阳性表达CD117和DOG-1，CD34部分阳性，SMA、Desmin、S-100均阴性",
+     {"CD117": "pos", "DOG1": "pos", "CD34": "focal", "SMA": "neg", "desmin": "neg", "S100": "neg"}),
+    ("diffusely positive for CD117 and DOG1, CD34 focally positive, SMA, desmin and S100 negative",
+     {"CD117": "pos", "DOG1": "pos", "CD34": "focal", "SMA": "neg", "desmin": "neg", "S100": "neg"}),
+    ("Positive: SMA, desmin strongly positive, caldesmon.",
+     {"SMA": "pos", "desmin": "pos", "h_caldesmon": "pos"}),
 ]
 
 
