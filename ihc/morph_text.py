@@ -105,7 +105,9 @@ FINDING_HEADS = r"(?:activity|activities|figures?|counts?|index|rate|cells?|foci
 #: only rare mitotic figures", "no necrosis, frequent mitoses"): a negation before them does not
 #: reach past them (unless the list goes on with "or"/"nor", as a denied list does).
 AFFIRMED_ITEM = (r"(?:,|\band\b)\s*(?:only|rare|rarely|occasional|occasionally|scattered|few|some|frequent|"
-                 r"numerous|many|abundant|brisk|increased|prominent|extensive|easily)\b")
+                 r"numerous|many|abundant|brisk|increased|prominent|extensive|easily|"
+                 r"mild|mildly|moderate|moderately|marked|markedly|severe|severely|slight|slightly|"
+                 r"striking|significant|considerable|focal|high|low)\b")
 #: Grade words between a negation and its finding: the negation denies the grade, not the finding
 #: ("no marked mitoses", "absence of high degrees of atypia"), so no mitotic count or atypia grade
 #: is read (a pleomorphism so denied is still read as not pleomorphic).

@@ -289,6 +289,18 @@ def test_mild_pleomorphism_is_not_pleomorphic_and_anisonucleosis_is():
     assert read_morphology("核の大小不同や異型性も認めた").pleomorphic is True
 
 
+@pytest.mark.parametrize("text,atypia", [
+    ("no necrosis, mild atypia", "mild"),
+    ("mitoses 3/10 HPF, no necrosis, mild atypia", "mild"),
+    ("without necrosis, marked atypia", "severe"),
+    ("no necrosis and moderate nuclear atypia", "moderate"),
+    ("no necrosis, mitoses or atypia", "none"),          # a denied list stays denied
+])
+def test_a_graded_finding_after_a_denied_one_is_affirmed(text, atypia):
+    m = read_morphology(text)
+    assert m.necrosis is False and m.atypia == atypia
+
+
 @pytest.mark.parametrize("text", [
     "pleiomorphic, large spindle cells",            # a common spelling (PMID 21361124)
     "局部可见散在奇异形核细胞",                        # bizarre nuclei (zh)
