@@ -89,7 +89,7 @@ NON_TUMOUR = {
     "nonneoplastic", "cajal", "icc", "mast", "lymphocytes", "lymphocyte", "lymphocytic",
     "inflammatory", "histiocytes", "macrophages", "plasma", "pericytes", "nerve", "nerves",
     "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
-    "component", "components", "overlying", "stroma",
+    "component", "components", "overlying", "stroma", "osteoclast", "osteoclasts", "osteoclastic",
 }
 
 #: "30% of the (tumour) cells": words after a percentage that make it a share of cells.

@@ -147,7 +147,9 @@ _DEFS = {
                             "pan-cytokeratin", "pancytokeratin", "AE1/AE3", "AE1-AE3", "AE1/3",
                             "CKAE1/AE3", "CK AE1/AE3", "CAM5.2", "CAM 5.2", "keratins",
                             "CK-pan", "CK-P", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
-                            "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)"],
+                            "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)",
+                            # "did not express epithelial markers": the cytokeratins a panel means by it
+                            "epithelial markers"],
                 "epithelial keratins (pan-keratin)"),
     "EMA": ("EMA", ["epithelial membrane antigen", "MUC1"], "epithelial membrane antigen"),
     "TLE1": ("TLE1", ["TLE-1", "TLE 1", "TLE"], "TLE1 (synovial sarcoma)"),

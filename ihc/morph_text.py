@@ -155,9 +155,10 @@ _COUNT = (
 #: ("每10个高倍视野可见核分裂象5个", "50高視野当たり核分裂像を13個", "10고배율시야당 유사분열이 5개").
 _BETWEEN = (r"(?:可见|可見|见|見|有)?\s*(?:核分裂像?|分裂像|核分裂象|有丝分裂象?|유사분열상?|핵분열상?)?\s*"
             r"(?:は|が|を|も|이|가|은|는)?")
-# "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first
+# "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first; in a clause about
+# mitoses bare fields are high-power fields ("核分裂像は50視野中5個": mitoses are counted at 400x)
 _COUNT_DEN_FIRST = (
-    rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})\s*(?:あたり|当たり|中|당|에서)?\s*"
+    rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT}|視野|视野|시야)\s*(?:あたり|当たり|中|당|에서)?\s*"
     rf"(?:に|で|에)?\s*(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*"
     rf"(?:個|个|개)", re.I)
 # "強拡大10視野あたり5個" / "高倍视野10个中5个": a count per N high-power fields written around the fields

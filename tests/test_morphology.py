@@ -178,6 +178,11 @@ def test_findings_read_from_real_case_sentences(text, expect):
     ("每50个高倍视野可见核分裂象2个", ("m1",)),
     ("유사분열은 10고배율시야당 6개였다", ("m3",)),
     ("유사분열은 고배율 10시야당 12개였다", ("m4",)),
+    # bare fields in a clause about mitoses are high-power fields
+    ("核分裂像は50視野中5個で、壊死は認めなかった", ("m1",)),
+    ("核分裂像は10視野に3個みられた", ("m2",)),
+    ("核分裂象10个视野中8个", ("m3",)),
+    ("유사분열은 10시야당 12개였다", ("m4",)),
     # comparators in words and 'high powered fields'
     ("mitotic rate of more than 15 per 10 high powered fields (HPF)", ("m4",)),
     ("greater than 12 mitoses per 10 high-power fields", ("m4",)),

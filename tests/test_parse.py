@@ -611,6 +611,9 @@ PUBLISHED = [
     ("The samples showed highly positive signals for α-smooth muscle actin (αSMA), Desmin and "
      "Vimentin.", {"SMA": "pos", "desmin": "pos", "vimentin": "pos"}),
     ("CD34 was not detected", {"CD34": "neg"}),
+    # "epithelial markers" are the cytokeratins; one epithelial marker named is that marker
+    ("the tumour cells were negative for epithelial markers; SMA positive", {"keratin": "neg", "SMA": "pos"}),
+    ("EMA, an epithelial marker, was positive", {"EMA": "pos"}),
     ("SMA expression was present", {"SMA": "pos"}),
     ("positive for vimentin and partly positive for desmin and cytokeratin CAM5.2",
      {"vimentin": "pos", "desmin": "focal", "keratin": "focal"}),
@@ -722,6 +725,10 @@ def test_a_stain_performed_is_no_result(text):
      {"CD117": "pos"}, "component"),
     ("DOG1 positive; CD117 stained interstitial cells of Cajal only, tumour cells CD117 negative",
      {"DOG1": "pos", "CD117": "neg"}, "cajal"),
+    # leiomyosarcoma with osteoclast-like giant cells (J Med Case Rep 2007;1:180): the giant cells'
+    # SMA is theirs, not the tumour's
+    ("The spindle cells were strongly immunoreactive to SMA. The osteoclast-like giant cells were "
+     "negative for SMA.", {"SMA": "pos"}, "osteoclast"),
 ])
 def test_reading_in_non_tumour_cells_gives_way_with_a_warning(text, expected, word):
     p = parse(text)
