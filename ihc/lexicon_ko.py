@@ -17,6 +17,8 @@ WORDS = {
     "국소 양성": "focally positive", "일부 양성": "focally positive", "부분 양성": "focally positive",
     "일부에서 양성": "focally positive", "국소적으로": "focally", "부분적으로": "focally",
     "미만성 양성": "diffusely positive", "미만성으로 양성": "diffusely positive",
+    "강하게 양성": "strongly positive", "강하게": "strongly", "미만성으로": "diffusely",
+    "약하게": "weakly", "미만성으로 강하게 양성": "diffusely strongly positive",
     "미만성": "diffuse", "산재성": "scattered", "발현": "expression", "염색": "staining",
     "양성 반응": "positive", "음성 반응": "negative",
     # benign, not positive

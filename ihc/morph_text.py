@@ -114,6 +114,10 @@ AFFIRMED_ITEM = (r"(?:,|\band\b)\s*(?:only|rare|rarely|occasional|occasionally|s
 GRADE_DENIED = (r"(?:\bmarked|\bsevere|\bstriking|\bhigh(?:[- ]grade)?|\bhigh degrees? of|\bfrequent|\bnumerous|"
                 r"\bbrisk|\bmany|\babundant|\bincreased|\bprominent|\bconspicuous)\b")
 
+#: A negation right after an atypia grade word (ja/ko): the grade is denied ("高度ではない",
+#: "심하지 않았다"), the atypia stays (read ``present``).
+GRADE_NOT_AFTER = r"\s*(?:では(?:な|無)|でな|じゃな|とは言えな|지\s*(?:는\s*)?않)"
+
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (
     (r"(?:marked|severe|striking|highly atypic|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
@@ -158,7 +162,7 @@ _BETWEEN = (r"(?:可见|可見|见|見|有)?\s*(?:核分裂像?|分裂像|核分
 # "每10个高倍视野5个" / "10HPFあたり5個" / "10 HPF당 5개": denominator first; in a clause about
 # mitoses bare fields are high-power fields ("核分裂像は50視野中5個": mitoses are counted at 400x)
 _COUNT_DEN_FIRST = (
-    rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?P<unit>{_UNIT}|視野|视野|시야)\s*(?:あたり|当たり|中|당|에서)?\s*"
+    rf"(?:每|毎)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*(?:의|の)?\s*(?P<unit>{_UNIT}|視野|视野|시야)\s*(?:あたり|当たり|中|당|에서)?\s*"
     rf"(?:に|で|에)?\s*(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*"
     rf"(?:個|个|개)", re.I)
 # "強拡大10視野あたり5個" / "高倍视野10个中5个": a count per N high-power fields written around the fields
@@ -406,8 +410,10 @@ def _atypia(clause, grades, pleo):
             grade = "none"
         else:
             for pat, g in ATYPIA_GRADES:
-                if re.search(pat, near, re.I):
-                    grade = g
+                gm = re.search(pat, near, re.I)
+                if gm:
+                    # "異型は高度ではない", "이형성은 심하지 않았으며": the grade is denied, not the atypia
+                    grade = "present" if re.match(GRADE_NOT_AFTER, near[gm.end():] + clause[e + 12:e + 20]) else g
                     break
         if is_pleo:
             # "mild pleomorphism" grades the atypia mild; pleomorphic means more than mild

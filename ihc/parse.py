@@ -1349,7 +1349,13 @@ class _Reader:
                 inner = [x for x in its[j + 1:pe]]
                 if len(inner) == 1 and inner[0].k == "N" and inner[0].pct:
                     return _pct_state(inner[0].v), pe + 1
-                ph = _read_phrase(its, j + 1, allow_paren=False)
+                x = j + 1
+                # "CD34(血管+)", "CD34 (vessels +)": the cells it was seen in, then the value, in
+                # the parenthesis (site_of keeps the place: a reading only there is no tumour's)
+                while x < pe and x - j <= 3 and its[x].k == "W" and (
+                        its[x].n in _OTHER_CELLS or (x > j + 1 and its[x].n in _CELL_WORDS)):
+                    x += 1
+                ph = _read_phrase(its, x, allow_paren=False)
                 self.last_pats = ph.pats
                 if ph.end == pe and (ph.polar or ph.qf or ph.qp or ph.pats or ph.nd):
                     if ph.nd:
@@ -1566,7 +1572,8 @@ def _combine(reader):
     # text order: a marker resolved late (a list's polarity after it) keeps its place
     for name, rs in sorted(by.items(), key=lambda kv: min(r[3] for r in kv[1])):
         if all(r[4] in _OTHER_CELLS for r in rs):
-            # "CD34は血管内皮のみ陽性", "CD117 stained only the mast cells": no tumour result
+            # "CD34は血管内皮のみ陽性", "CD34血管(+)", "CD117 stained only the mast cells": no tumour
+            # result; kept out of the tumour panel (issue 12), said in a warning
             warnings.append(f"{info(name).display} read only in other cells than the tumour "
                             f"('{rs[0][4]}'); not taken as a tumour result")
             continue

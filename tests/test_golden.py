@@ -29,7 +29,7 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "8dc0191e201ef11784341bdb1f9cc6e589779f0192357b68df3b9189b31e1ad3",
+    "classify_real_cases": "6077acb2ba51dbc0663c3db71522d8f562ee2fd4bd902ca089c1df45092f25fb",
     "classify_generated": "661305abec713184d6fd4ca0bf03407550e0b88afb5c036d1ba1ee8e6558da43",
     "batch_structured_csv": "d7925370f2e77d763d2d05d77b4c47829fa6756dfdeb63c8d94b048472c227e3",
     "batch_uniform_csv": "e860c17b2282e6870486e775cfc63aed9ed5966cc9483baafcb481c0d891a109",
@@ -38,6 +38,7 @@ GOLDEN = {
     "batch_uniform_jsonl": "cf3d1c0bddf04cbde6f316dc7e6e87439ead7e4088035f360285c397580a2726",
     "batch_text_jsonl": "dced8318c7c4bbb1de4c9ff713de9a1a37a3351e675b549907a35dfece571ed2"
 }
+
 
 
 

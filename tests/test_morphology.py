@@ -724,3 +724,27 @@ def test_morphology_vectors_on_demand_equal_the_eager_table():
 def test_a_mitoses_value_that_only_says_there_are_some_is_any_count_not_none(text, states):
     # 'present (not counted)' was read as none: the 'not' of 'not counted' negated it
     assert parse_mitoses(text).states() == states
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a grade denied after the grade word (ja/ko): the atypia stays, ungraded
+    ("細胞異型は高度ではない", {"atypia": "present"}),
+    ("세포의 이형성은 심하지 않았으며 괴사는 보이지 않았다.", {"atypia": "present", "necrosis": False}),
+    ("세포 이형성은 심하지는 않았다", {"atypia": "present"}),
+    ("핵의 이형성이 심했다", {"atypia": "severe"}),
+    ("核異型は高度であり", {"atypia": "severe"}),
+])
+def test_grade_denied_after_the_grade_word(text, expected):
+    got = read_morphology(text).to_dict()
+    assert {k: got.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("text,per50", [
+    # "N개의 고배율 시야당 M개", "N個の強拡大視野あたりM個": the fields' count joined by 의/の
+    ("유사분열은 10개의 고배율 시야당 12개였으며", 60.0),
+    ("유사분열은 50개의 고배율 시야에서 5개였다", 5.0),
+    ("核分裂像は10個の強拡大視野あたり3個", 15.0),
+])
+def test_fields_count_joined_by_a_genitive(text, per50):
+    got = read_morphology(text).to_dict()["mitoses"]
+    assert got["per_50_hpf_low"] == per50 == got["per_50_hpf_high"]

@@ -753,11 +753,22 @@ def test_genuine_conflicts_still_raise(text):
      "background"),
     ("腫瘍細胞はデスミン陽性、CD34は血管内皮のみ陽性", {"desmin": "pos"}, "vascular"),
     ("瘤细胞SMA阳性，CD117仅肥大细胞阳性", {"SMA": "pos"}, "mast"),
+    # the cells written inside the marker's parenthesis, before the value (zh/en reports): read
+    # as that place, not 'text not understood'
+    ("CD34（血管+），SMA（-）", {"SMA": "neg"}, "vessels"),
+    ("CD34(血管内皮细胞+)，Desmin(-)", {"desmin": "neg"}, "vascular"),
+    ("CD34 (vessels +), SMA -", {"SMA": "neg"}, "vessels"),
 ])
 def test_reading_only_in_other_cells_is_no_tumour_result(text, expected, word):
     p = parse(text)
     assert p.markers == expected
+    assert p.unparsed == []
     assert any("other cells" in w and word in w for w in p.warnings), p.warnings
+
+
+def test_tumour_reading_wins_over_other_cells():
+    assert parse("tumour cells were CD34 positive; CD34 also highlighted vessels").markers == {"CD34": "pos"}
+    assert parse("SMA (+), CD34 (tumour cells +)").markers == {"SMA": "pos", "CD34": "pos"}
 
 
 def test_plain_actin_gives_way_to_smooth_muscle_actin():

@@ -120,6 +120,19 @@ def test_korean_benign_is_not_positive():
     assert p.markers == {"CD34": "neg"}
 
 
+@pytest.mark.parametrize("text,expected", [
+    # Korean adverbs of extent and strength before the result word: the result is read, and a
+    # positive does not run on into the following negative list
+    ("종양세포는 S-100 단백에 미만성으로 강하게 양성이었으며 CD117, CD34, SMA, desmin에는 음성이었다.",
+     {"S100": "pos", "CD117": "neg", "CD34": "neg", "SMA": "neg", "desmin": "neg"}),
+    ("종양세포는 CD117에 강하게 양성이었고 DOG1에도 양성이었다.", {"CD117": "pos", "DOG1": "pos"}),
+    ("desmin에 약하게 양성이었다.", {"desmin": "focal"}),
+])
+def test_korean_extent_and_strength_adverbs(text, expected):
+    p = parse(text)
+    assert p.markers == expected and p.unparsed == []
+
+
 def test_cjk_fragments_are_quoted_as_written():
     p = parse("SMA陽性、desmin不明")
     assert p.markers == {"SMA": "pos"}
