@@ -90,6 +90,7 @@ NON_TUMOUR = {
     "inflammatory", "histiocytes", "macrophages", "plasma", "pericytes", "nerve", "nerves",
     "epithelium", "mucosa", "mucosal", "muscularis", "myoepithelial", "control", "controls",
     "component", "components", "overlying", "stroma", "osteoclast", "osteoclasts", "osteoclastic",
+    "adipocytes", "adipocyte",
 }
 
 #: "30% of the (tumour) cells": words after a percentage that make it a share of cells.

@@ -28,6 +28,9 @@ WORDS = {
     "이었다": "", "였다": "", "이다": "", "입니다": "", "이었으며": "", "이며": "", "이고": "",
     "였으며": "", "으로": "", "보였다": "showed", "보였으며": "showed", "보였고": "showed",
     "보이지 않았다": "not", "관찰되었다": "", "확인되었다": "", "나타냈다": "showed",
+    # "C-kit와 S100에 염색이 되지 않아": not stained (the ending after 않 is not read)
+    "염색이 되지 않": "not stained", "염색되지 않": "not stained", "발현되지 않": "not expressed",
+    "발현하지 않": "not expressed", "염색이 안 되": "not stained",
     # ---- indices
     "지수": "index", "표지지수": "index", "양성률": "index", "약": "about", "정도": "",
     # ---- where the stain is

@@ -19,6 +19,11 @@ WORDS = {
     "少数细胞": "few cells", "少數細胞": "few cells", "少量细胞": "few cells", "少量細胞": "few cells",
     "个别细胞": "individual cells", "個別細胞": "individual cells", "弱+": "weakly positive",
     "大部分": "most", "大多数": "most", "大多數": "most",
+    "少部+": "focally positive", "少部分+": "focally positive", "少部分阳性": "focally positive",
+    "少部分陽性": "focally positive", "少数+": "focally positive", "少數+": "focally positive",
+    "极少数+": "focally positive", "極少數+": "focally positive", "极少数阳性": "focally positive",
+    "極少數陽性": "focally positive", "个别+": "focally positive", "個別+": "focally positive",
+    "个别阳性": "focally positive", "個別陽性": "focally positive", "少數陽性": "focally positive",
     "散在阳性": "scattered positive", "散在陽性": "scattered positive", "散在": "scattered",
     "弥漫阳性": "diffusely positive", "弥漫性阳性": "diffusely positive",
     "瀰漫陽性": "diffusely positive", "瀰漫性陽性": "diffusely positive",
@@ -41,7 +46,8 @@ WORDS = {
     "瘤細胞": "tumour cells", "梭形细胞": "spindle cells", "肿瘤": "tumour",
     "血管内皮细胞": "vascular endothelial cells", "血管內皮細胞": "vascular endothelial cells",
     "血管内皮": "vascular endothelium", "血管": "vessels", "肥大细胞": "mast cells",
-    "肥大細胞": "mast cells", "间质细胞": "stroma cells", "間質細胞": "stroma cells",
+    "肥大細胞": "mast cells", "脂肪细胞": "adipocytes", "脂肪細胞": "adipocytes",
+    "强+": "strongly positive", "強+": "strongly positive", "间质细胞": "stroma cells", "間質細胞": "stroma cells",
     "淋巴细胞": "lymphocytes", "组织细胞": "histiocytes", "仅": "only", "僅": "only", "只": "only",
     # ---- fillers, copulas, connectors
     "免疫组化": "immunohistochemistry", "免疫组化染色": "immunohistochemistry",
@@ -53,6 +59,8 @@ WORDS = {
     "均": "all", "均为": "all", "均為": "all", "皆": "all", "呈": "", "为": "", "為": "", "示": "",
     "显示": "showed", "顯示": "showed", "和": "and", "及": "and", "与": "and", "與": "and",
     "以及": "and", "而": "whereas", "但": "but",
+    # "表達A、B,其他標記C、D均呈陰性": the other markers start a new list
+    "其他标记": "whereas", "其他標記": "whereas", "其余标记": "whereas", "其餘標記": "whereas",
     # ---- marker names
     "结蛋白": "desmin", "結蛋白": "desmin", "波形蛋白": "vimentin",
     "平滑肌肌动蛋白": "SMA", "平滑肌肌動蛋白": "SMA", "平滑肌动蛋白": "SMA",
@@ -66,4 +74,11 @@ WORDS = {
     "嗜铬粒蛋白": "chromogranin", "嗜铬素": "chromogranin", "神经元特异性烯醇化酶": "NSE",
     "神经丝蛋白": "neurofilament", "胶质纤维酸性蛋白": "GFAP", "雌激素受体": "estrogen receptor",
     "孕激素受体": "progesterone receptor", "肌红蛋白": "myoglobin",
+    "孕激素受體": "progesterone receptor", "雌激素受體": "estrogen receptor",
+    "联蛋白": "catenin", "聯蛋白": "catenin",
+    "B淋巴细胞瘤2基因": "BCL2", "B淋巴细胞瘤蛋白-2": "BCL2", "B淋巴细胞瘤蛋白2": "BCL2",
+    "B淋巴细胞瘤-2": "BCL2", "B淋巴细胞瘤2": "BCL2", "B细胞淋巴瘤-2": "BCL2", "B细胞淋巴瘤2": "BCL2",
+    "B淋巴細胞瘤-2": "BCL2", "B淋巴細胞瘤2": "BCL2", "B細胞淋巴瘤2": "BCL2",
+    "转导样增强子蛋白-1": "TLE1", "转导样增强子蛋白1": "TLE1", "转导素样增强子蛋白1": "TLE1",
+    "转导素样增强子蛋白-1": "TLE1", "轉導樣增強子蛋白1": "TLE1",
 }

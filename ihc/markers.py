@@ -146,7 +146,7 @@ _DEFS = {
     "keratin": ("keratin", ["cytokeratin", "cytokeratins", "CK", "pan-CK", "panCK", "pan CK",
                             "pan-cytokeratin", "pancytokeratin", "AE1/AE3", "AE1-AE3", "AE1/3",
                             "CKAE1/AE3", "CK AE1/AE3", "CAM5.2", "CAM 5.2", "keratins",
-                            "CK-pan", "CK-P", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
+                            "CK-pan", "CK-P", "PCK", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
                             "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)",
                             # "did not express epithelial markers": the cytokeratins a panel means by it
                             "epithelial markers"],
@@ -163,7 +163,7 @@ _DEFS = {
     "H3K27me3": ("H3K27me3", ["H3K27me3", "H3 K27me3", "H3K27 trimethylation", "H3 K27 me3",
                               "trimethylated H3K27"], "histone H3 K27 trimethylation (lost in MPNST)"),
     "SDHB": ("SDHB", ["SDH-B", "SDH B", "succinate dehydrogenase B"], "succinate dehydrogenase subunit B"),
-    "calretinin": ("calretinin", ["calretinin", "CALB2"], "calcium-binding protein"),
+    "calretinin": ("calretinin", ["calretinin", "CALB2", "CR"], "calcium-binding protein"),
     "CD31": ("CD31", ["CD 31", "PECAM-1", "PECAM1", "PECAM"], "endothelial marker"),
     "ERG": ("ERG", ["ERG protein"], "endothelial transcription factor"),
     "myogenin": ("myogenin", ["myf-4", "myf4", "MYOG"], "skeletal-muscle transcription factor"),
@@ -264,6 +264,10 @@ OTHER_MARKERS = {
     "EGFR": ["EGFR"], "HER2": ["HER2"], "calponin-h1": ["calponin h1"], "PGP9.5": ["PGP9.5"],
     "p75": ["p75"], "CD138": ["CD138"], "kappa": ["kappa"], "lambda": ["lambda"],
     "CD31/CD34": [],
+    # single keratins: "cytokeratin 19 negative" is not a pan-keratin result
+    "CK8": ["CK8", "CK 8", "cytokeratin 8", "keratin 8"], "CK17": ["CK17", "CK 17", "cytokeratin 17"],
+    "CK18": ["CK18", "CK 18", "cytokeratin 18", "keratin 18"],
+    "CK19": ["CK19", "CK 19", "cytokeratin 19", "keratin 19", "KRT19"],
 }
 
 assert not set(OTHER_MARKERS) & set(_DEFS)

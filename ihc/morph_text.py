@@ -37,7 +37,7 @@ MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\b
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
-ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|異型性?|异型性?|이형성?|多形性|多形|다형성)"
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|異型性?|异型性?|异形性|異形性|이형성?|多形性|多形|다형성)"
 PLEO_CUES = r"(?:pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|多形性|多形|다형성|bizarre)"
 #: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
 #: atypical, were numerous").
@@ -81,12 +81,12 @@ NEG_AFTER = (r"^\s*(?:was|were|is|are)?\s*(?:absent|not (?:seen|identified|prese
              r"detected|apparent)|lacking|none)",
              r"^\s*(?:は|が|も|を)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*"
              r"(?:(?:み|見|認め)られ|(?:観察|確認|指摘|同定)(?:され|でき)|見当たら)(?:ない|ず|なかった|ません)",
-             r"^\s*(?:は|が|も)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*(?:な[しいく]|なかった|無し|無く|ない)",
+             r"^\s*(?:は|が|も|の)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*(?:な[しいく]|なかった|無し|無く|ない)",
              r"^\s*(?:は|が|も|を)?\s*(?:ほとんど|殆ど|全く|まったく)?\s*認め(?:ない|ず|なかった|ません)",
              r"^\s*(?:は|が|を)?\s*伴わ",
              r"^\s*(?:은|는|이|가|도)?\s*(?:거의|전혀)?\s*(?:없|(?:관찰되|보이|확인되|발견되|동반되|나타나|인지되|"
              r"인정되|관찰하|보|찾아보)지\s*않|(?:관찰할|볼|찾아볼|확인할)\s*수\s*없)",
-             r"^\s*(?:不明显|不明顯|未见|未見|阴性|陰性)")
+             r"^\s*(?:均|也|亦|并|並)?\s*(?:不明显|不明顯|不显著|不顯著|不突出|未见|未見|阴性|陰性)")
 #: Negated predicates after an atypia cue only ("異型は乏しい", "異型性に乏しく": poor in atypia is
 #: bland; said of mitoses, 乏しい is rare, not none).
 NEG_AFTER_ATYPIA = r"^\s*(?:に|は|が|も|の)?\s*(?:乏し|目立たな|目立たず|みられな)"
@@ -127,8 +127,8 @@ ATYPIA_GRADES = (
 )
 
 #: Cell type words.
-SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? (?:cells?|nuclei|fibroblasts|myofibroblasts)|spindle[- ]shaped|spindled|fusiform cells?|紡錘形|紡錘|梭形|방추형|방추)"
-EPITHELIOID = r"(?:epithelioid|epitheloid|polygonal|類上皮|上皮様|上皮样|上皮樣|상피양|유상피)"
+SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? (?:cells?|nuclei|fibroblasts|myofibroblasts)|spindle[- ]shaped|spindled|fusiform cells?|紡錘形|紡錘型|紡錘|梭形|梭型|방추형|방추)"
+EPITHELIOID = r"(?:epithelioid|epitheloid|polygonal|類上皮|上皮様|上皮样|上皮樣|多边形|多邊形|多角形|상피양|유상피)"
 
 #: Size context words (a length is a tumour size only next to one of these).
 SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|polyp|"
@@ -142,9 +142,9 @@ POST_CMP = r"\s*(?:\(\s*hpfs?\s*\)\s*)?(" + "|".join(POST_CMP_WORDS) + ")"
 
 # The expressions below are (pattern, flags) until _compile() compiles them in place.
 _NUM = r"\d+(?:\.\d+)?"
-_UNIT = (r"(?:hpfs?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
+_UNIT = (r"(?:hpfs?|hfps?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
          r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|"
-         r"高倍視野|高倍率視野|高視野|強拡大視野|高倍视野|高倍野|고배율\s*시야|고배율|배율)")
+         r"高倍視野|高倍率視野|高視野|強拡大視野|高倍镜视野|高倍鏡視野|高倍视野|高倍野|고배율\s*시야|고배율|배율)")
 #: Comparators before a count, as reports write them -> the symbol parse_mitoses reads ("up to 4/10
 #: HPF" is the hot-spot count, the one the criteria read, so it is the count itself).
 CMP_WORDS = {"no more than": "<=", "not more than": "<=", "at most": "<=", "fewer than": "<", "less than": "<",
@@ -181,7 +181,7 @@ _SEX_WORDS = {"man": "M", "male": "M", "boy": "M", "gentleman": "M", "男性": "
               "woman": "F", "female": "F", "girl": "F", "lady": "F", "女性": "F", "女": "F", "여자": "F", "여성": "F"}
 #: Statements of bland or high-grade cytology (atypia without an atypia cue).
 BLAND = (r"\bbland\b|cytologically bland|異型に乏し|異型性に乏し|異型性は乏し|异型不明显|异型性不明显|"
-         r"缺乏异型|无异型|無異型|이형성이 없|이형성은 없")
+         r"缺乏异型|无异型|無異型|形态温和|形態溫和|形态较温和|形態較溫和|이형성이 없|이형성은 없")
 HIGH_GRADE = r"high[- ]grade (?:malignant|spindle|pleomorphic|sarcoma|tumou?r)"
 
 _CLAUSE_SPLIT = (r"(?<!\d)\.(?!\d)|[;。；\n!?！？]", 0)
@@ -254,6 +254,9 @@ def _negation(clause, start, end, window=48):
         aff = list(re.finditer(AFFIRMED_ITEM, between, re.I))
         affirmed = bool(aff) and not re.search(LIST_SEPARATORS, between[aff[-1].end():]) and \
             not re.match(r"\s*(?:or|nor)\b", clause[end:])
+        if cjk and re.fullmatch(r"(?:[\u4e00-\u9fff]{1,4}?(?:、|及|和|与|與|或))+", between) and \
+                not re.search(r"[见見有伴可示呈]", between):
+            return between  # "无出血、坏死": a negation governs its enumeration (、), not a comma clause
         if cjk and (re.search(r"[,、:]", between) or len(between) > 8):
             pass  # a CJK negation governs only the words right after it, within its comma phrase
         elif affirmed:
@@ -318,7 +321,9 @@ def _mitoses(clause, out):
         negated = _negated(clause, s, e)
         if negated and re.search(ATYPICAL_MITOSIS_WORD + r"\s*$", clause[max(0, s - 12):s]):
             continue  # "no atypical mitoses" says nothing of the mitoses' number
-        if re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) and not negated \
+        if (re.search(r"atypical\s+mitos|mitos\w*\s+(?:were|was|are)?\s*atypical", near) or (
+                not cue.group(0).isascii() and re.search(ATYPICAL_MITOSIS_WORD + r"\s*$", clause[max(0, s - 12):s]))) \
+                and not negated \
                 and not (q and not q[2]):  # "frequent and atypical mitoses" are frequent
             out.append(MitoticCount(near.strip(), 1.0, math.inf))
             continue
@@ -343,6 +348,10 @@ def _mitoses(clause, out):
         if q:
             mc = parse_mitoses(q[0])
             out.append(MitoticCount(f"{q[1]} {cue.group(0)}", mc.low, mc.high))
+            continue
+        if re.match(r"\s*(?:较|較|十分|非常|很)?(?:明显|明顯)", clause[e:e + 6]):
+            mc = parse_mitoses("frequent")  # "核分裂明显": the mitoses are conspicuous (said after the cue)
+            out.append(MitoticCount(f"{cue.group(0)} {clause[e:e + 4].strip()}", mc.low, mc.high))
             continue
         for pat, word in MITOSIS_QUALIFIERS:
             q = re.search(MITOSIS_PREDICATE + pat, clause[e:e + 60], re.I)

@@ -111,7 +111,7 @@ MITOSIS_QUALIFIERS = (
      r"evident)|易见|易見|多见|多見|常见|常見|活跃|活躍|增多|增加|較多|较多|丰富|豐富|"
      r"多数|多く|多い|目立(?!た[なずぬ])|かなり(?!\s*(?:少|乏|まれ|稀))|豊富|増加|増多|亢進|頻繁|"
      r"많|증가|빈번|흔히|흔하)", "frequent"),
-    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|isolated|sporadic|少见|少見|罕见|罕見|偶见|偶見|"
+    (r"(?:rare|occasional|scattered|few|scant|sparse|low|infrequent|isolated|sporadic|少见|少見|罕见|罕見|偶见|偶見|軽度|轻度|輕度|"
      r"极少|極少|少数|少量|稀少|不多|少な|乏し|わずか|僅か|(?<![含囲生挟包])まれ|稀|散見|드물|적(?:은|게|었|다|음)|간혹|가끔|소수)",
      "rare"),
     (r"(?:inconspicuous|目立たな|目立たず)", "inconspicuous"),

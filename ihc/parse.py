@@ -451,6 +451,23 @@ def _punct(toks, j, items, text):
         items.append(_It("P", t, s, e, sp))
         return j + 1
     if t == ";":
+        # inside a short parenthesis ("SMA (smooth muscle actin, SMA; -)") a semicolon
+        # separates the parenthesis's parts; elsewhere it ends a clause
+        depth = 0
+        for it in reversed(items[-5:]):
+            if it.k in "BC":
+                break
+            if it.k == "P" and it.t == ")":
+                depth -= 1
+            elif it.k == "P" and it.t == "(":
+                depth += 1
+                if depth > 0:
+                    break
+        rest = text[e:e + 10]
+        close = rest.find(")")
+        if depth > 0 and close >= 0 and "(" not in rest[:close] and ";" not in rest[:close]:
+            items.append(_It("P", ",", s, e, sp))
+            return j + 1
         items.append(_It("C", t, s, e, sp))
         return j + 1
     if t in "+-":
@@ -739,6 +756,15 @@ class _Reader:
             steps += 1
         return _clip(self.quote(its[a].s, its[b].e))
 
+    def enumerated(self, its, a, b):
+        """Are the markers between items a and b joined by the CJK enumeration comma (、) alone?
+        ("CD34、DOG1(+)": one list, one value, even after a marker with its own value.)"""
+        if self.spans is None:
+            return False
+        seps = [x for x in its[a:b] if x.k == "P" and x.t == ","]
+        return bool(seps) and all(self.source[self.spans[x.s][0]:self.spans[x.s][1]] == "、" for x in seps) and \
+            all(x.k in "MUP" or (x.k == "W" and x.n in _OTHER_CELLS) for x in its[a:b])
+
     def quote(self, s, e):
         """The text between rewritten positions s and e, as the user wrote it."""
         if self.spans is None or e <= s:
@@ -764,9 +790,9 @@ class _Reader:
             return
         name = it.c
         if name == "Ki67":
-            if value == "neg":
-                value = "low"
-            elif value in ("pos", "focal"):
+            if value in ("neg", "focal"):
+                value = "low"   # "Ki-67 (-)", "Ki-67(个别+)", "Ki-67 in scattered cells": a low index
+            elif value == "pos":
                 self.add_unparsed("Ki-67 " + value + " without an index")
                 return
         elif name in LOSS_MARKERS:
@@ -803,6 +829,10 @@ class _Reader:
             return found
 
         after = scan(range(i + 1, min(n, i + 21)), True)
+        if after is None and i + 3 < n and its[i + 1].k == "P" and its[i + 1].t == "," and \
+                its[i + 2].k in "MU" and its[i + 3].k == "W" and its[i + 3].n in _OTHER_CELLS:
+            # "CD34、FⅧ 血管(+)": the place written after a short list is every member's
+            after = its[i + 3].n
         if after is not None:
             return after or None
         before = scan(range(i - 1, max(-1, i - 13), -1), False)
@@ -902,6 +932,12 @@ class _Reader:
                 self.assign(its, t[0], t[1], sent, pats)
             tent_b = []
 
+        def settle_forward():
+            nonlocal tent_f
+            for t in tent_f:
+                self.assign(its, t[0], t[1], sent, pats)
+            tent_f = []
+
         def flush():
             nonlocal pending, quals, tent_f
             settle_backward()
@@ -940,6 +976,8 @@ class _Reader:
                 if k == "M" and it.c == "Ki67":
                     r = self.ki67(its, i, j, sent)
                     if r:
+                        if fwd is not None:
+                            settle_forward()  # an index of its own ends the forward list too
                         i = r
                         continue
                 self.last_pats = None
@@ -947,15 +985,34 @@ class _Reader:
                 if att is not None:
                     if fwd is not None:
                         fwd[3] = True
+                        if att != "ND" and not (pending and not written):
+                            # "expressed CD34, EMA (focal), CK, SMA all negative": the markers
+                            # before one with its own result keep the forward value; a closing
+                            # result after it is not theirs
+                            settle_forward()
                     ppats = self.last_pats or pats
                     if att != "ND":
                         # "Desmin and SMA: positive" - a written value also serves the
                         # markers listed just before it
                         # ("CD117, DOG1 (-)" too, when no marker before carried its own value:
                         # "SMA(+), Des, CD34(-)" leaves Des unread)
-                        if pending and (its[j].k == "P" and its[j].t in ":=" or
-                                        not written) and self.only_conn(its, last_end, i):
+                        if pending and (its[j].k == "P" and its[j].t in ":=" or not written or
+                                        self.enumerated(its, pending[0][0] + 1, i)) and \
+                                self.only_conn(its, last_end, i):
                             resolve(att, [])
+                        elif pending and not self.only_conn(its, last_end, i):
+                            # a marker with its own value between them: the markers still waiting
+                            # ("HMB-45強+(圖1-F)、SMA +、...、S100 個別+") are no longer a list a later
+                            # result could close
+                            waiting, pending = pending, []
+                            for p in waiting:
+                                w = its[p[0]]
+                                if w.k == "M":
+                                    self.named.append(w.t)
+                                    if not molecular:
+                                        self.add_unparsed(self.frag(its, p[0]))
+                                elif w.known:
+                                    self.add_unknown(w)
                         self.assign(its, i, _grade(att, quals), sent, ppats)
                     written = True
                     quals = []
@@ -1119,7 +1176,8 @@ class _Reader:
             if k == "S":
                 ph = _read_phrase(its, i)
                 close_fwd()
-                if (pending or tent_b) and self.only_fill(its, last_end, i):
+                if (pending or tent_b or tent_f) and self.only_fill(its, last_end, i):
+                    # "CK, SMA, desmin all (-)" closes a weak forward list as "all negative" does
                     resolve(ph.value, quals)
                 elif not molecular:
                     self.add_unparsed(self.frag(its, i, ph.end))
@@ -1355,6 +1413,14 @@ class _Reader:
                 while x < pe and x - j <= 3 and its[x].k == "W" and (
                         its[x].n in _OTHER_CELLS or (x > j + 1 and its[x].n in _CELL_WORDS)):
                     x += 1
+                # "平滑肌肌动蛋白(SMA,+)", "smooth muscle actin (SMA; -)": the marker's own other
+                # names, then the value
+                y = x
+                while y < pe and ((its[y].k in "MU" and its[y].c == its[i].c) or
+                                  (y > x and its[y].k == "P" and its[y].t in ",;")):
+                    y += 1
+                if y > x and its[y - 1].k == "P":
+                    x = y
                 ph = _read_phrase(its, x, allow_paren=False)
                 self.last_pats = ph.pats
                 if ph.end == pe and (ph.polar or ph.qf or ph.qp or ph.pats or ph.nd):

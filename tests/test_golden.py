@@ -29,15 +29,19 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "6077acb2ba51dbc0663c3db71522d8f562ee2fd4bd902ca089c1df45092f25fb",
-    "classify_generated": "661305abec713184d6fd4ca0bf03407550e0b88afb5c036d1ba1ee8e6558da43",
-    "batch_structured_csv": "d7925370f2e77d763d2d05d77b4c47829fa6756dfdeb63c8d94b048472c227e3",
-    "batch_uniform_csv": "e860c17b2282e6870486e775cfc63aed9ed5966cc9483baafcb481c0d891a109",
-    "batch_text_csv": "48a365718c76bc4c69a5dd209402e8ac0da993617ff72ca31200e2ccbacaa9cd",
-    "batch_structured_jsonl": "40e79b6769ab47581e75e363b0996b1e948ea08af79f242904dc570a078e4292",
-    "batch_uniform_jsonl": "cf3d1c0bddf04cbde6f316dc7e6e87439ead7e4088035f360285c397580a2726",
-    "batch_text_jsonl": "dced8318c7c4bbb1de4c9ff713de9a1a37a3351e675b549907a35dfece571ed2"
+    "classify_real_cases": "1e7c374d8b36c898ca05f4eaf5b0285d6c150b62ef40fc459860b7a815d9e682",
+    "classify_generated": "fd7f3ee93e7c467ce074bac7ae4b2ec680e555b2a95b1a1b3092bdd212e6f368",
+    "batch_structured_csv": "af87741943c1212c127ec3a7792cb91f594745a7912604210a66a7b8c2097cbf",
+    "batch_uniform_csv": "e08856bfa8fc6da3f2d91080c1f935391a5cee551a9bfc4b62b81f043d7fc1fa",
+    "batch_text_csv": "d11671d6b490c05122e1c077109337d70ed195237e8a1a6aa7ce4510e5409fed",
+    "batch_structured_jsonl": "cceedfcd5fa2fba075707db48b96194ade8d957340fbee5534fbdcc2196a1440",
+    "batch_uniform_jsonl": "8d62b204b52c9d97534f9ad57d4dbec177a4cf54a1ff1fc9cf257c725d979515",
+    "batch_text_jsonl": "921fd42c887f96c13a3c709e0effa197ffb3c8a4814e76bbb74e7ace85200849"
 }
+
+
+
+
 
 
 

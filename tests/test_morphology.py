@@ -471,9 +471,12 @@ def test_gist_risk_in_text_output():
     "positive for α-smooth muscle actin, desmin, and calponin. A high proliferation rate of the tumor cells was "
     "also seen on immunohistochemical analysis.",
 ])
-def test_two_real_retroperitoneal_lms_reports_are_named(text):
+def test_two_real_retroperitoneal_lms_reports_lead_with_leiomyosarcoma(text):
+    # named (ok) at the 0.67 threshold of 2026-12-02; at 0.86 (2026-12-03) the first, with necrosis
+    # and frequent mitoses but no Ki-67, leads at 0.75 without being named
     d = _json("classify", text, "--site", "retroperitoneum")
-    assert d["status"] == "ok" and d["diagnosis"] == "leiomyosarcoma", d["differential"][:3]
+    assert d["differential"][0]["diagnosis"] == "leiomyosarcoma", d["differential"][:3]
+    assert d["differential"][0]["probability"] >= 0.7 and d["status"] in ("ok", "indeterminate")
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -496,8 +499,9 @@ def test_library_takes_morphology():
     assert r.to_dict()["input"]["morphology"]["atypia"] == "severe"
 
 
-def _reader_agreement():
-    """Findings read from the cases' own morphology sentences against the curators' structured findings."""
+def _reader_agreement(role):
+    """Findings read from the cases' own morphology sentences against the curators' structured
+    findings, over the dev case files (``role="dev"``) or the held-out ones."""
     import glob
     from pathlib import Path
 
@@ -506,6 +510,8 @@ def _reader_agreement():
     root = Path(__file__).parents[1] / "training_data"
     agree = total = 0
     for f in sorted(glob.glob(str(root / "real_cases*.jsonl"))):
+        if (role == "dev") != f.endswith("dev.jsonl"):
+            continue
         for line in open(f, encoding="utf-8"):
             c = json.loads(line)
             if not c.get("morphology"):
@@ -519,9 +525,15 @@ def _reader_agreement():
 
 
 def test_findings_read_from_real_case_sentences_agree_with_the_curators():
-    agree, total = _reader_agreement()
+    # the reader's rules are written against the dev sentences: they must agree there (181/202 on
+    # 2026-12-03); the held-out sentences are a measurement, guarded at a floor below their level
+    # on the day the held-out sets of 2026-12-03 joined (335/413 = 0.81), so a regression shows
+    agree, total = _reader_agreement("dev")
     assert total >= 80
     assert agree / total >= 0.85, (agree, total)
+    agree, total = _reader_agreement("heldout")
+    assert total >= 300
+    assert agree / total >= 0.78, (agree, total)
 
 
 def test_batch_morphology_columns_give_what_classify_gives(tmp_path):
@@ -748,3 +760,35 @@ def test_grade_denied_after_the_grade_word(text, expected):
 def test_fields_count_joined_by_a_genitive(text, per50):
     got = read_morphology(text).to_dict()["mitoses"]
     assert got["per_50_hpf_low"] == per50 == got["per_50_hpf_high"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("肉眼观肿瘤表面光滑,无出血、坏死。", {"necrosis": False}),   # the negation governs its enumeration
+    ("无出血,可见坏死", {"necrosis": True}),                      # not across a comma clause
+    ("无坏死、可见核分裂象", {"necrosis": False}),
+    ("高倍镜下两种梭形细胞异型性不显著,罕见核分裂像", {"atypia": "none"}),
+    ("细胞核无明显异形性", {"atypia": "none"}),                 # 异形 written for 异型
+    ("细胞异型性均不明显", {"atypia": "none"}),
+])
+def test_chinese_negation_forms(text, expected):
+    got = read_morphology(text).to_dict()
+    assert {k: got.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("核分裂像1~2个/50高倍镜视野(HPF),浸润周围平滑肌,无坏死", {"mitoses": ("m1",), "necrosis": ("absent",)}),
+    ("梭形样肿瘤细胞呈片状排列,伴有明显细胞异型性,核分裂明显", {"mitoses": ("m3", "m4"), "atypia": ("severe",)}),
+    ("细胞异型明显,可见核多形性以及病理性核分裂像", {"mitoses": ("m1", "m2", "m3", "m4")}),  # atypical mitoses seen
+    ("未见有病理性核分裂相", {}),                        # no atypical mitoses: nothing of their number
+    ("異型性のない紡錘形の腫瘍細胞が束状に増殖していた", {"atypia": ("none",), "cell_type": ("spindle",)}),
+    ("核異型,核分裂は軽度で", {"mitoses": ("m1", "m2"), "atypia": ("mild",)}),
+    ("腫瘤細胞形態溫和,核分裂象不易見。", {"atypia": ("none",)}),
+    ("瘤细胞圆形或多边形", {"cell_type": ("epithelioid",)}),
+    ("核分裂象无明显增多", {"mitoses": ("m0", "m1", "m2")}),
+    ("核分裂象易見(0-4/10HFP),未見病理性核分裂象", {"mitoses": ("m0", "m1", "m2")}),  # HFP written for HPF
+])
+def test_chinese_and_japanese_morphology_forms(text, expected):
+    got = observed_states(read_morphology(text))
+    assert {k: got.get(k) for k in expected} == expected
+    if not expected:
+        assert "mitoses" not in got

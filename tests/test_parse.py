@@ -758,6 +758,8 @@ def test_genuine_conflicts_still_raise(text):
     ("CD34（血管+），SMA（-）", {"SMA": "neg"}, "vessels"),
     ("CD34(血管内皮细胞+)，Desmin(-)", {"desmin": "neg"}, "vascular"),
     ("CD34 (vessels +), SMA -", {"SMA": "neg"}, "vessels"),
+    # the place written after a short list is every member's
+    ("DES部分(+),CD34、FⅧ 血管(+),VIM(+)", {"desmin": "focal", "vimentin": "pos"}, "vessels"),
 ])
 def test_reading_only_in_other_cells_is_no_tumour_result(text, expected, word):
     p = parse(text)

@@ -133,6 +133,51 @@ def test_korean_extent_and_strength_adverbs(text, expected):
     assert p.markers == expected and p.unparsed == []
 
 
+@pytest.mark.parametrize("text,expected", [
+    # a Chinese full name with the English name and the value inside its parenthesis
+    ("平滑肌肌动蛋白(SMA,+),结蛋白(desmin,-),S-100(-)", {"SMA": "pos", "desmin": "neg", "S100": "neg"}),
+    ("钙调理蛋白(calponin,+/-),平滑肌肌动蛋白(smooth muscle actin,SMA;-)", {"calponin": "focal", "SMA": "neg"}),
+    ("CD117 (c-kit; +), CD34 (-)", {"CD117": "pos", "CD34": "neg"}),
+    # few-cell grades, catenin, BCL2 and TLE1 written out in Chinese
+    ("平滑肌肌动蛋白(少部+)、结蛋白(-)、β-联蛋白(核+)、Bcl-2(+)",
+     {"SMA": "focal", "desmin": "neg", "beta_catenin": "pos", "BCL2": "pos"}),
+    ("EMA(极少数+),CD34(少数+),SMA(个别+)", {"EMA": "focal", "CD34": "focal", "SMA": "focal"}),
+    ("波形蛋白、上皮膜抗原、转导样增强子蛋白-1、B淋巴细胞瘤蛋白-2、CD99阳性",
+     {"vimentin": "pos", "EMA": "pos", "TLE1": "pos", "BCL2": "pos", "CD99": "pos"}),
+    # a forward list ends at a marker with its own result; 均(-) closes the list after it
+    ("纤细梭形细胞表达CD34,EMA(灶+),Ki-67(+1%),CK、SMA、Desmin、CD117均(-)。",
+     {"CD34": "pos", "EMA": "focal", "Ki67": 1, "keratin": "neg", "SMA": "neg", "desmin": "neg",
+      "CD117": "neg"}),
+    ("expressed CD34, EMA (focal), CK, SMA, desmin all negative",
+     {"CD34": "pos", "EMA": "focal", "keratin": "neg", "SMA": "neg", "desmin": "neg"}),
+    # 其他標記 (the other markers) start a new list
+    ("瘤細胞表達vimentin、CD34、孕激素受體(PR)、Desmin,其他標記SMA、S-100、CD117均呈陰性",
+     {"vimentin": "pos", "CD34": "pos", "PR": "pos", "desmin": "pos", "SMA": "neg", "S100": "neg",
+      "CD117": "neg"}),
+    # Korean: not stained / not expressed
+    ("면역화학염색검사에서 C-kit와 S100에 염색이 되지 않아 총상 섬유점액종으로 진단하였다.",
+     {"CD117": "neg", "S100": "neg"}),
+    ("종양세포는 SMA에 양성이었고 CD117과 DOG1은 발현되지 않았다.", {"SMA": "pos", "CD117": "neg", "DOG1": "neg"}),
+    # the enumeration comma (、) joins markers to one value even after a marker with its own
+    ("CD117(+),CD34、DOG1(+),SMA(-)", {"CD117": "pos", "CD34": "pos", "DOG1": "pos", "SMA": "neg"}),
+    ("PCK(-)、SMA(-)、Desmin (+)", {"keratin": "neg", "SMA": "neg", "desmin": "pos"}),
+    # a marker left waiting before markers with their own values is not closed by a later result;
+    # 強+ is strongly positive; S100 only in the fat cells is no tumour result
+    ("上皮樣細胞彌漫性表達HMB45、Melan-A+(圖1-E) 、HMB-45強+(圖1-F)、SMA +、VIM +、CK7-、CD117-,"
+     "S100 脂肪細胞個別+、Ki-67 指數1%。",
+     {"HMB45": "pos", "melan_a": "pos", "SMA": "pos", "vimentin": "pos", "CK7": "neg", "CD117": "neg", "Ki67": 1}),
+    ("HMB-45強+、SMA(-)", {"HMB45": "pos", "SMA": "neg"}),
+    # a single keratin (CK17, CK19...) is not a pan-keratin result; CR is calretinin (zh lists);
+    # a Ki-67 in a few cells is a low index
+    ("CK (+/-), cytokeratin 17 (CK17) (-), cytokeratin 19 negative, SMA (-)", {"keratin": "focal", "SMA": "neg"}),
+    ("CK(-)、CR(-)、S-100(+)", {"keratin": "neg", "calretinin": "neg", "S100": "pos"}),
+    ("细胞核蛋白Ki-67(个别+)、结蛋白(-)", {"Ki67": "low", "desmin": "neg"}),
+    ("Ki-67 positive in scattered cells, SMA+", {"Ki67": "low", "SMA": "pos"}),
+])
+def test_report_forms_found_on_chinese_and_korean_cases(text, expected):
+    assert parse(text).markers == expected
+
+
 def test_cjk_fragments_are_quoted_as_written():
     p = parse("SMA陽性、desmin不明")
     assert p.markers == {"SMA": "pos"}
