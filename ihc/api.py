@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import json
 import os
 import re
@@ -431,29 +432,46 @@ def _leading_other(model, dx, proba):
     return model.classes[next(j for j in _ranked(proba) if j != k)]
 
 
-def _sensitive_specific(model, dx):
+def _site_competitors(model, site, k):
+    """Class indices the site's published case mix names besides ``k`` (their site log prior is
+    above the one shared by the diagnoses it does not name), or None (all others) when it names none."""
+    lp = model.site_log_prior.get(site) if site else None
+    if not lp:
+        return None
+    base = Counter(round(v, 9) for v in lp).most_common(1)[0][0]
+    named = tuple(j for j, v in enumerate(lp) if j != k and round(v, 9) > base)
+    return named or None
+
+
+def _sensitive_specific(model, dx, site=None):
     """Markers positive (or lost) in most of ``dx`` and few of the others: the part of
-    :func:`_majority_tests` that does not depend on the panel, once per model and diagnosis."""
+    :func:`_majority_tests` that does not depend on the panel, once per model, diagnosis and site.
+
+    "The others" are the tumours the site's published case mix names (a careful colleague excludes
+    melanoma in the skin against leiomyosarcoma and Kaposi sarcoma, not against all 27 diagnoses), or
+    every other diagnosis where the site names none."""
     cache = model.derived.setdefault("sensitive_specific", {})
-    if dx not in cache:
-        k = model.classes.index(dx)
+    k = model.classes.index(dx)
+    others = _site_competitors(model, site, k)
+    key = (dx, others)
+    if key not in cache:
+        idx = others if others is not None else tuple(j for j in range(len(model.classes)) if j != k)
         out = []
         for m in model.markers:
             if m == "Ki67":
                 continue
             sh = model.telling_shares(m)  # (stored in the file: no diagnosis's rates are parsed)
-            if sh[k] >= TEST_SENSITIVITY and \
-                    sum(v for j, v in enumerate(sh) if j != k) / (len(model.classes) - 1) <= TEST_MEAN_OTHER:
+            if sh[k] >= TEST_SENSITIVITY and sum(sh[j] for j in idx) / len(idx) <= TEST_MEAN_OTHER:
                 out.append(m)
-        cache[dx] = out
-    return cache[dx]
+        cache[key] = out
+    return cache[key]
 
 
-def _majority_tests(model, dx, proba):
+def _majority_tests(model, dx, proba, site=None):
     """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
     other = _leading_other(model, dx, proba)
     j = model.classes.index(other)
-    return [m for m in _sensitive_specific(model, dx) if model.telling_shares(m)[j] <= TEST_OTHER]
+    return [m for m in _sensitive_specific(model, dx, site) if model.telling_shares(m)[j] <= TEST_OTHER]
 
 
 def site_majority_tests(model, site):
@@ -462,7 +480,7 @@ def site_majority_tests(model, site):
     maj = model.site_majority.get(site) if site else None
     if not maj or maj["diagnosis"] not in model.classes:
         return []
-    return list(_sensitive_specific(model, maj["diagnosis"]))
+    return list(_sensitive_specific(model, maj["diagnosis"], site))
 
 
 def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None, scores=None):
@@ -471,7 +489,8 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
     The site's majority tumour (at least ``site_majority_percent`` of its published case mix,
     untempered; ``site_majority`` in ``models/ihc_model.json``) is excluded first by a careful colleague whatever
     the stains so far suggest — KIT/DOG1 for a gastric spindle-cell tumour. The stains that test
-    for it are those positive in >= 85% of it, <= 15% of the other diagnoses on average and
+    for it are those positive in >= 85% of it, <= 15% on average of the other tumours the site's
+    case mix names (:func:`_site_competitors`; every other diagnosis where it names none) and
     <= 25% of the leading other diagnosis; when none is in the panel, the one of them with the
     largest expected information gain is returned as ``(marker, gain, why)``.
     """
@@ -481,7 +500,7 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
     dx = maj["diagnosis"]
     k = model.classes.index(dx)
     other = _leading_other(model, dx, proba)
-    tests = _majority_tests(model, dx, proba)
+    tests = _majority_tests(model, dx, proba, site)
     if any(m in states for m in tests):
         return None
     known = known or {}
@@ -638,7 +657,7 @@ def _warnings(model, panel, states, proba, status, typ, findings=None):
     maj = model.site_majority.get(panel.site) if panel.site else None
     if maj and maj["diagnosis"] != "gist" and maj["diagnosis"] in classes and status != "atypical":
         # the site's commonest tumour (e.g. melanoma in the skin) with none of its tests done
-        tests = _majority_tests(model, maj["diagnosis"], proba)
+        tests = _majority_tests(model, maj["diagnosis"], proba, panel.site)
         if tests and not any(m in states for m in tests):
             w.append(f"no {' or '.join(_display(m) for m in tests)}: {_SHORT[maj['diagnosis']]} "
                      f"({maj['share_percent']:.0f}% of tumours at this site in published series) not excluded")

@@ -25,7 +25,6 @@ def test_smooth_muscle_in_the_stomach_asks_for_kit_or_dog1():
 SITE_FIRST = "Listed first whatever its gain"
 
 
-@pytest.mark.xfail(strict=True, reason='SOX10 no longer counts as a test for melanoma by the rule (>= 85% of melanoma, <= 15% of the 27 other diagnoses on average): since the 2026-12-03 knowledge round (granular cell tumour SOX10 12/12) the mean is 0.15007, and HMB45/Melan-A fell to 76/78% (Rao 2014): at the skin and anus no melanocytic stain is put first and the melanoma warning is not given. Known regression, to be planned (site-weighted specificity); strict, so it fails when the behaviour returns')
 def test_the_site_majority_tumour_is_tested_first_while_nothing_tests_for_it():
     # GIST is most gastric mesenchymal tumours: KIT/DOG1 come first even though the model,
     # with desmin positive, gives GIST <1% (its gain is shown as it is)
@@ -33,8 +32,9 @@ def test_the_site_majority_tumour_is_tested_first_while_nothing_tests_for_it():
     assert first["marker"] in ("CD117", "DOG1")
     assert SITE_FIRST in first["why"] and "GIST is 74%" in first["why"]
     assert first["expected_information_gain"] < 0.2
-    # melanoma is most malignant spindle-cell tumours of the skin in the chosen series
-    assert ihc.recommend("SMA+ desmin+", site="skin")[0]["marker"] == "SOX10"
+    # melanoma is most malignant spindle-cell tumours of the skin in the chosen series; S-100 and
+    # SOX10 test for it against the site's other named tumours (leiomyosarcoma, Kaposi sarcoma)
+    assert ihc.recommend("SMA+ desmin+", site="skin")[0]["marker"] in ("S100", "SOX10")
 
 
 @pytest.mark.parametrize("text, site, available", [
@@ -124,10 +124,9 @@ def test_information_gain_matches_its_definition():
     assert sum(outcomes.values()) == pytest.approx(1.0)
 
 
-@pytest.mark.xfail(strict=True, reason='SOX10 no longer counts as a test for melanoma by the rule (>= 85% of melanoma, <= 15% of the 27 other diagnoses on average): since the 2026-12-03 knowledge round (granular cell tumour SOX10 12/12) the mean is 0.15007, and HMB45/Melan-A fell to 76/78% (Rao 2014): at the skin and anus no melanocytic stain is put first and the melanoma warning is not given. Known regression, to be planned (site-weighted specificity); strict, so it fails when the behaviour returns')
 def test_the_site_majority_tumour_not_tested_is_a_warning_until_a_stain_tests_for_it():
     w = ihc.classify("SMA+ desmin+", site="skin").warnings
-    assert any(x.startswith("no SOX10: melanoma (77% of tumours at this site") for x in w), w
+    assert any(x.startswith("no S100 or SOX10: melanoma (77% of tumours at this site") for x in w), w
     assert not any("melanoma" in x and "not excluded" in x for x in ihc.classify("SMA+ desmin+ SOX10-", site="skin").warnings)
     # GIST keeps its own wording, given once
     w = ihc.classify("SMA+ desmin+", site="stomach").warnings
@@ -158,3 +157,18 @@ def test_next_stains_with_numpy_estimates_equal_the_exact_ones():
             assert _next_stains(model, states, site, proba, top=top, estimate=est) == exact
             n_listed += len(exact)
     assert n_listed > 1000
+
+
+def test_the_stains_that_test_for_the_site_majority_are_judged_against_the_sites_own_tumours():
+    # SOX10 is positive in schwannoma, neurofibroma and granular cell tumour: against all 27 other
+    # diagnoses its mean (0.150) missed the 0.15 bar by a hair in 2026-12-03's knowledge round, and
+    # the skin and anus lost their melanoma-first stain; against the tumours those sites' case mixes
+    # name (leiomyosarcoma and Kaposi sarcoma; leiomyosarcoma and GIST) it tests for melanoma
+    from ihc.api import _site_competitors, load_model, site_majority_tests
+
+    model = load_model()
+    k = model.classes.index("melanoma")
+    assert {model.classes[j] for j in _site_competitors(model, "anus", k)} == {"gist", "leiomyosarcoma"}
+    assert "SOX10" in site_majority_tests(model, "anus") and "SOX10" in site_majority_tests(model, "skin")
+    assert site_majority_tests(model, "stomach") == ["CD117", "DOG1"]
+    assert _site_competitors(model, None, k) is None
