@@ -29,6 +29,7 @@ WORDS = {
     "見られなかった": "not", "なし": "not",
     # ---- indices
     "標識率": "index", "陽性率": "index", "陽性細胞率": "index", "指数": "index", "陽性指数": "index",
+    "未満": "below",
     "約": "about", "程度": "",
     # ---- where the stain is
     "腫瘍細胞": "tumour cells", "紡錘形細胞": "spindle cells", "腫瘍": "tumour",

@@ -33,6 +33,7 @@ WORDS = {
     "발현하지 않": "not expressed", "염색이 안 되": "not stained",
     # ---- indices
     "지수": "index", "표지지수": "index", "양성률": "index", "약": "about", "정도": "",
+    "미만": "below", "이하": "below",
     # ---- where the stain is
     "종양세포": "tumour cells", "종양 세포": "tumour cells", "방추세포": "spindle cells",
     "혈관내피세포": "vascular endothelial cells", "혈관 내피세포": "vascular endothelial cells",

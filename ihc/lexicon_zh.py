@@ -40,7 +40,7 @@ WORDS = {
     "增殖指数": "proliferation index", "增殖指數": "proliferation index", "指数": "index",
     "指數": "index", "阳性率": "index", "陽性率": "index", "阳性指数": "index",
     "标记指数": "index", "标记率": "index", "阳性细胞数": "index", "约": "about", "約": "about",
-    "左右": "",
+    "左右": "", "小于": "below", "低于": "below", "未满": "below",
     # ---- where the stain is
     "瘤细胞": "tumour cells", "肿瘤细胞": "tumour cells", "腫瘤細胞": "tumour cells",
     "瘤細胞": "tumour cells", "梭形细胞": "spindle cells", "肿瘤": "tumour",

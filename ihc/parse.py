@@ -711,6 +711,17 @@ def _grade(value, quals):
     return value
 
 
+def _below_edge(val, before, after):
+    """A Ki-67 index given as below a bin edge ("<5%", "less than 5%", "5%未満", "5% 미만",
+    "小于15%"): the bin below the edge ("low", "mid"), not the edge's own; else None."""
+    if val not in (5, 15):
+        return None
+    lt = any((b.k == "P" and b.t in ("<", "\u2264", "\u2a7d")) or
+             (b.k == "W" and b.n in ("less", "under", "below", "lower", "fewer")) for b in before) or \
+        any(a.k == "W" and a.n == "below" for a in after)
+    return ("low" if val == 5 else "mid") if lt else None
+
+
 def _pct_state(x):
     if x <= 0:
         return "neg"
@@ -1485,7 +1496,8 @@ class _Reader:
                         raise InvalidValueError(
                             f"Ki-67 value out of range in '{_clip(shown)}': "
                             f"the index is a percentage from 0 to 100 (e.g. 'Ki-67 30%')")
-                    self.readings.append(("Ki67", _num(val), sent, its[i].t, its[i].s, None))
+                    edge = _below_edge(val, its[j:x], its[end + 1:end + 3])
+                    self.readings.append(("Ki67", edge or _num(val), sent, its[i].t, its[i].s, None))
                     self.any_known = True
                     # consume through the number (and a closing parenthesis)
                     for y in range(i, end + 1):
@@ -1847,7 +1859,8 @@ def _ki67_cell(s, items):
         if val < 0 or val > 100:
             raise InvalidValueError(
                 f"Ki-67 value {s!r} out of range: the index is a percentage from 0 to 100")
-        return _num(val)
+        k = items.index(lo)
+        return _below_edge(val, items[:k], items[k + 1:]) or _num(val)
     if len(words) == 1 and words[0].cls in (HIGH, LOW):
         return "high" if words[0].cls == HIGH else "low"
     ph = _read_phrase(items, 0)

@@ -29,7 +29,7 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "b8e948ec5125d01a2c891a3e61ad8082c5d3f1934d8a665d8069d689fa3cbab8",
+    "classify_real_cases": "519149d5707abfb70bcb97c288878e0fdcf05630958bd3b7d293cab41fa9846e",
     "classify_generated": "1713f0c49f4496304c16295947d3338b0e7d6b41dd8a605fdd291abfd686bd02",
     "batch_structured_csv": "af87741943c1212c127ec3a7792cb91f594745a7912604210a66a7b8c2097cbf",
     "batch_uniform_csv": "e08856bfa8fc6da3f2d91080c1f935391a5cee551a9bfc4b62b81f043d7fc1fa",
@@ -38,6 +38,7 @@ GOLDEN = {
     "batch_uniform_jsonl": "8d62b204b52c9d97534f9ad57d4dbec177a4cf54a1ff1fc9cf257c725d979515",
     "batch_text_jsonl": "921fd42c887f96c13a3c709e0effa197ffb3c8a4814e76bbb74e7ace85200849"
 }
+
 
 
 

@@ -178,6 +178,17 @@ def test_report_forms_found_on_chinese_and_korean_cases(text, expected):
     assert parse(text).markers == expected
 
 
+@pytest.mark.parametrize("text,expected", [
+    # an index given as below a bin edge is the bin below it ("<5%" is low, not the 5-15% bin)
+    ("Ki-67 <5%", "low"), ("Ki-67 less than 5%", "low"), ("Ki-67(<5%)", "low"), ("Ki-67 ≤5%", "low"),
+    ("Ki-67 양성률은 5% 미만이었다", "low"), ("Ki-67 5% 이하", "low"), ("MIB-1標識率は5%未満であった", "low"),
+    ("Ki-67小于5%", "low"), ("Ki-67 <15%", "mid"),
+    ("Ki-67 5%", 5), ("Ki-67 15%", 15), ("Ki-67 <1%", 1), ("Ki-67 >10%", 10),
+])
+def test_ki67_below_a_bin_edge(text, expected):
+    assert parse(text).markers == {"Ki67": expected}
+
+
 def test_cjk_fragments_are_quoted_as_written():
     p = parse("SMA陽性、desmin不明")
     assert p.markers == {"SMA": "pos"}
