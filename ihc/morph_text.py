@@ -170,6 +170,9 @@ _COUNT_FIELDS = (
     rf"(?:強拡大|高倍率|高倍|400\s*倍|고배율|400\s*배)\s*(?:で|の|에서)?\s*(?P<den>{_NUM})\s*(?:個|个|개)?\s*"
     rf"(?:視野|视野|시야)\s*(?:あたり|当たり|中|で|に|当|당|에서|에)?\s*(?:{_BETWEEN})?\s*"
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
+_COUNT_FIELDS_WORD_FIRST = (
+    rf"(?:強拡大|高倍率|高倍|고배율)\s*(?:視野|视野|시야)\s*(?P<den>{_NUM})\s*(?:個|个|개)\s*(?:あたり|当たり|中|当|당|에서|에)\s*"
+    rf"(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
 _DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])",
          re.I)
 _AGE_SEX = (
@@ -210,13 +213,14 @@ def _compile():
     """Compile the reader's expressions in place (on the first text that could state a finding).
     Idempotent, so two threads racing here both leave compiled expressions."""
     global _COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _DIMS, _AGE_SEX, _CLAUSE_SPLIT, _NEG_BEFORE, _NEG_AFTER, _BREAK
-    global _compiled
+    global _COUNT_FIELDS_WORD_FIRST, _compiled
 
     def c(v):
         return v if isinstance(v, re.Pattern) else re.compile(v) if isinstance(v, str) else re.compile(*v)
 
     _COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _DIMS, _CLAUSE_SPLIT, _NEG_BEFORE, _BREAK = (
         c(v) for v in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _DIMS, _CLAUSE_SPLIT, _NEG_BEFORE, _BREAK))
+    _COUNT_FIELDS_WORD_FIRST = c(_COUNT_FIELDS_WORD_FIRST)
     _NEG_AFTER = [c(v) for v in _NEG_AFTER]
     _AGE_SEX = tuple((c(p), ia, isx) for p, ia, isx in _AGE_SEX)
     _compiled = True
@@ -293,7 +297,7 @@ def _grade_denied(clause, start, end):
 def _mitoses(clause, out):
     if not re.search(MITOSIS_CUES, clause, re.I):
         return
-    for rx in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS):
+    for rx in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _COUNT_FIELDS_WORD_FIRST):
         for m in rx.finditer(clause):
             cmp = m.group("cmp") or ""
             cmp = CMP_WORDS.get(cmp, cmp)

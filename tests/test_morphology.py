@@ -786,6 +786,10 @@ def test_chinese_negation_forms(text, expected):
     ("瘤细胞圆形或多边形", {"cell_type": ("epithelioid",)}),
     ("核分裂象无明显增多", {"mitoses": ("m0", "m1", "m2")}),
     ("核分裂象易見(0-4/10HFP),未見病理性核分裂象", {"mitoses": ("m0", "m1", "m2")}),  # HFP written for HPF
+    # the fields' word before their number
+    ("핵분열은 고배율 시야 10개당 20개 이상이었고 광범위한 괴사가 있었다.", {"mitoses": ("m4",), "necrosis": ("present",)}),
+    ("유사분열은 고배율 시야 50개당 2개였다", {"mitoses": ("m1",)}),
+    ("核分裂像は強拡大視野10個あたり3個", {"mitoses": ("m2",)}),
 ])
 def test_chinese_and_japanese_morphology_forms(text, expected):
     got = observed_states(read_morphology(text))
