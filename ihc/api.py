@@ -438,9 +438,11 @@ def _site_competitors(model, site, k):
     lp = model.site_log_prior.get(site) if site else None
     if not lp:
         return None
-    base = Counter(round(v, 9) for v in lp).most_common(1)[0][0]
-    named = tuple(j for j, v in enumerate(lp) if j != k and round(v, 9) > base)
-    return named or None
+    cache = model.derived.setdefault("site_competitors", {})
+    if (site, k) not in cache:
+        base = Counter(round(v, 9) for v in lp).most_common(1)[0][0]
+        cache[(site, k)] = tuple(j for j, v in enumerate(lp) if j != k and round(v, 9) > base) or None
+    return cache[(site, k)]
 
 
 def _sensitive_specific(model, dx, site=None):

@@ -949,12 +949,9 @@ class _Reader:
                 self.assign(its, t[0], t[1], sent, pats)
             tent_f = []
 
-        def flush():
-            nonlocal pending, quals, tent_f
-            settle_backward()
-            for t in tent_f:
-                self.assign(its, t[0], t[1], sent, pats)
-            tent_f = []
+        def release_pending():
+            """The markers still waiting get their qualifier's value, or are reported unread."""
+            nonlocal pending
             for p in pending:
                 v = "focal" if "QF" in p[1] else ("pos" if "QP" in p[1] else None)
                 if v:
@@ -968,6 +965,14 @@ class _Reader:
                     elif it.known:
                         self.add_unknown(it)
             pending = []
+
+        def flush():
+            nonlocal quals, tent_f
+            settle_backward()
+            for t in tent_f:
+                self.assign(its, t[0], t[1], sent, pats)
+            tent_f = []
+            release_pending()
             quals = []
 
         while i < n:
@@ -1015,15 +1020,7 @@ class _Reader:
                             # a marker with its own value between them: the markers still waiting
                             # ("HMB-45強+(圖1-F)、SMA +、...、S100 個別+") are no longer a list a later
                             # result could close
-                            waiting, pending = pending, []
-                            for p in waiting:
-                                w = its[p[0]]
-                                if w.k == "M":
-                                    self.named.append(w.t)
-                                    if not molecular:
-                                        self.add_unparsed(self.frag(its, p[0]))
-                                elif w.known:
-                                    self.add_unknown(w)
+                            release_pending()
                         self.assign(its, i, _grade(att, quals), sent, ppats)
                     written = True
                     quals = []
