@@ -49,8 +49,10 @@ def run(src, dst, model=None):
         codes, uniq = pd.factorize(df["site"].to_numpy())
         canon = [normalise_site(s)[0] if s.strip() else None for s in uniq.tolist()]
         rows = ev._site_rows(canon)[codes]
+        sites = np.array(canon, dtype=object)[codes]
     else:
         rows = ev._site_rows([None])[np.zeros(n, np.int64)]
+        sites = np.full(n, None, dtype=object)
     z = ev.base[rows]
     s = np.zeros_like(z)
     n_states = np.zeros(n, np.int64)
@@ -66,8 +68,11 @@ def run(src, dst, model=None):
             ki67 = ix > 0
     e = np.exp(z - z.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
+    col = {name: j for j, name in enumerate(names)}
+    held = rules.untested_majority_many(np, model, p, sites,
+                                        lambda m: sidx[:, col[m]] > 0 if m in col else np.zeros(n, bool))
     atypical, ok = rules.status_many(np, ev.thresholds, ev.counterpart, p, s, n_states, ki67,
-                                     ev.quantiles, ev.levels)
+                                     ev.quantiles, ev.levels, held)
     order = np.argsort(-p, axis=1, kind="stable")[:, :3]
     top = np.take_along_axis(p, order, axis=1)
     classes = np.array(model.classes, dtype=object)

@@ -15,7 +15,6 @@ True
 from __future__ import annotations
 
 import functools
-from collections import Counter
 import json
 import os
 import re
@@ -417,63 +416,17 @@ def _why(model, marker, proba, in_play=None):
 MIN_GAIN_BITS = 0.05
 
 
-#: A stain tests for a diagnosis when it is positive (or lost) in at least ``TEST_SENSITIVITY`` of
-#: it, in at most ``TEST_MEAN_OTHER`` of the other diagnoses on average (KIT and DOG1 for GIST, not
-#: h-caldesmon, which smooth-muscle tumours share) and in at most ``TEST_OTHER`` of the leading
-#: other diagnosis: a result either way moves it.
-TEST_SENSITIVITY = 0.85
-TEST_MEAN_OTHER = 0.15
-TEST_OTHER = 0.25
-
-
 def _leading_other(model, dx, proba):
     """The most probable diagnosis other than ``dx`` (the first of equals, as ``max`` picks)."""
     k = model.classes.index(dx)
     return model.classes[next(j for j in _ranked(proba) if j != k)]
 
 
-def _site_competitors(model, site, k):
-    """Class indices the site's published case mix names besides ``k`` (their site log prior is
-    above the one shared by the diagnoses it does not name), or None (all others) when it names none."""
-    lp = model.site_log_prior.get(site) if site else None
-    if not lp:
-        return None
-    cache = model.derived.setdefault("site_competitors", {})
-    if (site, k) not in cache:
-        base = Counter(round(v, 9) for v in lp).most_common(1)[0][0]
-        cache[(site, k)] = tuple(j for j, v in enumerate(lp) if j != k and round(v, 9) > base) or None
-    return cache[(site, k)]
-
-
-def _sensitive_specific(model, dx, site=None):
-    """Markers positive (or lost) in most of ``dx`` and few of the others: the part of
-    :func:`_majority_tests` that does not depend on the panel, once per model, diagnosis and site.
-
-    "The others" are the tumours the site's published case mix names (a careful colleague excludes
-    melanoma in the skin against leiomyosarcoma and Kaposi sarcoma, not against all 27 diagnoses), or
-    every other diagnosis where the site names none."""
-    cache = model.derived.setdefault("sensitive_specific", {})
-    k = model.classes.index(dx)
-    others = _site_competitors(model, site, k)
-    key = (dx, others)
-    if key not in cache:
-        idx = others if others is not None else tuple(j for j in range(len(model.classes)) if j != k)
-        out = []
-        for m in model.markers:
-            if m == "Ki67":
-                continue
-            sh = model.telling_shares(m)  # (stored in the file: no diagnosis's rates are parsed)
-            if sh[k] >= TEST_SENSITIVITY and sum(sh[j] for j in idx) / len(idx) <= TEST_MEAN_OTHER:
-                out.append(m)
-        cache[key] = out
-    return cache[key]
-
-
 def _majority_tests(model, dx, proba, site=None):
     """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
     other = _leading_other(model, dx, proba)
     j = model.classes.index(other)
-    return [m for m in _sensitive_specific(model, dx, site) if model.telling_shares(m)[j] <= TEST_OTHER]
+    return [m for m in rules.sensitive_specific(model, dx, site) if model.telling_shares(m)[j] <= rules.TEST_OTHER]
 
 
 def site_majority_tests(model, site):
@@ -482,7 +435,7 @@ def site_majority_tests(model, site):
     maj = model.site_majority.get(site) if site else None
     if not maj or maj["diagnosis"] not in model.classes:
         return []
-    return list(_sensitive_specific(model, maj["diagnosis"], site))
+    return list(rules.sensitive_specific(model, maj["diagnosis"], site))
 
 
 def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None, scores=None):
@@ -492,7 +445,7 @@ def _site_majority_stain(model, states, site, proba, cands, known=None, findings
     untempered; ``site_majority`` in ``models/ihc_model.json``) is excluded first by a careful colleague whatever
     the stains so far suggest — KIT/DOG1 for a gastric spindle-cell tumour. The stains that test
     for it are those positive in >= 85% of it, <= 15% on average of the other tumours the site's
-    case mix names (:func:`_site_competitors`; every other diagnosis where it names none) and
+    case mix names (:func:`ihc.engine.rules.site_competitors`; every other diagnosis where it names none) and
     <= 25% of the leading other diagnosis; when none is in the panel, the one of them with the
     largest expected information gain is returned as ``(marker, gain, why)``.
     """
@@ -636,8 +589,9 @@ def _unresolved_counterpart(model, proba, states, findings=None):
     return rules.unresolved_counterpart(model.classes, proba, states, findings)
 
 
-def _status(model, proba, typ, n_states, states=None, findings=None):
-    return rules.status(model.thresholds, model.classes, proba, typ, n_states, states, findings)
+def _status(model, proba, typ, n_states, states=None, findings=None, site=None):
+    return rules.status(model.thresholds, model.classes, proba, typ, n_states, states, findings,
+                        rules.majority_tests(model, site))
 
 
 def _warnings(model, panel, states, proba, status, typ, findings=None):
@@ -652,17 +606,29 @@ def _warnings(model, panel, states, proba, status, typ, findings=None):
         what = " and ".join(bad) if bad else "this combination of results"
         w.append(f"{what}: no supported diagnosis shows this (closest: {_SHORT[dx]}); "
                  "consider an entity outside the model, a technical artefact, or repeat stains")
+    maj = model.site_majority.get(panel.site) if panel.site else None
+    # the site's majority tumour untested and still in play: no other diagnosis is named (rules.status)
+    held = status != "atypical" and rules.untested_majority(proba, states, rules.majority_tests(model, panel.site)) \
+        is not None
+    held_word = ": no other diagnosis is named until it is" if held else ""
     if "CD117" not in states and "DOG1" not in states:
         gi = classes.index("gist")
         if proba[gi] >= 0.01 or panel.site in _GI_SITES:
-            w.append("no DOG1 or CD117: GIST not excluded")
-    maj = model.site_majority.get(panel.site) if panel.site else None
+            share = f" ({maj['share_percent']:.0f}% of tumours at this site in published series)" \
+                if held and maj["diagnosis"] == "gist" else ""
+            w.append(f"no DOG1 or CD117: GIST{share} not excluded" + (held_word if share else ""))
     if maj and maj["diagnosis"] != "gist" and maj["diagnosis"] in classes and status != "atypical":
         # the site's commonest tumour (e.g. melanoma in the skin) with none of its tests done
         tests = _majority_tests(model, maj["diagnosis"], proba, panel.site)
         if tests and not any(m in states for m in tests):
             w.append(f"no {' or '.join(_display(m) for m in tests)}: {_SHORT[maj['diagnosis']]} "
-                     f"({maj['share_percent']:.0f}% of tumours at this site in published series) not excluded")
+                     f"({maj['share_percent']:.0f}% of tumours at this site in published series) not excluded"
+                     + held_word)
+    if held and any(held_word in x for x in w):
+        held = False
+    if held:
+        w.append(f"{_SHORT[maj['diagnosis']]} ({maj['share_percent']:.0f}% of tumours at this site in published "
+                 f"series) is not excluded by this panel{held_word}")
     if states and status != "atypical":
         for m, s in states.items():
             share = _state_group_prob(model, top, m, s)
@@ -691,7 +657,7 @@ def _classify_panel(model, panel, *, top=5, available=None):
     z = model.scores(states, site, findings)  # once: the probabilities and every expected gain start from it
     proba = softmax(z)
     typ = model.typicality(states)
-    status = _status(model, proba, typ, len(states) + len(findings), states, findings)
+    status = _status(model, proba, typ, len(states) + len(findings), states, findings, site)
     settled = rules.settled(model.thresholds, status, proba)
     order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
     differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
@@ -804,14 +770,17 @@ def predict_case(model, case, naive_bayes=False, morphology=False):
         proba = model.proba(states, case.get("site"), findings)
     typ = model.typicality(states) if model.atypical.get("quantiles") else [1.0] * len(proba)
     n = len(states) + len(findings)
-    status = _status(model, proba, typ, n, states, findings) if model.thresholds else None
+    status = _status(model, proba, typ, n, states, findings, case.get("site")) if model.thresholds else None
     if naive_bayes and model.thresholds:
-        status = rules.naive_bayes_status(model.thresholds, model.classes, proba, states, findings)
+        status = rules.naive_bayes_status(model.thresholds, model.classes, proba, states, findings,
+                                          rules.majority_tests(model, case.get("site")))
     k = max(range(len(proba)), key=lambda i: proba[i])
     return {"id": case.get("id"), "truth": case["diagnosis"],
             "proba": dict(zip(model.classes, proba)), "status": status,
             "diagnosis": model.classes[k] if status == "ok" else None, "typicality": max(typ),
-            "counterpart_open": _unresolved_counterpart(model, proba, states, findings) is not None}
+            "counterpart_open": _unresolved_counterpart(model, proba, states, findings) is not None,
+            "majority_open": rules.untested_majority(proba, states, rules.majority_tests(model, case.get("site")))
+            is not None}
 
 
 def naive_bayes_proba(model, states, site=None, findings=None):
@@ -848,10 +817,11 @@ def choose_thresholds(model, cases, *, atypical_level=0.005, target=0.95, min_an
     for c in cases:
         p = predict_case(model, c, morphology=True)
         p["answerable"] = (p["typicality"] >= atypical_level and bool(panel_states(c["markers"], model.markers))
-                           and not p["counterpart_open"])
+                           and not p["counterpart_open"] and not p["majority_open"])
         preds.append(p)
         q = predict_case(model, c, naive_bayes=True, morphology=True)
-        q["answerable"] = bool(panel_states(c["markers"], model.markers)) and not q["counterpart_open"]
+        q["answerable"] = (bool(panel_states(c["markers"], model.markers)) and not q["counterpart_open"]
+                           and not q["majority_open"])
         nb_preds.append(q)
     if cases:
         th["ok_probability"], curve = _best_threshold(preds, model.classes, target, min_answered)

@@ -529,7 +529,7 @@ class _Classifier:
         model = self.model
         proba = model.proba(states, site, findings)
         status = rules.status(model.thresholds, model.classes, proba, typ, len(states) + len(findings or ()),
-                              states, findings)
+                              states, findings, rules.majority_tests(model, site))
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         return status, [(model.classes[k], proba[k]) for k in order]
 
@@ -545,7 +545,8 @@ class _Classifier:
         proba = model.proba(states, site)
         skey = tuple(states.items())
         typ = self._typicality(skey, states)
-        status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
+        status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states, None,
+                              rules.majority_tests(model, site))
         settled = rules.settled(model.thresholds, status, proba)
         order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
         differential = [{"diagnosis": model.classes[k], "probability": proba[k]} for k in order]
@@ -582,7 +583,8 @@ class _Classifier:
             z = model.scores(states, site)
             proba = softmax(z)  # CompactModel.proba(states, site)
             typ = self._typicality(skey, states)
-            status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states)
+            status = rules.status(model.thresholds, model.classes, proba, typ, len(states), states, None,
+                              rules.majority_tests(model, site))
             settled = rules.settled(model.thresholds, status, proba)
             order = sorted(range(len(model.classes)), key=lambda k: (-proba[k], k))
             _trim(self.key_memo, self.limit_key)

@@ -396,7 +396,8 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None, start_
     say(f"cohort: {X.shape[0]} distinct (panel, diagnosis) rows, fitted with their counts as weights")
     from .knowledge import dev_case_files
 
-    dev = [c for path in dev_case_files(training_dir) for c in load_cases(path)]
+    excluded = set(kb.recipe.get("selection_excludes", {}).get("files", []))
+    dev = [c for path in dev_case_files(training_dir) if path.name not in excluded for c in load_cases(path)]
     dev_in = [c for c in dev if c["diagnosis"] in kb.diagnoses]
 
     def site_lp_for(strength):

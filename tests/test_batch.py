@@ -497,25 +497,37 @@ def _many_keys_csv(n, seed):
                 {"S100": "+", "SOX10": "+", "SMA": "-", "CD117": "-", "H3K27me3": "retained"},
                 {"CD117": "+", "DOG1": "+", "CD34": "+", "SMA": "-"},
                 {"CD34": "+", "STAT6": "+", "S100": "-"},
-                {"CD117": "+", "S100": "+", "keratin": "+", "STAT6": "+", "ALK": "+", "HMB45": "+", "ERG": "+"}]
+                {"CD117": "+", "S100": "+", "keratin": "+", "STAT6": "+", "ALK": "+", "HMB45": "+", "ERG": "+"},
+                {"CD117": "+", "SMA": "-", "desmin": "-"}]  # (at the anus: the site rule, melanoma untested)
     spell = {"+": ["+", "pos", "positive", "diffuse +"], "-": ["-", "neg", "negative"],
              "retained": ["retained"], "lost": ["lost"]}
     header = ["case_id", *markers, "Ki-67", "vimentin", "note", "site"]
     lines = [",".join(header)]
+    # first, rows that meet the rules whatever the draw: a smooth-muscle panel without Ki-67 (the
+    # counterpart rule) and CD117 alone at the anus (the site rule: melanoma untested)
+    fixed = [({"SMA": "+", "desmin": "+", "h_caldesmon": "+", "CD117": "-", "DOG1": "-", "S100": "-"}, "uterus"),
+             ({"SMA": "+", "desmin": "+", "h_caldesmon": "+", "CD117": "-", "DOG1": "-", "S100": "-"}, "thigh"),
+             ({"CD117": "+", "DOG1": "+", "CD34": "+"}, "anal canal"),
+             ({"CD117": "+", "DOG1": "+"}, "anal canal")]
     for i in range(n):
         prof = rng.choice(profiles) if rng.random() < 0.5 else {}
+        if i < len(fixed):
+            prof = fixed[i][0]
         cells = []
         for m in markers:
             if m in prof:
                 cells.append(rng.choice(spell[prof[m]]))
+            elif i < len(fixed):
+                cells.append("")
             elif rng.random() < 4.2 / len(markers):  # about 4 random cells a row, whatever the marker count
                 cells.append(rng.choice(["+", "-", "focal", "weak", "nd", "lost", "retained", "neg", "maybe"]))
             else:
                 cells.append("")
         ki = rng.choice(["", "", "", "1", "3%", "4.9", "5", "10%", "14.9", "15", "40%", "80", "150", "x"])
-        cells += [ki, rng.choice(["", "", "+"]), rng.choice(["", "", "see report"])]
-        cells.append(rng.choice(["", "stomach", "gastric fundus", "uterus", "retroperitoneum", "thigh", "skin",
-                                 "jejunum", "bone", "moon", '"soft tissue, arm"']))
+        cells += ["" if i < len(fixed) else ki, rng.choice(["", "", "+"]), rng.choice(["", "", "see report"])]
+        site = rng.choice(["", "stomach", "gastric fundus", "uterus", "retroperitoneum", "thigh", "skin",
+                           "jejunum", "bone", "moon", '"soft tissue, arm"', "anal canal", "esophagus"])
+        cells.append(fixed[i][1] if i < len(fixed) else site)
         lines.append(f"C{i}," + ",".join(cells))
     return "\n".join(lines) + "\n"
 
@@ -589,7 +601,11 @@ def test_vectorised_probabilities_and_status_equal_classify_exactly():
         if status == "indeterminate" and top["probability"] >= model.thresholds["ok_probability"] and other \
                 and proba[other] >= COUNTERPART_FLOOR:
             seen["counterpart rule"] += 1
+        if status == "indeterminate" and top["probability"] >= model.thresholds["ok_probability"] \
+                and any("no other diagnosis is named until it is" in w for w in ref.warnings):
+            seen["site rule"] += 1
     assert seen["ok"] and seen["indeterminate"] and seen["atypical"] and seen["counterpart rule"], seen
+    assert seen["site rule"], seen
 
 
 def test_jsonl_rows_stay_one_line_for_every_line_splitter(tmp_path):
@@ -982,18 +998,24 @@ def test_states_evaluator_equals_the_scalar_path_exactly():
     for _ in range(1500):
         chosen = rnd.sample(model.markers, rnd.randint(0, 9))
         panels.append(({m: rnd.choice(marker_states(m)) for m in chosen},
-                       rnd.choice([None, "stomach", "uterus", "thigh", "skin", "retroperitoneum", "small_intestine"])))
+                       rnd.choice([None, "stomach", "uterus", "thigh", "skin", "retroperitoneum", "small_intestine", "anus",
+                    "esophagus"])))
     z, p, atypical, ok = ev.evaluate_states([s for s, _ in panels], [site for _, site in panels])
     seen = collections.Counter()
     for (states, site), zi, pi, a, o in zip(panels, z.tolist(), p.tolist(), atypical.tolist(), ok.tolist()):
         assert zi == model.scores(states, site)
         proba = model.proba(states, site)
         assert pi == proba
-        status = rules.status(model.thresholds, model.classes, proba, model.typicality(states), len(states), states)
+        table = rules.majority_tests(model, site)
+        status = rules.status(model.thresholds, model.classes, proba, model.typicality(states), len(states), states,
+                              None, table)
         got = "atypical" if a else ("ok" if o else "indeterminate")
         assert got == status, (states, site)
         seen[status] += 1
-    assert len(seen) == 3, seen
+        if status == "indeterminate" and max(proba) >= model.thresholds["ok_probability"] \
+                and rules.untested_majority(proba, states, table) is not None:
+            seen["site rule"] += 1
+    assert seen["ok"] and seen["indeterminate"] and seen["atypical"] and seen["site rule"], seen
 
 
 def test_estimated_gains_decide_the_lists_as_the_exact_gains_do():

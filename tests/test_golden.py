@@ -29,15 +29,16 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "519149d5707abfb70bcb97c288878e0fdcf05630958bd3b7d293cab41fa9846e",
-    "classify_generated": "1713f0c49f4496304c16295947d3338b0e7d6b41dd8a605fdd291abfd686bd02",
-    "batch_structured_csv": "af87741943c1212c127ec3a7792cb91f594745a7912604210a66a7b8c2097cbf",
-    "batch_uniform_csv": "e08856bfa8fc6da3f2d91080c1f935391a5cee551a9bfc4b62b81f043d7fc1fa",
-    "batch_text_csv": "d11671d6b490c05122e1c077109337d70ed195237e8a1a6aa7ce4510e5409fed",
-    "batch_structured_jsonl": "cceedfcd5fa2fba075707db48b96194ade8d957340fbee5534fbdcc2196a1440",
-    "batch_uniform_jsonl": "8d62b204b52c9d97534f9ad57d4dbec177a4cf54a1ff1fc9cf257c725d979515",
-    "batch_text_jsonl": "921fd42c887f96c13a3c709e0effa197ffb3c8a4814e76bbb74e7ace85200849"
+    "classify_real_cases": "0380477d542716cf6f5f7bc5ee35a57044c05101e1be54822fc6e13c5f611e15",
+    "classify_generated": "2c666b1e9252cac9b7ac5635ae890abb06dbd16200a03ffef018425396932ed1",
+    "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
+    "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",
+    "batch_text_csv": "c3d15f8905f5bdf71bee78a3b7ffc32b1d74a6c5cac083fb6c9008a5cddda1de",
+    "batch_structured_jsonl": "5103346599bf53e198663696300bf490784a1a632f527b7b7ae0c5a077cd83bd",
+    "batch_uniform_jsonl": "34c9b6e18f6d5b667c7a32a94c5c23fdc4ec2302f26435bc9665370fb945c740",
+    "batch_text_jsonl": "f343dc1181f9b5c34cd8793de6dc6d8263d3aa1c616598f114b87e4262effe68"
 }
+
 
 
 

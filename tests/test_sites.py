@@ -92,3 +92,27 @@ def test_at_the_anus_melanoma_is_the_site_majority_and_kit_alone_names_nothing()
     r = classify("CD117+", site="anal canal")
     assert r.status != "ok"
     assert r.to_dict()["next_stains"][0]["marker"] in ("S100", "SOX10", "HMB45", "melan_a")
+
+
+@pytest.mark.parametrize("text,site,majority", [
+    ("CD117+ SMA-", "anal canal", "melanoma"),  # KIT-positive at the anus: SOX10 before GIST
+    ("S100+ Ki-67 2%", "stomach", "gist"),  # a gastric schwannoma is named after KIT/DOG1
+])
+def test_no_diagnosis_is_named_while_the_site_majority_is_untested(text, site, majority):
+    """rules.status: the site's majority tumour (site_priors.csv), still at >= 5% and with none of
+    the stains that test for it in the panel, keeps any other diagnosis from being named; the
+    warning says so, and once its test is negative the same panel can be named."""
+    from ihc.api import classify, load_model
+    from ihc.engine import rules
+
+    model = load_model()
+    r = classify(text, site=site)
+    proba = {d["diagnosis"]: d["probability"] for d in r.differential}
+    assert r.differential[0]["diagnosis"] != majority and proba[majority] >= rules.SITE_MAJORITY_FLOOR
+    assert r.status == "indeterminate"
+    assert any("no other diagnosis is named until it is" in w for w in r.warnings), r.warnings
+    k, tests, against = rules.majority_tests(model, classify(text, site=site).panel.site)
+    assert model.classes[k] == majority
+    test = against[model.classes.index(r.differential[0]["diagnosis"])][0]
+    r2 = classify(f"{text} {test}-", site=site)
+    assert not any("no other diagnosis is named until it is" in w for w in r2.warnings), r2.warnings

@@ -13,11 +13,105 @@ Inputs are the model's thresholds (``ok_probability``, ``atypical_percentile``,
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ..diagnoses import COUNTERPART_FLOOR, COUNTERPARTS
 from ..morphology import GRADE_FINDINGS
 
 __all__ = ["interpolate_typicality", "typicality", "unresolved_counterpart", "status", "naive_bayes_status",
-           "settled", "typicality_max_many", "counterpart_index", "status_many"]
+           "settled", "typicality_max_many", "counterpart_index", "status_many", "TEST_SENSITIVITY",
+           "TEST_MEAN_OTHER", "TEST_OTHER", "SITE_MAJORITY_FLOOR", "site_competitors", "sensitive_specific",
+           "majority_tests", "untested_majority", "untested_majority_many"]
+
+
+#: A stain tests for a diagnosis when it is positive (or lost) in at least ``TEST_SENSITIVITY`` of
+#: it, in at most ``TEST_MEAN_OTHER`` of the other diagnoses on average (KIT and DOG1 for GIST, not
+#: h-caldesmon, which smooth-muscle tumours share) and in at most ``TEST_OTHER`` of the leading
+#: other diagnosis: a result either way moves it.
+TEST_SENSITIVITY = 0.85
+TEST_MEAN_OTHER = 0.15
+TEST_OTHER = 0.25
+
+#: While the site's majority tumour (``site_majority`` of the model file: GIST in the stomach,
+#: melanoma at the anus) keeps at least this probability and none of the stains that test for it
+#: against the leading diagnosis is in the panel, no other diagnosis is named: a careful colleague
+#: excludes it first (an anal CD117-positive tumour is not called GIST before SOX10).
+SITE_MAJORITY_FLOOR = 0.05
+
+
+# ------------------------------------------------------------------ the site's majority tumour
+
+def site_competitors(model, site, k):
+    """Class indices the site's published case mix names besides ``k`` (their site log prior is
+    above the one shared by the diagnoses it does not name), or None (all others) when it names none."""
+    lp = model.site_log_prior.get(site) if site else None
+    if not lp:
+        return None
+    cache = model.derived.setdefault("site_competitors", {})
+    if (site, k) not in cache:
+        base = Counter(round(v, 9) for v in lp).most_common(1)[0][0]
+        cache[(site, k)] = tuple(j for j, v in enumerate(lp) if j != k and round(v, 9) > base) or None
+    return cache[(site, k)]
+
+
+def sensitive_specific(model, dx, site=None):
+    """Markers positive (or lost) in most of ``dx`` and few of the others (model marker order), once
+    per model, diagnosis and site.
+
+    "The others" are the tumours the site's published case mix names (a careful colleague excludes
+    melanoma in the skin against leiomyosarcoma and Kaposi sarcoma, not against all 27 diagnoses), or
+    every other diagnosis where the site names none."""
+    cache = model.derived.setdefault("sensitive_specific", {})
+    k = model.classes.index(dx)
+    others = site_competitors(model, site, k)
+    key = (dx, others)
+    if key not in cache:
+        idx = others if others is not None else tuple(j for j in range(len(model.classes)) if j != k)
+        out = []
+        for m in model.markers:
+            if m == "Ki67":
+                continue
+            sh = model.telling_shares(m)  # (stored in the file: no diagnosis's rates are parsed)
+            if sh[k] >= TEST_SENSITIVITY and sum(sh[j] for j in idx) / len(idx) <= TEST_MEAN_OTHER:
+                out.append(m)
+        cache[key] = out
+    return cache[key]
+
+
+def majority_tests(model, site):
+    """``(k, tests, against)`` for the site's majority tumour, or None when the site has none.
+
+    ``k`` is its class index, ``tests`` the markers of :func:`sensitive_specific` and
+    ``against[j]`` the tuple of those that test it against class ``j`` (positive in at most
+    ``TEST_OTHER`` of ``j``). Computed once per model and site."""
+    maj = model.site_majority.get(site) if site else None
+    if not maj or maj["diagnosis"] not in model.classes:
+        return None
+    cache = model.derived.setdefault("majority_tests", {})
+    if site not in cache:
+        dx = maj["diagnosis"]
+        tests = tuple(sensitive_specific(model, dx, site))
+        shares = {m: model.telling_shares(m) for m in tests}
+        against = tuple(tuple(m for m in tests if shares[m][j] <= TEST_OTHER) for j in range(len(model.classes)))
+        cache[site] = (model.classes.index(dx), tests, against)
+    return cache[site]
+
+
+def untested_majority(proba, states, table):
+    """The class index of the site's majority tumour when the panel leaves it untested against the
+    leading diagnosis (another one) while it keeps at least ``SITE_MAJORITY_FLOOR``, or None.
+
+    ``table`` is :func:`majority_tests`' (None: the site has no majority tumour)."""
+    if table is None:
+        return None
+    k, _tests, against = table
+    top = max(range(len(proba)), key=proba.__getitem__)  # the first maximum
+    if top == k or proba[k] < SITE_MAJORITY_FLOOR:
+        return None
+    t = against[top]
+    if t and not any(m in states for m in t):
+        return k
+    return None
 
 
 # ------------------------------------------------------------------ one panel
@@ -60,22 +154,25 @@ def unresolved_counterpart(classes, proba, states, findings=None):
     return None
 
 
-def status(thresholds, classes, proba, typ, n_states, states=None, findings=None):
+def status(thresholds, classes, proba, typ, n_states, states=None, findings=None, majority=None):
     """``"atypical"``, ``"ok"`` or ``"indeterminate"`` for one panel (``n_states`` counts the
-    findings too: a case of morphology alone can be named)."""
+    findings too: a case of morphology alone can be named); ``majority`` is the site's
+    :func:`majority_tests` table (None: no site rule)."""
     if n_states and max(typ) < thresholds["atypical_percentile"]:
         return "atypical"
     if n_states and max(proba) >= thresholds["ok_probability"] \
-            and not unresolved_counterpart(classes, proba, states, findings):
+            and not unresolved_counterpart(classes, proba, states, findings) \
+            and untested_majority(proba, states or {}, majority) is None:
         return "ok"
     return "indeterminate"
 
 
-def naive_bayes_status(thresholds, classes, proba, states, findings=None):
+def naive_bayes_status(thresholds, classes, proba, states, findings=None, majority=None):
     """The status rule for the literature naive Bayes (no typicality; its own ok threshold)."""
     th = thresholds.get("nb_ok_probability", thresholds["ok_probability"])
     return "ok" if (states or findings) and max(proba) >= th \
-        and not unresolved_counterpart(classes, proba, states, findings) else "indeterminate"
+        and not unresolved_counterpart(classes, proba, states, findings) \
+        and untested_majority(proba, states or {}, majority) is None else "indeterminate"
 
 
 def settled(thresholds, status_, proba):
@@ -119,11 +216,37 @@ def counterpart_index(np, classes):
     return np.array([classes.index(COUNTERPARTS[dx]) if dx in COUNTERPARTS else -1 for dx in classes], np.int64)
 
 
-def status_many(np, thresholds, counterpart, p, surprise, n_states, has_ki67, quantiles, levels):
+def untested_majority_many(np, model, p, sites, present):
+    """n mask: the rows where :func:`untested_majority` is not None.
+
+    ``p`` n x K probabilities, ``sites`` the rows' canonical sites, ``present(m)`` the n mask of
+    rows whose panel has a state of marker ``m``."""
+    n = p.shape[0]
+    out = np.zeros(n, bool)
+    top = p.argmax(axis=1)  # the first maximum
+    site_of = None
+    for site in dict.fromkeys(sites):
+        table = majority_tests(model, site)
+        if table is None:
+            continue
+        k, tests, against = table
+        if site_of is None:
+            site_of = np.asarray(sites, dtype=object)
+        rows = (site_of == site) & (top != k) & (p[:, k] >= SITE_MAJORITY_FLOOR)
+        if not tests or not rows.any():
+            continue
+        A = np.array([[m in a for m in tests] for a in against], bool)[top]  # n x tests
+        P = np.stack([np.asarray(present(m), bool) for m in tests], axis=1)
+        out |= rows & A.any(axis=1) & ~(A & P).any(axis=1)
+    return out
+
+
+def status_many(np, thresholds, counterpart, p, surprise, n_states, has_ki67, quantiles, levels, majority_open=None):
     """``(atypical, ok)`` boolean masks of :func:`status` for n rows.
 
     ``p`` n x K probabilities, ``surprise`` n x K, ``n_states`` states per row, ``has_ki67``
-    whether the row has a Ki-67 state, ``counterpart`` from :func:`counterpart_index`.
+    whether the row has a Ki-67 state, ``counterpart`` from :func:`counterpart_index`,
+    ``majority_open`` the mask of :func:`untested_majority_many` (None: no site rule).
     """
     n = p.shape[0]
     th_atypical = thresholds["atypical_percentile"]
@@ -153,4 +276,6 @@ def status_many(np, thresholds, counterpart, p, surprise, n_states, has_ki67, qu
     open_ = ~has_ki67 & (other >= 0) & (p[np.arange(n), np.maximum(other, 0)] >= COUNTERPART_FLOOR)
     atypical = has & (typ_max < th_atypical)
     ok = ~atypical & has & (pmax >= thresholds["ok_probability"]) & ~open_
+    if majority_open is not None:
+        ok &= ~majority_open
     return atypical, ok

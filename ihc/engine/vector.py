@@ -165,8 +165,17 @@ class VectorEvaluator:
         e = np.fromiter(map(math.exp, (z - mx[:, None]).ravel().tolist()), float, n * K).reshape(n, K)
         t = self._row_sums(e)
         p = e / t[:, None]
+        cols = {}
+        for j, name in enumerate(self.features):
+            if self.vec[j] is not None:
+                cols.setdefault(name, j)
+
+        def present(m):
+            return sidx[:, cols[m]] > 0 if m in cols else np.zeros(n, bool)
+
+        held = rules.untested_majority_many(np, self.model, p, sites, present)
         atypical, ok = rules.status_many(np, self.thresholds, self.counterpart, p, s, n_states, ki67,
-                                         self.quantiles, self.levels)
+                                         self.quantiles, self.levels, held)
         return p, atypical, ok
 
 
@@ -480,8 +489,15 @@ class StatesEvaluator(VectorEvaluator):
         mx = z.max(axis=1)
         e = np.fromiter(map(math.exp, (z - mx[:, None]).ravel().tolist()), float, n * K).reshape(n, K)
         p = e / self._row_sums(e)[:, None]
+        pairs = self.pairs
+
+        def present(m):
+            rows = [i for (mk, _), i in pairs.items() if mk == m]
+            return np.isin(ids, rows).any(axis=1) if ids.size and rows else np.zeros(n, bool)
+
+        held = rules.untested_majority_many(np, self.model, p, sites, present)
         atypical, ok = rules.status_many(np, self.thresholds, self.counterpart, p, s, n_states, ki67,
-                                         self.quantiles, self.levels)
+                                         self.quantiles, self.levels, held)
         return z, p, atypical, ok
 
 
