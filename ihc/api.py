@@ -423,19 +423,19 @@ def _leading_other(model, dx, proba):
 
 
 def _majority_tests(model, dx, proba, site=None):
-    """Markers that test for ``dx`` against the leading other diagnosis (model marker order)."""
-    other = _leading_other(model, dx, proba)
-    j = model.classes.index(other)
-    return [m for m in rules.sensitive_specific(model, dx, site) if model.telling_shares(m)[j] <= rules.TEST_OTHER]
+    """Markers that test for the site's majority tumour ``dx`` against the leading other diagnosis
+    (model marker order): the row of :func:`ihc.engine.rules.majority_tests`' table, as the status rule reads it."""
+    table = rules.majority_tests(model, site)
+    if table is None or model.classes[table[0]] != dx:
+        return []
+    return list(table[2][model.classes.index(_leading_other(model, dx, proba))])
 
 
 def site_majority_tests(model, site):
     """Every marker :func:`_site_majority_stain` may weigh at ``site`` (whatever the panel): those
     that test for the site's majority tumour; empty when the site has none."""
-    maj = model.site_majority.get(site) if site else None
-    if not maj or maj["diagnosis"] not in model.classes:
-        return []
-    return list(rules.sensitive_specific(model, maj["diagnosis"], site))
+    table = rules.majority_tests(model, site)
+    return list(table[1]) if table else []
 
 
 def _site_majority_stain(model, states, site, proba, cands, known=None, findings=None, scores=None):
