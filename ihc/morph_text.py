@@ -26,7 +26,7 @@ import re
 import unicodedata
 
 from .exceptions import InvalidValueError
-from .morphology import MITOSIS_INCREASE, MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
+from .morphology import CMP_WORDS, MITOSIS_INCREASE, MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
 
 __all__ = ["read_morphology"]
 
@@ -145,11 +145,6 @@ _NUM = r"\d+(?:\.\d+)?"
 _UNIT = (r"(?:hpfs?|hfps?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
          r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|"
          r"高倍視野|高倍率視野|高視野|強拡大視野|高倍镜视野|高倍鏡視野|高倍视野|高倍野|고배율\s*시야|고배율|배율)")
-#: Comparators before a count, as reports write them -> the symbol parse_mitoses reads ("up to 4/10
-#: HPF" is the hot-spot count, the one the criteria read, so it is the count itself).
-CMP_WORDS = {"no more than": "<=", "not more than": "<=", "at most": "<=", "fewer than": "<", "less than": "<",
-             "under": "<", "below": "<", "more than": ">", "greater than": ">", "in excess of": ">", "over": ">",
-             "above": ">", "exceeding": ">", "at least": ">=", "up to": "", "最大": "", "最多": ""}
 _CMP = r"(?:<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True)) + ")"
 _COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"

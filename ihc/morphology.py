@@ -269,9 +269,16 @@ def _bad(what, text, accepted):
 
 _MITOSES_ACCEPTED = ("a count with its denominator ('15/10 HPF', '3/50 HPF', '4/mm2', '<1/50 HPF', "
                      "'2 per 10 HPF') or a word (none, rare, low, frequent)")
+#: Comparators before a count, as reports write them -> the symbol they amount to, read alike by
+#: :func:`parse_mitoses` and by the free-text reader (:mod:`ihc.morph_text`). "up to 4/10 HPF" is
+#: the hot-spot count, the one the criteria read, so it is the count itself ("").
+CMP_WORDS = {"no more than": "<=", "not more than": "<=", "at most": "<=", "fewer than": "<", "less than": "<",
+             "under": "<", "below": "<", "more than": ">", "greater than": ">", "in excess of": ">", "over": ">",
+             "above": ">", "exceeding": ">", "at least": ">=", "up to": "", "最大": "", "最多": ""}
+_CMP_RE = r"<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True))
 _NUM = r"(\d+(?:\.\d+)?)"
 _COUNT_RE = (  # compiled on first use (re's cache): a panel without a mitotic count never pays for it
-    r"^(?P<cmp><=|>=|≤|≥|<|>|up to|fewer than|less than|more than|over|under)?\s*"
+    r"^(?:(?P<cmp>" + _CMP_RE + r")\s*)?"
     + _NUM + r"(?:\s*(?:-|–|to)\s*" + _NUM + r")?\s*(?:mitos[ie]s|mitotic figures?|mfs?|mitotic)?\s*"
     r"(?:/|per|in|every)\s*(?:(?P<den>\d+(?:\.\d+)?)\s*)?(?P<unit>hpfs?|high[- ]power fields?|"
     r"mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?)\s*$")
@@ -362,12 +369,12 @@ def parse_mitoses(text):
     mm2 = not unit.startswith(("hpf", "high"))
     factor = (MM2_PER_50_HPF / den) if mm2 else (50.0 / den)
     lo, hi = a * factor, b * factor
-    cmp = m.group("cmp")
-    if cmp in ("<", "fewer than", "less than", "under"):
+    cmp = CMP_WORDS.get(m.group("cmp"), m.group("cmp"))
+    if cmp == "<":
         lo, hi = 0.0, max(0.0, hi - 1e-9) if a > 0 else 0.0
-    elif cmp in ("<=", "≤", "up to"):
+    elif cmp in ("<=", "≤"):
         lo = 0.0
-    elif cmp in (">", "more than", "over"):
+    elif cmp == ">":
         lo, hi = lo + 1e-9, math.inf
     elif cmp in (">=", "≥"):
         hi = math.inf

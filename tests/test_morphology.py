@@ -800,3 +800,20 @@ def test_chinese_and_japanese_morphology_forms(text, expected):
     assert {k: got.get(k) for k in expected} == expected
     if not expected:
         assert "mitoses" not in got
+
+
+# A comparator word before a count means the same in a morphology field as in a report's sentence
+# (one table, ihc.morphology.CMP_WORDS): "up to 40/10 HPF" is the hot-spot count, 40/10 HPF; a
+# structured field read it as "0 to 40" (every bin), so a real MPNST's 40/10 HPF said nothing.
+@pytest.mark.parametrize("cmp", ["up to", "at most", "no more than", "less than", "fewer than", "below",
+                                 "more than", "over", "above", "at least", "<", "<=", ">", ">="])
+@pytest.mark.parametrize("count", ["1/50 HPF", "3/10 HPF", "40/10 HPF", "4/mm2"])
+def test_a_comparator_means_the_same_in_a_field_and_in_a_sentence(cmp, count):
+    field = parse_mitoses(f"{cmp} {count}").states()
+    sentence = observed_states(read_morphology(f"Mitoses were {cmp} {count}."))["mitoses"]
+    assert field == sentence
+
+
+def test_up_to_is_the_hot_spot_count():
+    assert parse_mitoses("up to 40/10 HPF").states() == ("m4",)
+    assert parse_mitoses("at most 3/10 HPF").states() == ("m0", "m1", "m2")
