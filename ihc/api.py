@@ -619,7 +619,10 @@ def _warnings(model, panel, states, proba, status, typ, findings=None):
             w.append(f"no DOG1 or CD117: GIST{share} not excluded" + (held_word if share else ""))
     if maj and maj["diagnosis"] != "gist" and maj["diagnosis"] in classes and status != "atypical":
         # the site's commonest tumour (e.g. melanoma in the skin) with none of its tests done
-        tests = _majority_tests(model, maj["diagnosis"], proba, panel.site)
+        # (not when it leads, and as for GIST above, not once the panel has put it below 1%, e.g.
+        # leiomyoma in the oesophagus after CD117+ DOG1+)
+        km = classes.index(maj["diagnosis"])
+        tests = _majority_tests(model, maj["diagnosis"], proba, panel.site) if km != k0 and proba[km] >= 0.01 else ()
         if tests and not any(m in states for m in tests):
             w.append(f"no {' or '.join(_display(m) for m in tests)}: {_SHORT[maj['diagnosis']]} "
                      f"({maj['share_percent']:.0f}% of tumours at this site in published series) not excluded"

@@ -29,15 +29,16 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "0380477d542716cf6f5f7bc5ee35a57044c05101e1be54822fc6e13c5f611e15",
-    "classify_generated": "2c666b1e9252cac9b7ac5635ae890abb06dbd16200a03ffef018425396932ed1",
+    "classify_real_cases": "abed4792136604098e67afb762fd3cc1a114c0542e31a9610e4d654f4d1b0a5c",
+    "classify_generated": "9641fe4a86f155702f45f562a6d65e5e4dc481d28414e70b6252ff190ed270cc",
     "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
     "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",
     "batch_text_csv": "c3d15f8905f5bdf71bee78a3b7ffc32b1d74a6c5cac083fb6c9008a5cddda1de",
-    "batch_structured_jsonl": "5103346599bf53e198663696300bf490784a1a632f527b7b7ae0c5a077cd83bd",
+    "batch_structured_jsonl": "c4f4ad1a1c1fbc787c1e8b8cad173a9d6f87f3fb1481809bef7261be3e90a222",
     "batch_uniform_jsonl": "34c9b6e18f6d5b667c7a32a94c5c23fdc4ec2302f26435bc9665370fb945c740",
-    "batch_text_jsonl": "f343dc1181f9b5c34cd8793de6dc6d8263d3aa1c616598f114b87e4262effe68"
+    "batch_text_jsonl": "3dc961199e677a7d6c096cb2c2c43626b43f218b5a1283178e82c268e314e0f1"
 }
+
 
 
 

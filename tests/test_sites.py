@@ -116,3 +116,24 @@ def test_no_diagnosis_is_named_while_the_site_majority_is_untested(text, site, m
     test = against[model.classes.index(r.differential[0]["diagnosis"])][0]
     r2 = classify(f"{text} {test}-", site=site)
     assert not any("no other diagnosis is named until it is" in w for w in r2.warnings), r2.warnings
+
+
+@pytest.mark.parametrize("text,site,majority", [
+    ("CD117+ DOG1+", "esophagus", "leiomyoma"),   # GIST ok at 0.98: leiomyoma is below 1%
+    ("SMA+ desmin+", "esophagus", "leiomyoma"),   # leiomyoma leads: it is the answer, not a doubt
+])
+def test_the_site_majority_warning_is_not_given_once_it_leads_or_is_below_one_percent(text, site, majority):
+    from ihc.api import classify
+
+    r = classify(text, site=site)
+    p = {d["diagnosis"]: d["probability"] for d in r.differential}
+    assert r.differential[0]["diagnosis"] == majority or p.get(majority, 0.0) < 0.01
+    assert not any(majority in w.lower() and "not excluded" in w for w in r.warnings)
+
+
+def test_the_site_majority_warning_stays_while_the_majority_is_plausible():
+    from ihc.api import classify
+
+    r = classify("SMA+ desmin+ Ki-67 30%", site="skin")
+    assert r.differential[0]["diagnosis"] == "leiomyosarcoma"
+    assert any(w.startswith("no S100 or SOX10: melanoma") and "not excluded" in w for w in r.warnings)
