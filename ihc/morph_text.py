@@ -26,7 +26,7 @@ import re
 import unicodedata
 
 from .exceptions import InvalidValueError
-from .morphology import CMP_WORDS, MITOSIS_INCREASE, MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
+from .morphology import CMP_PATTERN, CMP_WORDS, MITOSIS_INCREASE, MITOSIS_QUALIFIERS, NEG_BEFORE, MitoticCount, Morphology, parse_mitoses
 
 __all__ = ["read_morphology"]
 
@@ -145,7 +145,7 @@ _NUM = r"\d+(?:\.\d+)?"
 _UNIT = (r"(?:hpfs?|hfps?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?|"
          r"(?:400 ?[x×]|[x×] ?400) (?:magnification )?fields?|"
          r"高倍視野|高倍率視野|高視野|強拡大視野|高倍镜视野|高倍鏡視野|高倍视野|高倍野|고배율\s*시야|고배율|배율)")
-_CMP = r"(?:<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True)) + ")"
+_CMP = "(?:" + CMP_PATTERN + ")"
 _COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
     rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b)\s*"

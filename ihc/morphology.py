@@ -48,7 +48,7 @@ from .record import Record
 __all__ = [
     "FINDINGS", "GRADE_FINDINGS", "CONTEXT_FINDINGS", "MM2_PER_50_HPF", "MitoticCount", "Morphology",
     "parse_mitoses", "parse_necrosis", "parse_atypia", "parse_bool", "parse_cell_type", "parse_size",
-    "parse_age", "parse_sex", "morphology_from_mapping", "observed_states", "atypia_states", "site_group",
+    "CMP_WORDS", "CMP_PATTERN", "parse_age", "parse_sex", "morphology_from_mapping", "observed_states", "atypia_states", "site_group",
     "MorphologyModel",
     "MORPHOLOGY_COLUMNS", "case_morphology", "column_key", "finding_codes", "observation_codes",
 ]
@@ -275,10 +275,11 @@ _MITOSES_ACCEPTED = ("a count with its denominator ('15/10 HPF', '3/50 HPF', '4/
 CMP_WORDS = {"no more than": "<=", "not more than": "<=", "at most": "<=", "fewer than": "<", "less than": "<",
              "under": "<", "below": "<", "more than": ">", "greater than": ">", "in excess of": ">", "over": ">",
              "above": ">", "exceeding": ">", "at least": ">=", "up to": "", "最大": "", "最多": ""}
-_CMP_RE = r"<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True))
+#: The comparators (symbols, then words longest first) as a regular-expression alternation.
+CMP_PATTERN = r"<=|>=|≤|≥|<|>|" + "|".join(sorted(CMP_WORDS, key=len, reverse=True))
 _NUM = r"(\d+(?:\.\d+)?)"
 _COUNT_RE = (  # compiled on first use (re's cache): a panel without a mitotic count never pays for it
-    r"^(?:(?P<cmp>" + _CMP_RE + r")\s*)?"
+    r"^(?:(?P<cmp>" + CMP_PATTERN + r")\s*)?"
     + _NUM + r"(?:\s*(?:-|–|to)\s*" + _NUM + r")?\s*(?:mitos[ie]s|mitotic figures?|mfs?|mitotic)?\s*"
     r"(?:/|per|in|every)\s*(?:(?P<den>\d+(?:\.\d+)?)\s*)?(?P<unit>hpfs?|high[- ]power fields?|"
     r"mm2|mm\^2|mm²|sq\.? ?mm|square millimet(?:er|re)s?)\s*$")
