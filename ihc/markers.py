@@ -30,6 +30,8 @@ __all__ = [
     "BINARY_STATES",
     "LOSS_MARKERS",
     "LOSS_STATES",
+    "NUCLEAR_MARKERS",
+    "nuclear_reading",
     "MarkerInfo",
     "canonical",
     "normalise_name",
@@ -77,6 +79,34 @@ LOSS_MARKERS = ("H3K27me3", "SDHB", "INI1")
 
 #: A loss marker's reading as reports and case files write it -> its state.
 LOSS_STATES = {"neg": "lost", "pos": "retained", "focal": "retained"}
+
+#: Markers whose result is read in the nucleus only (transcription factors and nuclear antigens;
+#: for beta-catenin the model's rates are those of nuclear accumulation): staining a report calls
+#: cytoplasmic or membranous, without nuclear staining, is a negative result. Cytoplasmic MyoD1
+#: and myogenin are the classic non-specific pattern in non-myogenic tumours, and membranous or
+#: cytoplasmic beta-catenin is seen in most spindle-cell tumours; the rates in
+#: training_data/marker_frequencies.csv count nuclear staining.
+NUCLEAR_MARKERS = frozenset({"beta_catenin", "MyoD1", "myogenin", "STAT6", "SOX10", "TLE1", "ERG", "FLI1",
+                             "NKX2_2", "TFE3", "HHV8", "MDM2", "CDK4", "ER", "PR", "PAX8", "TTF1"})
+
+#: The place words of a reading that put it in the nucleus, and elsewhere.
+_NUCLEAR_WORDS = frozenset({"nuclear", "nuclei", "nucleus"})
+_ELSEWHERE_WORDS = frozenset({"cytoplasmic", "cytoplasm", "membranous", "membrane", "membranes"})
+
+
+def nuclear_reading(name, value, places):
+    """The value of a positive reading of a nuclear marker that ``places`` (its place words) put
+    outside the nucleus only: ``"neg"``; otherwise ``value`` unchanged.
+
+    >>> nuclear_reading("MyoD1", "pos", {"cytoplasmic"}), nuclear_reading("MyoD1", "pos", {"nuclear"})
+    ('neg', 'pos')
+    >>> nuclear_reading("desmin", "pos", {"cytoplasmic"})
+    'pos'
+    """
+    if name in NUCLEAR_MARKERS and value in ("pos", "focal") and places & _ELSEWHERE_WORDS \
+            and not places & _NUCLEAR_WORDS:
+        return "neg"
+    return value
 
 
 class MarkerInfo:

@@ -38,8 +38,9 @@ written (``<1%`` -> 1, ``>50%`` -> 50); without a figure, words such as *high*,
 A percentage on another marker grades it: 0% -> ``neg``, 1-49% -> ``focal``,
 50% or more -> ``pos``; so does a percentage of cells in prose (``positive in 30%
 of tumour cells``, ``20% of the cells expressed SMA`` -> ``focal``). ``H3K27me3``/``SDHB`` read negative/loss as ``lost`` and
-positive/retained as ``retained``. Beta-catenin described as cytoplasmic or
-membranous without nuclear staining is ``neg`` (nuclear staining is what counts).
+positive/retained as ``retained``. A nuclear marker (beta-catenin, MyoD1, STAT6...;
+:data:`ihc.markers.NUCLEAR_MARKERS`) described as cytoplasmic or membranous without nuclear
+staining is ``neg`` (nuclear staining is what counts).
 
 Chinese, Japanese and Korean text is first rewritten into the words of the English lexicon
 by per-language tables (:mod:`ihc.lexicon_ja`, :mod:`ihc.lexicon_zh`, :mod:`ihc.lexicon_ko`,
@@ -81,7 +82,7 @@ from .exceptions import (
     UnknownMarkerError,
 )
 from . import lexicon_en as _EN
-from .markers import LOSS_MARKERS, OTHER_MARKERS, info, normalise_name
+from .markers import LOSS_MARKERS, OTHER_MARKERS, info, normalise_name, nuclear_reading
 from .panel import Panel
 from .plain_list import (  # the tables, modes and validation both readers share, and the fast path
     FAST_NAMES as _FAST_NAMES, LOWER_REFUSED as _LOWER_REFUSED, MAX_WORD as _MAX_WORD, MODES,
@@ -597,6 +598,11 @@ def _read_phrase(its, i, allow_paren=True):
         if it.skip:
             break
         k = it.k
+        if k == "W" and j > i and ph.pats and it.cls in (BRK, NEGATOR) and \
+                _negated_place(its, j + (it.cls == BRK)):
+            j = _negated_place(its, j + (it.cls == BRK))  # "cytoplasmic but not nuclear"
+            count += 1
+            continue
         if k == "W":
             c = it.cls
             if c in (POS, RET):
@@ -680,6 +686,17 @@ def _read_phrase(its, i, allow_paren=True):
     elif ph.polar or ph.qf or ph.qp:
         ph.value = "focal" if ph.qf else "pos"
     return ph
+
+
+def _negated_place(its, x):
+    """The index after a negated place word at x ("not nuclear", "not in the nuclei"), else 0:
+    it says where the staining is not, not that the stain is negative."""
+    if not (x < len(its) and its[x].k == "W" and its[x].cls == NEGATOR):
+        return 0
+    x += 1
+    while x < len(its) and its[x].k == "W" and its[x].n in ("in", "the", "of"):
+        x += 1
+    return x + 1 if x < len(its) and its[x].k == "W" and its[x].cls == PAT else 0
 
 
 def _polar_follows(its, j):
@@ -808,12 +825,31 @@ class _Reader:
                 return
         elif name in LOSS_MARKERS:
             value = "lost" if value == "neg" else "retained"
-        elif name == "beta_catenin" and value in ("pos", "focal"):
-            nuclear = pats & {"nuclear", "nuclei", "nucleus"}
-            other = pats & {"cytoplasmic", "cytoplasm", "membranous", "membrane", "membranes"}
-            if other and not nuclear:
-                value = "neg"
+        else:  # "MyoD1 cytoplasmic positive": negative (the place words of its own stretch)
+            value = nuclear_reading(name, value, self.places_of(its, i))
         self.readings.append((name, value, sent, it.t, it.s, self.site_of(its, i)))
+
+    @staticmethod
+    def places_of(its, i):
+        """The place words (nuclear, cytoplasmic...) between the markers either side of the marker
+        at i: its own, not the clause's ("SOX10 positive, STAT6 cytoplasmic positive"); a place
+        word a negator governs is not one ("membranous staining only, no nuclear staining")."""
+        a = i - 1
+        while a >= 0 and its[a].k not in "MU":
+            a -= 1
+        b = i + 1
+        while b < len(its) and its[b].k not in "MU":
+            b += 1
+        places, negated = set(), False
+        for it in its[a + 1:b]:
+            if it.k == "W" and it.cls == NEGATOR:
+                negated = True  # "no nuclear staining", "but not nuclear"
+            elif it.k == "W" and it.cls == PAT:
+                if not negated:
+                    places.add(it.n)
+            elif not (it.k == "W" and it.cls in (FILL, QF, QP, CONN, F)):
+                negated = False
+        return places
 
     @staticmethod
     def site_of(its, i):
@@ -1812,11 +1848,7 @@ def parse_value(marker, text):
         value = "pos"
     if value is None:
         _bad(name, s)
-    if name == "beta_catenin" and value in ("pos", "focal"):
-        if ph.pats & {"cytoplasmic", "cytoplasm", "membranous", "membrane"} and not \
-                ph.pats & {"nuclear", "nuclei", "nucleus"}:
-            value = "neg"
-    return _finalise_cell(name, value)
+    return _finalise_cell(name, nuclear_reading(name, value, ph.pats))
 
 
 def _finalise_cell(name, value):

@@ -29,15 +29,18 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "abed4792136604098e67afb762fd3cc1a114c0542e31a9610e4d654f4d1b0a5c",
-    "classify_generated": "9641fe4a86f155702f45f562a6d65e5e4dc481d28414e70b6252ff190ed270cc",
+    "classify_real_cases": "1830a9fcd84e25f29cbb090c3862a261ed75fa1b40d31a8bd4d24a1a960f68b1",
+    "classify_generated": "b3e0d5c263b54535629e207e9c2dc95a0e16fb0f7e1933f6df43da93f2e36029",
     "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
     "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",
     "batch_text_csv": "c3d15f8905f5bdf71bee78a3b7ffc32b1d74a6c5cac083fb6c9008a5cddda1de",
-    "batch_structured_jsonl": "c4f4ad1a1c1fbc787c1e8b8cad173a9d6f87f3fb1481809bef7261be3e90a222",
-    "batch_uniform_jsonl": "34c9b6e18f6d5b667c7a32a94c5c23fdc4ec2302f26435bc9665370fb945c740",
-    "batch_text_jsonl": "3dc961199e677a7d6c096cb2c2c43626b43f218b5a1283178e82c268e314e0f1"
+    "batch_structured_jsonl": "5f1ca338bf60b3a5fed935893ff82363099d68f72e942e7034c2f5f895402da8",
+    "batch_uniform_jsonl": "8a3f9503bae35d57ef314b64179586cba582be1cdaaca54dbe1f316d8899dba3",
+    "batch_text_jsonl": "11c7f6771763b0407a9992e6946ba4ea881ba2ef332ebc7d691b823b2bfdfd28"
 }
+
+
+
 
 
 

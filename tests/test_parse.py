@@ -904,3 +904,40 @@ def test_the_case_reader_reads_a_plain_list_as_the_stain_reader_does_without_imp
 def test_fast_path_declines_what_it_does_not_read(text):
     from ihc.parse import _fast_markers
     assert _fast_markers(text) is None
+
+
+# A nuclear marker stained outside the nucleus only is a negative result (ihc.markers.NUCLEAR_MARKERS,
+# one table for free text and structured cells; was beta-catenin's alone): "MyoD1 cytoplasmic
+# positive" is the classic non-specific pattern and was read as a positive MyoD1, i.e. as
+# rhabdomyosarcoma's evidence.
+@pytest.mark.parametrize("text,marker,value", [
+    ("desmin+, myogenin-, MyoD1 cytoplasmic positive", "MyoD1", "neg"),
+    ("MyoD1 (cytoplasmic +), myogenin (-)", "MyoD1", "neg"),
+    ("MyoD1（胞质+）", "MyoD1", "neg"),
+    ("STAT6 cytoplasmic positive", "STAT6", "neg"),
+    ("beta-catenin membranous positive", "beta_catenin", "neg"),
+    ("MyoD1 nuclear positive", "MyoD1", "pos"),
+    ("MyoD1（核+）", "MyoD1", "pos"),
+    ("MyoD1 positive", "MyoD1", "pos"),
+    ("desmin cytoplasmic positive", "desmin", "pos"),   # not a nuclear marker
+    # the marker's own place words, not the clause's
+    ("SOX10 positive, STAT6 cytoplasmic positive", "SOX10", "pos"),
+    ("TLE(+++),Bcl-2(部分+),STAT6(散在胞浆弱+)", "TLE1", "pos"),
+    # a negated place word says where the staining is not
+    ("Beta-catenin: membranous staining only, no nuclear staining", "beta_catenin", "neg"),
+    ("beta-catenin showed cytoplasmic but not nuclear staining", "beta_catenin", "neg"),
+    ("beta-catenin positive (cytoplasmic, not nuclear)", "beta_catenin", "neg"),
+    ("CD99 showed membranous but not cytoplasmic staining", "CD99", "pos"),
+    ("Beta-catenin nuclear and cytoplasmic positive", "beta_catenin", "pos"),
+])
+def test_a_nuclear_marker_outside_the_nucleus_is_negative(text, marker, value):
+    assert parse(text).markers[marker] == value
+
+
+def test_the_nuclear_markers_are_model_markers_and_cells_read_alike():
+    from ihc.markers import MODEL_MARKERS, NUCLEAR_MARKERS
+    from ihc.parse import panel_from_mapping
+
+    assert NUCLEAR_MARKERS <= set(MODEL_MARKERS)
+    assert panel_from_mapping({"MyoD1": "cytoplasmic +", "myogenin": "-"}).markers["MyoD1"] == "neg"
+    assert panel_from_mapping({"MyoD1": "nuclear +"}).markers["MyoD1"] == "pos"

@@ -250,7 +250,7 @@ REAL_CASE_READINGS = [
     # partial positivity is focal
     ("α-SMA和EMA部分细胞阳性", {"SMA": "focal", "EMA": "focal"}),
     ("CKpan(少量阳性)", {"keratin": "focal"}),
-    ("BCL-2少量细胞(+)、CD99(部分+)、STAT6(散在胞浆弱+)", {"BCL2": "focal", "CD99": "focal", "STAT6": "focal"}),
+    ("BCL-2少量细胞(+)、CD99(部分+)、STAT6(散在胞浆弱+)", {"BCL2": "focal", "CD99": "focal", "STAT6": "neg"}),  # cytoplasmic STAT6: negative
     ("CD117、CD34以及DOG-1大部分为弥漫强阳性", {"CD117": "pos", "CD34": "pos", "DOG1": "pos"}),
     ("the tumor cells were positive for vimentin and some of them were positive for S100 protein.",
      {"vimentin": "pos", "S100": "focal"}),
