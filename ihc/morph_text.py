@@ -37,7 +37,7 @@ MITOSIS_CUES = r"(?:mitos[ie]s|mitotic|mitoses|mitotically|nuclear divisions?|\b
 #: Words that name tumour necrosis.
 NECROSIS_CUES = r"(?:necros[ie]s|necrotic|壊死|坏死|壞死|괴사)"
 #: Words that name nuclear atypia / pleomorphism.
-ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|異型性?|异型性?|异形性|異形性|이형성?|多形性|多形|다형성)"
+ATYPIA_CUES = r"(?:atypi(?:a|as)|atypical(?! mitos)(?! mitotic)|anaplas(?:ia|tic)(?!\s+(?:lymphoma|large))|bizarre nuclei|pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|異型性?|异型性?|异形性?|異形性?|이형성?|多形性|多形|다형성)"
 PLEO_CUES = r"(?:pleomorphi(?:sm|c)|pleiomorphi(?:sm|c)|奇异形?核|奇怪な?核|기괴한 ?핵|大小不同|多形性|多形|다형성|bizarre)"
 #: Before "atypical": words that make it a kind of mitosis, not atypia ("the mitoses, including
 #: atypical, were numerous").
@@ -121,7 +121,8 @@ GRADE_NOT_AFTER = r"\s*(?:では(?:な|無)|でな|じゃな|とは言えな|지
 #: Atypia grade words -> atypia value (ihc.morphology.ATYPIA_WORDS keys).
 ATYPIA_GRADES = (
     (r"(?:marked|severe|striking|highly atypic|prominent|significant|considerable|pronounced|obvious|high[- ]grade|"
-     r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|심한|심하|심했|고도|현저|뚜렷)", "severe"),
+     r"高度|显著|顯著|明显|明顯|著明|著しい|高異型|強(?:い|く|度|かった)|(?<=[型形性])强|심한|심하|심했|고도|현저|뚜렷)",
+     "severe"),
     (r"(?:moderate|中等度|中度|中等|중등도)", "moderate"),
     (r"(?:mild|slight|minimal|focal|low[- ]grade|轻度|輕度|軽度|경도|경미|약간)", "mild"),
 )
@@ -148,7 +149,7 @@ _UNIT = (r"(?:hpfs?|hfps?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?
 _CMP = "(?:" + CMP_PATTERN + ")"
 _COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
-    rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b)\s*"
+    rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b|\bfor\b)\s*"
     rf"(?P<den>{_NUM})?\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})", re.I)
 #: Between the fields and the count when the fields come first: the mitoses' name and a verb
 #: ("每10个高倍视野可见核分裂象5个", "50高視野当たり核分裂像を13個", "10고배율시야당 유사분열이 5개").
@@ -168,7 +169,7 @@ _COUNT_FIELDS = (
 _COUNT_FIELDS_WORD_FIRST = (
     rf"(?:強拡大|高倍率|高倍|고배율)\s*(?:視野|视野|시야)\s*(?P<den>{_NUM})\s*(?:個|个|개)\s*(?:あたり|当たり|中|当|당|에서|에)\s*"
     rf"(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
-_DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cm|mm|センチ|厘米|毫米)(?![a-z])",
+_DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cms?|mm|センチ|厘米|毫米)(?![a-z])",
          re.I)
 _AGE_SEX = (
     (r"(\d{1,3})[- ](?:year|yr)s?[- ]old (man|woman|male|female|boy|girl|lady|gentleman)", 1, 2),
@@ -347,6 +348,12 @@ def _mitoses(clause, out):
         if q:
             mc = parse_mitoses(q[0])
             out.append(MitoticCount(f"{q[1]} {cue.group(0)}", mc.low, mc.high))
+            continue
+        bare = re.match(r"\s*(?:较|較|十分|非常|很|甚)?(多|少)(?![形边邊角核数數量少])", clause[e:e + 6])
+        if bare and not cue.group(0).isascii():
+            word = "frequent" if bare.group(1) == "多" else "rare"  # "核分裂多", "核分裂象少"
+            mc = parse_mitoses(word)
+            out.append(MitoticCount(f"{cue.group(0)} {bare.group(0).strip()}", mc.low, mc.high))
             continue
         if re.match(r"\s*(?:较|較|十分|非常|很)?(?:明显|明顯)", clause[e:e + 6]):
             mc = parse_mitoses("frequent")  # "核分裂明显": the mitoses are conspicuous (said after the cue)

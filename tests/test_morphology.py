@@ -128,6 +128,26 @@ def test_findings_read_from_report_text(text, expect):
     assert observed_states(read_morphology(text)) == expect
 
 
+# Real cases' sentences the reader missed (2026-12-03 morphology agreement on the real cases): "strong"
+# atypia in Japanese and Chinese, 异形 (a common writing of 异型), a bare 多/少 after the mitoses, "cms",
+# "mitoses for 10 HPF"; and what must stay unread.
+@pytest.mark.parametrize("text,expect", [
+    ("病理組織学的に紡錘形で核異型の強い腫瘍細胞よりなり", {"atypia": ("severe",), "cell_type": ("spindle",)}),
+    ("強い核異型を示す", {"atypia": ("severe",)}),
+    ("核分裂像は強拡大10視野あたり5個で、核異型は軽度", {"mitoses": ("m3",), "atypia": ("mild",)}),
+    ("细胞核异形明显，核分裂多，局部坏死", {"mitoses": ("m3", "m4"), "necrosis": ("present",),
+                                     "atypia": ("severe",)}),
+    ("瘤细胞异型性强", {"atypia": ("severe",)}),
+    ("核分裂象少", {"mitoses": ("m1", "m2")}),
+    ("核分裂象多少不等", {}),                                  # "more or less": no amount
+    ("CD34强阳性", {}),                                        # strongly positive, not atypia
+    ("a firm tumor measuring 3 × 3 × 2.8 cms", {"size": ("2to5",)}),
+    ("more than 20 mitoses for 10 HPF", {"mitoses": ("m4",)}),
+])
+def test_findings_the_reader_once_missed(text, expect):
+    assert observed_states(read_morphology(text)) == expect
+
+
 # Sentences of real published cases the reader once misread (KE round): what each states.
 @pytest.mark.parametrize("text,expect", [
     # one negation over a list of findings, before it or after it
