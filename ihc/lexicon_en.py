@@ -22,7 +22,7 @@ WORD_CLASSES = {
         "retained retention intact preserved"),
     "EXPR": (
         "expressed express expresses expressing expression expressions coexpressed coexpress "
-        "coexpresses coexpression coexpressing overexpressed overexpression overexpressing "
+        "coexpresses coexpression coexpressing overexpressed overexpression overexpressing presence "
         "stained stain stains staining stainings immunostaining immunostained immunostain "
         "immunoreactivity immunoreactivities reactivity reactivities reaction reactions "
         "immunoexpression immunolabeling immunolabelling labelled labeled decorated "
@@ -98,7 +98,7 @@ CELL_WORDS = {"cells", "cell", "nuclei", "tumor", "tumour", "neoplastic", "lesio
 
 #: Words that place a reading in the tumour ("in tumour cells", "lesional cells").
 TUMOUR = {"tumor", "tumour", "tumors", "tumours", "neoplastic", "lesional", "neoplasm",
-          "neoplasms"}
+          "neoplasms", "lesion", "lesions", "proliferation"}
 
 #: All-caps abbreviations that are not IHC markers.
 STOP = {

@@ -183,9 +183,14 @@ _DEFS = {
                 "epithelial keratins (pan-keratin)"),
     "EMA": ("EMA", ["epithelial membrane antigen", "MUC1"], "epithelial membrane antigen"),
     "TLE1": ("TLE1", ["TLE-1", "TLE 1", "TLE"], "TLE1 (synovial sarcoma)"),
-    "HMB45": ("HMB45", ["HMB-45", "HMB 45", "PMEL", "gp100"], "melanosomal premelanosome protein"),
+    "HMB45": ("HMB45", ["HMB-45", "HMB 45", "PMEL", "gp100", "human melanoma black 45",
+                         "human melanoma black-45",
+                         # transposed letters, as reports print it
+                         "HBM45", "HBM-45"], "melanosomal premelanosome protein"),
     "melan_a": ("Melan-A", ["melan-A", "melan A", "melanA", "MART-1", "MART1", "Melan-A/MART-1",
-                            "melan-A (MART-1)", "A103"], "melanocytic differentiation antigen"),
+                            "melan-A (MART-1)", "A103",
+                            # transposed letters, as reports print it
+                            "Malen-A", "MalenA"], "melanocytic differentiation antigen"),
     "PDGFRA": ("PDGFRA", ["PDGFR-alpha", "PDGFRα", "PDGFR alpha", "PDGFR-α", "PDGFR-A",
                           "platelet-derived growth factor receptor alpha",
                           "platelet-derived growth factor receptor-α"],
@@ -208,7 +213,9 @@ _DEFS = {
              "glial marker (not used by the model)"),
     # ---- recognised, not (yet) used by the model (NOT_MODELLED)
     "CD99": ("CD99", ["CD 99", "MIC2", "MIC-2", "O13", "12E7"], "CD99 / MIC2 (Ewing, synovial sarcoma, SFT)"),
-    "BCL2": ("BCL2", ["BCL-2", "bcl 2", "Bcl2", "B-cell lymphoma 2", "BCL2 protein"],
+    "BCL2": ("BCL2", ["BCL-2", "bcl 2", "Bcl2", "B-cell lymphoma 2", "BCL2 protein",
+                      # the digit one for the letter l, as OCR and some reports print it
+                      "bc1-2", "Bc1-2", "BC1-2"],
              "BCL2 (SFT, synovial sarcoma, GIST)"),
     "WT1": ("WT1", ["WT-1", "WT 1", "Wilms tumor 1", "Wilms tumour 1"],
             "Wilms tumour 1 (mesothelial, desmoplastic small round cell tumour)"),

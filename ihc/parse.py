@@ -82,7 +82,7 @@ from .exceptions import (
     UnknownMarkerError,
 )
 from . import lexicon_en as _EN
-from .markers import LOSS_MARKERS, OTHER_MARKERS, info, normalise_name, nuclear_reading
+from .markers import LOSS_MARKERS, OTHER_MARKERS, canonical, info, normalise_name, nuclear_reading
 from .panel import Panel
 from .plain_list import (  # the tables, modes and validation both readers share, and the fast path
     FAST_NAMES as _FAST_NAMES, LOWER_REFUSED as _LOWER_REFUSED, MAX_WORD as _MAX_WORD, MODES,
@@ -547,6 +547,53 @@ def _cd_spelled(text):
     return _CD_SPELLED.sub(lambda m: "CD" + m.group(1) if len(m.group(0)) < 2 + len(m.group(1))
                            else " " * (len(m.group(0)) - 2 - len(m.group(1))) + "CD" + m.group(1),
                            text)
+
+
+#: Asides that say nothing of a result: "desmin (not shown)" is a stain the figures do not show,
+#: not a negative one; "HMB-45 (Figure 2) and desmin", "HMB45(見圖3)": a figure reference.
+_ASIDE = re.compile(r"[(\[]\s*(?:(?:data|results?|images?|figures?)?\s*not\s+(?:shown|illustrated|presented|pictured)|"
+                    r"(?:see\s+)?(?:figures?|figs?\.?|[见見]?[图圖図])\s*[0-9][0-9A-Za-z,\-–~ ]{0,12})\s*[)\]]", re.I)
+#: A gloss before an abbreviation in parentheses ("平滑肌蛋白(smooth muscle protein,SMA)",
+#: "(epithelial membrane antigen, EMA)"): the abbreviation names the stain.
+_GLOSS = re.compile(r"(?<=\()\s*(?:[a-z]+[- ]){1,5}[a-z]+\s*[,，;]\s*(?=[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*\s*\))")
+#: A word broken at a line end, as text copied from a PDF keeps it ("epithelial mem- brane
+#: antigen"): joined when its first part is no word the reader knows.
+_BROKEN = re.compile(r"\b([a-z]{2,})- ([a-z]{2,})\b")
+
+
+def _tidy(text):
+    """Blank asides and glosses and join words broken at a line end, keeping every other
+    character where it was (the spans of unread fragments point into the original)."""
+    if "(" in text or "[" in text:
+        text = _ASIDE.sub(lambda m: " " * len(m.group(0)), text)
+        if "," in text or "，" in text or ";" in text:
+            text = _GLOSS.sub(lambda m: " " * len(m.group(0)), text)
+    if "- " in text:
+        def join(m):
+            a, b = m.group(1), m.group(2)
+            if not _KNOWN_TOKENS:
+                _KNOWN_TOKENS.append(_known_tokens())
+            known = _KNOWN_TOKENS[0]
+            if a + b in known and a not in known:
+                return a + b + "  "
+            return m.group(0)  # "spindle- and", "collagen-iv- mart-1(+)": a sign, not a break
+        text = _BROKEN.sub(join, text)
+    return text
+
+
+def _known_tokens():
+    """The lexicon's words and the words of every marker name and synonym ("membrane" of
+    "epithelial membrane antigen")."""
+    from .markers import vocabulary
+
+    words = set(_WORDS)
+    for m in vocabulary():
+        for name in (m.name, m.display, *m.synonyms):
+            words.update(re.findall(r"[a-z]{2,}", name.lower()))
+    return frozenset(words)
+
+
+_KNOWN_TOKENS = []  # built on first use: a plain panel never needs it
 
 
 # Words that say a stain was done: "not done" is no result, but "staining performed on the
@@ -1655,7 +1702,7 @@ def _parse_full(text, site, mode):
     if _has_cjk(clean):
         # Chinese, Japanese, Korean: read with the same grammar (ihc.lexicon_cjk)
         clean, spans = _cjk_rewrite(clean)
-    clean = _cd_spelled(clean)
+    clean = _tidy(_cd_spelled(clean))
     items = _build(clean)
     reader = _Reader(clean, source, spans)
     reader.run(items)

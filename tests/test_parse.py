@@ -941,3 +941,30 @@ def test_the_nuclear_markers_are_model_markers_and_cells_read_alike():
     assert NUCLEAR_MARKERS <= set(MODEL_MARKERS)
     assert panel_from_mapping({"MyoD1": "cytoplasmic +", "myogenin": "-"}).markers["MyoD1"] == "neg"
     assert panel_from_mapping({"MyoD1": "nuclear +"}).markers["MyoD1"] == "pos"
+
+
+# Published report sentences (the RD dev corpus, 2026-12-03) the reader refused or misread.
+@pytest.mark.parametrize("text,expect", [
+    # an aside says nothing of the result; a figure reference does not break the list
+    ("positive for HMB-45 (Figure 2) and desmin (not shown)", {"HMB45": "pos", "desmin": "pos"}),
+    ("positive for HMB-45 (Fig. 2A) and desmin (data not shown)", {"HMB45": "pos", "desmin": "pos"}),
+    ("HMB45(見圖3)、s-100(見圖4)黑色素細胞呈陽性表達", {"HMB45": "pos", "S100": "pos"}),
+    # "the presence of" is an expression word, as "expression of" is
+    ("identified by the presence of vimentin, SMA and beta-catenin", {"vimentin": "pos", "SMA": "pos",
+                                                                     "beta_catenin": "pos"}),
+    # a word broken at a line end (text copied from a PDF) is joined; known words are not
+    ("expressed cytokeratin, epithelial mem- brane antigen and CD99", {"keratin": "pos", "EMA": "pos",
+                                                                      "CD99": "pos"}),
+    ("spindle- and epithelioid cells were positive for S100", {"S100": "pos"}),
+    # a gloss before the abbreviation in parentheses
+    ("肿瘤细胞均阳性表达波形蛋白(Vimentin)和平滑肌蛋白(smooth muscle protein,SMA)", {"vimentin": "pos", "SMA": "pos"}),
+    ("positive for muscle markers (SMA, desmin)", {"SMA": "pos", "desmin": "pos"}),
+    # names as reports print them
+    ("周期蛋白依赖性激酶 4(+)、P16(+)", {"CDK4": "pos", "p16": "pos"}),
+    ("EMA,vimentin,bc1-2が強陽性を示していた", {"EMA": "pos", "vimentin": "pos", "BCL2": "pos"}),
+    ("HBM45(+)、Malen-A(+)", {"HMB45": "pos", "melan_a": "pos"}),
+    # "vascular" describing the lesion itself does not place the stain in vessels
+    ("atypical vascular proliferative lesion, HHV-8 positive", {"HHV8": "pos"}),
+])
+def test_report_sentences_the_reader_once_refused(text, expect):
+    assert parse(text).markers == expect
