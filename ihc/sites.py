@@ -61,6 +61,10 @@ _PHRASES = {
     # the thoracic skeleton is bone, not the thorax (single word "thoracic" is the thorax)
     "thoracic vertebra": "bone", "thoracic vertebrae": "bone", "thoracic spine": "bone",
     "chest cavity": "thorax", "pleural cavity": "thorax", "thoracic cavity": "thorax",
+    # the nerve plexuses of the limbs and the neck are soft tissue (peripheral nerve sheath tumours)
+    "brachial plexus": "soft_tissue", "sciatic nerve": "soft_tissue", "lumbosacral plexus": "soft_tissue",
+    "nail bed": "skin",
+    "submandibular gland": "other", "salivary gland": "other",
 }
 _MAX_PHRASE = max(len(p.split()) for p in _PHRASES)
 
@@ -79,7 +83,7 @@ _add("stomach", "stomach", "gastric", "fundus", "fundic", "antrum", "antral", "p
 _add("small_intestine", "jejunum", "jejunal", "ileum", "ileal", "duodenum", "duodenal",
      "small_intestine", "smallintestine")
 _add("colorectum", "colon", "colonic", "cecum", "caecum", "cecal", "caecal", "rectum",
-     "rectal", "sigmoid", "rectosigmoid",
+     "rectal", "sigmoid", "rectosigmoid", "ileocaecal", "ileocecal",
      "colorectal", "colorectum", "appendix", "appendiceal")
 # the anal canal and anorectum: mucosal melanoma (often KIT-positive) outnumbers GIST there
 # (site_priors.csv: SEER rates, Chen 2016 / Liu 2019), unlike the colon and rectum
@@ -93,8 +97,9 @@ _add("soft_tissue", "thigh", "arm", "forearm", "leg", "calf", "extremity",
      "extremities", "limb", "limbs", "subcutis", "subcutaneous", "hip", "trunk", "buttock",
      "buttocks", "gluteal", "shoulder", "knee", "foot", "hand", "groin", "inguinal",
      "axilla", "axillary", "popliteal", "intramuscular", "soft_tissue", "back", "flank",
-     "neck", "elbow", "wrist", "ankle", "scapular", "deltoid", "quadriceps")
-_add("skin", "skin", "dermis", "dermal", "cutaneous", "intradermal", "scalp", "epidermis")
+     "neck", "elbow", "wrist", "ankle", "scapular", "deltoid", "quadriceps",
+     "perineum", "perineal", "submandibular", "supraclavicular")
+_add("skin", "skin", "dermis", "dermal", "cutaneous", "intradermal", "scalp", "epidermis", "subungual")
 _add("bone", "bone", "bones", "femur", "tibia", "tibial", "humerus", "humeral", "fibula",
      "ulna", "vertebra", "vertebrae", "vertebral", "rib", "ribs", "skull", "sacrum",
      "sacral", "ilium", "iliac", "mandible", "maxilla", "calcaneus", "osseous",
@@ -112,7 +117,8 @@ _add("other", "pancreas", "pancreatic", "liver", "hepatic", "kidney", "renal", "
      "nasal", "sinonasal", "larynx", "laryngeal", "tongue", "oral",
      "parotid", "kidneys", "ureter", "urethra", "penis", "penile", "other", "intracranial",
      "meninges", "meningeal", "spinal", "vessel", "vein", "artery",
-     "ovaries", "fallopian", "placenta")
+     "ovaries", "fallopian", "placenta", "epididymis", "epididymal", "eye", "ocular", "intraocular",
+     "choroid", "choroidal")
 
 _TOKEN = re.compile(r"[^\W_]+|[/,;:()+&|]")
 

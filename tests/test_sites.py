@@ -12,7 +12,8 @@ MAPPED = {
                         "small_intestine", "terminal ileum", "duodenal wall"],
     "anus": ["anal canal", "anus", "anorectum", "anorectal junction", "perianal"],
     "colorectum": ["rectal wall", "rectum", "colon (cecum)", "rectosigmoid junction",
-                   "sigmoid", "recto-sigmoid", "sigmoid colon", "transverse colon"],
+                   "sigmoid", "recto-sigmoid", "sigmoid colon", "transverse colon", "ileocaecal region",
+                   "colon (ileocecal valve)"],
     "esophagus": ["oesophagus", "esophageal", "esophagus", "distal oesophagus"],
     "retroperitoneum": ["pelvic retroperitoneum", "retroperitoneal", "paraspinal retroperitoneum",
                         "retroperitoneum", "Retroperitoneal mass"],
@@ -21,13 +22,15 @@ MAPPED = {
     "uterus": ["uterine", "myometrium", "uterine corpus", "uterus"],
     "soft_tissue": ["thigh", "arm", "abdominal wall", "subcutis hip", "trunk", "extremity",
                     "buttock", "soft tissue", "soft_tissue", "left thigh, deep",
-                    "lower extremity", "chest wall"],
-    "skin": ["skin", "dermis", "cutaneous", "skin of the back"],
+                    "lower extremity", "chest wall", "right brachial plexus (infraclavicular)", "perineum",
+                    "submandibular region (right, adherent to lingual nerve)", "sciatic nerve"],
+    "skin": ["skin", "dermis", "cutaneous", "skin of the back", "left thumb nail bed (subungual)"],
     "bone": ["femur", "bone (distal femur)", "tibia", "bone", "thoracic vertebra"],
     "thorax": ["lung", "pleura", "anterior mediastinum", "left lower lobe of the lung", "thoracic cavity",
                "intrathoracic", "lung/pleura (metastasis from orbit)"],
     "other": ["pancreas", "liver", "kidney", "urinary bladder", "prostate", "heart",
-              "vaginal wall", "other"],
+              "vaginal wall", "other", "epididymis (right, tail)", "choroid (right eye, intraocular)",
+              "right submandibular gland"],
 }
 
 
