@@ -128,7 +128,7 @@ ATYPIA_GRADES = (
 )
 
 #: Cell type words.
-SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r)? (?:cells?|nuclei|fibroblasts|myofibroblasts)|spindle[- ]shaped|spindled|fusiform cells?|紡錘形|紡錘型|紡錘|梭形|梭型|방추형|방추)"
+SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r| neoplastic| and (?:pleomorphic|epithelioid|ovoid|oval)(?: neoplastic)?)? (?:cells?|nuclei|fibroblasts|myofibroblasts|proliferation|neoplasm|tumou?r|component|morphology|sarcoma)|spindle[- ]shaped|spindled|fusiform cells?|elongated (?:tumou?r )?(?:cells|nuclei)|紡錘形|紡錘型|紡錘|梭形|梭型|방추형|방추)"
 EPITHELIOID = r"(?:epithelioid|epitheloid|polygonal|類上皮|上皮様|上皮样|上皮樣|多边形|多邊形|多角形|상피양|유상피)"
 
 #: Size context words (a length is a tumour size only next to one of these).
@@ -198,8 +198,8 @@ TRIGGERS = ((MITOSIS_CUES, re.I), (NECROSIS_CUES, re.I), (ATYPIA_CUES, re.I), (B
 #: :data:`TRIGGERS` by ``tests/test_morphology.py``, which fails when they drift). An ASCII text with
 #: none of them states no morphology: :func:`read_morphology` answers it without compiling its
 #: expressions (a plain panel, ``"SMA+ desmin+ CD117-"``, costs a few substring tests).
-ASCII_TRIGGER_WORDS = ('anaplas', 'atypia', 'atypical', 'bizarre nuclei', 'bland', 'cm', 'epithelioid', 'epitheloid',
-                       'fusiform cell', 'grade ', 'mf', 'mitos', 'mitotic', 'mm', 'necros', 'necrotic',
+ASCII_TRIGGER_WORDS = ('anaplas', 'atypia', 'atypical', 'bizarre nuclei', 'bland', 'cm', 'elongated ', 'epithelioid',
+                       'epitheloid', 'fusiform cell', 'grade ', 'mf', 'mitos', 'mitotic', 'mm', 'necros', 'necrotic',
                        'nuclear division', 'old ', 'pleiomorphi', 'pleomorphi', 'polygonal', 'spindle')
 
 _compiled = False

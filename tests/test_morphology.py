@@ -143,6 +143,10 @@ def test_findings_read_from_report_text(text, expect):
     ("CD34强阳性", {}),                                        # strongly positive, not atypia
     ("a firm tumor measuring 3 × 3 × 2.8 cms", {"size": ("2to5",)}),
     ("more than 20 mitoses for 10 HPF", {"mitoses": ("m4",)}),
+    ("a focally infiltrative spindle and pleomorphic neoplastic proliferation", {"cell_type": ("spindle",),
+                                                                                "atypia": ("moderate", "severe")}),
+    ("a proliferation of elongated cells of low histological aggressiveness", {"cell_type": ("spindle",)}),
+    ("a spindle cell neoplasm", {"cell_type": ("spindle",)}),
 ])
 def test_findings_the_reader_once_missed(text, expect):
     assert observed_states(read_morphology(text)) == expect
