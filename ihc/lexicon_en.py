@@ -56,7 +56,7 @@ WORD_CLASSES = {
         "but whereas while whilst however although though except yet unlike contrast "
         "conversely"),
     "FILL": (
-        "protein proteins antigen antigens antibody antibodies marker markers the a an all "
+        "protein proteins antigen antigens antibody antibodies marker markers the a an all any "
         "immunohistochemical immunohistochemistry immunostains clone monoclonal polyclonal "
         "melanocytic myogenic smooth muscle epithelial neural endothelial vascular "
         "neuroendocrine lymphoid histiocytic perineurial mesenchymal schwannian myoid immune "

@@ -34,7 +34,7 @@ WORDS = {
     # ---- where the stain is
     "腫瘍細胞": "tumour cells", "紡錘形細胞": "spindle cells", "腫瘍": "tumour",
     "血管内皮細胞": "vascular endothelial cells", "血管内皮": "vascular endothelium",
-    "血管": "vessels", "肥満細胞": "mast cells", "カハール介在細胞": "cajal cells",
+    "血管壁": "vessels", "血管": "vessels", "肥満細胞": "mast cells", "陽性細胞": "positive cells", "カハール介在細胞": "cajal cells",
     "カハールの介在細胞": "cajal cells", "リンパ球": "lymphocytes", "組織球": "histiocytes",
     "のみ": "only", "だけ": "only",
     # ---- fillers, copulas, connectors

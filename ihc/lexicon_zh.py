@@ -35,9 +35,10 @@ WORDS = {
     "胞浆+": "cytoplasmic positive", "胞质+": "cytoplasmic positive", "浆+": "cytoplasmic positive",
     "膜+": "membranous positive", "胞膜+": "membranous positive", "胞膜阳性": "membranous positive",
     "胞浆阳性": "cytoplasmic positive", "胞质阳性": "cytoplasmic positive", "胞浆": "cytoplasmic",
-    "胞质": "cytoplasmic", "胞漿": "cytoplasmic",
+    "胞质": "cytoplasmic", "胞漿": "cytoplasmic", "细胞质": "cytoplasmic", "細胞質": "cytoplasmic",
+    "胞質": "cytoplasmic",
     # ---- indices
-    "增殖指数": "proliferation index", "增殖指數": "proliferation index", "指数": "index",
+    "增殖指数": "proliferation index", "增值指数": "proliferation index", "增值指數": "proliferation index", "增殖指數": "proliferation index", "指数": "index",
     "指數": "index", "阳性率": "index", "陽性率": "index", "阳性指数": "index",
     "标记指数": "index", "标记率": "index", "阳性细胞数": "index", "约": "about", "約": "about",
     "左右": "", "小于": "below", "低于": "below", "未满": "below",
@@ -48,7 +49,7 @@ WORDS = {
     "血管内皮": "vascular endothelium", "血管": "vessels", "肥大细胞": "mast cells",
     "肥大細胞": "mast cells", "脂肪细胞": "adipocytes", "脂肪細胞": "adipocytes",
     "强+": "strongly positive", "強+": "strongly positive", "间质细胞": "stroma cells", "間質細胞": "stroma cells",
-    "淋巴细胞": "lymphocytes", "组织细胞": "histiocytes", "仅": "only", "僅": "only", "只": "only",
+    "神经组织": "nerves", "神經組織": "nerves", "神经纤维": "nerves", "淋巴细胞": "lymphocytes", "组织细胞": "histiocytes", "仅": "only", "僅": "only", "只": "only",
     # ---- fillers, copulas, connectors
     "免疫组化": "immunohistochemistry", "免疫组化染色": "immunohistochemistry",
     "免疫组织化学": "immunohistochemistry", "免疫组织化学染色": "immunohistochemistry",

@@ -135,7 +135,7 @@ class MarkerInfo:
 
 # name: (display, synonyms, description)
 _DEFS = {
-    "SMA": ("SMA", ["smooth muscle actin", "alpha-SMA", "alpha SMA", "α-SMA", "αSMA", "a-SMA",
+    "SMA": ("SMA", ["smooth muscle actin", "smooth muscle antigen", "alpha-SMA", "alpha SMA", "α-SMA", "αSMA", "a-SMA",
                     "alpha smooth muscle actin", "α-smooth muscle actin", "actin (SMA)", "SM actin",
                     "SMactin", "ASMA", "1A4", "smooth-muscle actin", "actin-SM", "sm-actin",
                     # reports write plain "actin" for SMA; "muscle actin" (HHF35/MSA) is NOT SMA
@@ -177,7 +177,7 @@ _DEFS = {
                             "pan-cytokeratin", "pancytokeratin", "AE1/AE3", "AE1-AE3", "AE1/3",
                             "CKAE1/AE3", "CK AE1/AE3", "CAM5.2", "CAM 5.2", "keratins",
                             "CK-pan", "CK-P", "PCK", "MNF116", "OSCAR", "keratin AE1/AE3", "cytokeratin AE1/AE3",
-                            "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)",
+                            "pan-keratin", "pankeratin", "cytokeratin (AE1/AE3)", "prekeratin",
                             # "did not express epithelial markers": the cytokeratins a panel means by it
                             "epithelial markers"],
                 "epithelial keratins (pan-keratin)"),

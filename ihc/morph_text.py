@@ -128,12 +128,12 @@ ATYPIA_GRADES = (
 )
 
 #: Cell type words.
-SPINDLE = r"(?:spindle(?:d|-shaped| shaped)?(?: tumou?r| neoplastic| and (?:pleomorphic|epithelioid|ovoid|oval)(?: neoplastic)?)? (?:cells?|nuclei|fibroblasts|myofibroblasts|proliferation|neoplasm|tumou?r|component|morphology|sarcoma)|spindle[- ]shaped|spindled|fusiform cells?|elongated (?:tumou?r )?(?:cells|nuclei)|紡錘形|紡錘型|紡錘|梭形|梭型|방추형|방추)"
-EPITHELIOID = r"(?:epithelioid|epitheloid|polygonal|類上皮|上皮様|上皮样|上皮樣|多边形|多邊形|多角形|상피양|유상피)"
+SPINDLE = r"(?:spindle(?=(?:,|\s+and|\s+or|\s+to)[a-z ,-]{0,60}?\b(?:cells?|nuclei)\b)|spindle(?:d|-shaped| shaped)?(?: tumou?r| neoplastic| and (?:pleomorphic|epithelioid|ovoid|oval)(?: neoplastic)?)?[ -](?:cells?|nuclei|fibroblasts|myofibroblasts|proliferation|neoplasm|tumou?r|component|morphology|sarcoma)|spindle[- ]shaped|spindled|fusiform cells?|elongated (?:tumou?r )?(?:cells|nuclei)|紡錘形|紡錘型|紡錘|梭形|梭型|방추형|방추)"
+EPITHELIOID = r"(?:epithelioid|epitheloid|epitheliod|polygonal|類上皮|上皮様|上皮样|上皮樣|多边形|多邊形|多角形|상피양|유상피)"
 
 #: Size context words (a length is a tumour size only next to one of these).
 SIZE_CONTEXT = (r"(?:measur\w*|size[ds]?|sized|diameter|dimension|mass|tumou?r|lesion|nodule|neoplasm|polyp|"
-                r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍)")
+                r"大きさ|大小|直径|径|최대|크기|종괴|腫瘤|肿块|肿物|腫瘍|瘤体|瘤體|肿瘤)")
 
 #: Comparators written after the count ("5개 이하", "5個以下") -> the comparator they mean.
 POST_CMP_WORDS = {"이하": "<=", "미만": "<", "이상": ">=", "以下": "<=", "未満": "<", "未满": "<", "以上": ">=",
@@ -149,7 +149,8 @@ _UNIT = (r"(?:hpfs?|hfps?|high[- ]power(?:ed)?[- ]fields?|mm2|mm\^2|mm²|sq\.? ?
 _CMP = "(?:" + CMP_PATTERN + ")"
 _COUNT = (
     rf"(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~|to)\s*(?P<b>{_NUM}))?\s*"
-    rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?:/|per|in|every|\bof\b|\bfor\b)\s*"
+    rf"(?:mitos[ie]s|mitotic figures?|mitotic|mfs?|個|个|개)?\s*(?P<pcmp>以下|以上|未満|未满|이하|이상|미만)?\s*"
+    rf"(?:/|per|in|every|\bof\b|\bfor\b)\s*"
     rf"(?P<den>{_NUM})?\s*(?:個|个|개)?\s*(?P<unit>{_UNIT})", re.I)
 #: Between the fields and the count when the fields come first: the mitoses' name and a verb
 #: ("每10个高倍视野可见核分裂象5个", "50高視野当たり核分裂像を13個", "10고배율시야당 유사분열이 5개").
@@ -169,7 +170,7 @@ _COUNT_FIELDS = (
 _COUNT_FIELDS_WORD_FIRST = (
     rf"(?:強拡大|高倍率|高倍|고배율)\s*(?:視野|视野|시야)\s*(?P<den>{_NUM})\s*(?:個|个|개)\s*(?:あたり|当たり|中|当|당|에서|에)\s*"
     rf"(?:{_BETWEEN})?\s*(?P<cmp>{_CMP})?\s*(?P<a>{_NUM})(?:\s*(?:-|–|~)\s*(?P<b>{_NUM}))?\s*(?:個|个|개)", re.I)
-_DIMS = (rf"(?P<d>{_NUM}(?:\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cms?|mm|センチ|厘米|毫米)(?![a-z])",
+_DIMS = (rf"(?P<d>{_NUM}(?:-?\s*(?:cm|mm)?\s*(?:x|×|\*|by)\s*{_NUM}){{0,2}})\s*-?\s*(?P<u>cms?|mm|センチ|厘米|毫米)(?![a-z])",
          re.I)
 _AGE_SEX = (
     (r"(\d{1,3})[- ](?:year|yr)s?[- ]old (man|woman|male|female|boy|girl|lady|gentleman)", 1, 2),
@@ -198,9 +199,9 @@ TRIGGERS = ((MITOSIS_CUES, re.I), (NECROSIS_CUES, re.I), (ATYPIA_CUES, re.I), (B
 #: :data:`TRIGGERS` by ``tests/test_morphology.py``, which fails when they drift). An ASCII text with
 #: none of them states no morphology: :func:`read_morphology` answers it without compiling its
 #: expressions (a plain panel, ``"SMA+ desmin+ CD117-"``, costs a few substring tests).
-ASCII_TRIGGER_WORDS = ('anaplas', 'atypia', 'atypical', 'bizarre nuclei', 'bland', 'cm', 'elongated ', 'epithelioid',
-                       'epitheloid', 'fusiform cell', 'grade ', 'mf', 'mitos', 'mitotic', 'mm', 'necros', 'necrotic',
-                       'nuclear division', 'old ', 'pleiomorphi', 'pleomorphi', 'polygonal', 'spindle')
+ASCII_TRIGGER_WORDS = ('anaplas', 'atypia', 'atypical', 'bizarre nuclei', 'bland', 'cm', 'elongated ', 'epitheliod',
+                       'epithelioid', 'epitheloid', 'fusiform cell', 'grade ', 'mf', 'mitos', 'mitotic', 'mm', 'necros',
+                       'necrotic', 'nuclear division', 'old ', 'pleiomorphi', 'pleomorphi', 'polygonal', 'spindle')
 
 _compiled = False
 
@@ -222,8 +223,13 @@ def _compile():
     _compiled = True
 
 
+_CJK_GAP = re.compile(r"(?<=[\u3040-\u30ff\u4e00-\u9fff])\s+(?=[\u3040-\u30ff\u4e00-\u9fff])")
+
+
 def _norm(text):
     s = unicodedata.normalize("NFKC", text)
+    if not s.isascii():
+        s = _CJK_GAP.sub("", s)  # "認 められなかった": a line break copied from a PDF (Japanese and Chinese use no spaces)
     return s.replace("\u2212", "-").replace("\u2013", "-").replace("\u2014", "-").lower()
 
 
@@ -290,13 +296,18 @@ def _grade_denied(clause, start, end):
     return how not in (None, "after") and re.search(GRADE_DENIED, how, re.I) is not None
 
 
-def _mitoses(clause, out):
+def _mitoses(clause, out, single=None):
+    """Read the clause's mitoses into ``out``; a count over one field ("up to 2/HPF") goes to
+    ``single`` instead: it is a field's maximum, not a rate, and is read only when the text gives
+    no count over several fields ("5/40 HPFs, up to 2/HPF" is 5/40)."""
     if not re.search(MITOSIS_CUES, clause, re.I):
         return
     for rx in (_COUNT, _COUNT_DEN_FIRST, _COUNT_FIELDS, _COUNT_FIELDS_WORD_FIRST):
         for m in rx.finditer(clause):
             cmp = m.group("cmp") or ""
             cmp = CMP_WORDS.get(cmp, cmp)
+            if not cmp and "pcmp" in rx.groupindex and m.group("pcmp"):
+                cmp = POST_CMP_WORDS[m.group("pcmp")]  # "5個以下/50HPF": at most 5
             a, b = m.group("a"), m.group("b")
             den = m.group("den") or ""
             unit = m.group("unit") if "unit" in rx.groupindex else "hpf"
@@ -310,8 +321,10 @@ def _mitoses(clause, out):
             except InvalidValueError:
                 continue
             stop = m.end() + (post.end() if post and cmp == POST_CMP_WORDS[post.group(1)] else 0)
-            out.append(MitoticCount(clause[m.start():stop].strip(), mc.low, mc.high, mc.converted_from_mm2))
-    if out:
+            one_field = unit == "hpf" and den in ("", "1") and single is not None
+            (single if one_field else out).append(
+                MitoticCount(clause[m.start():stop].strip(), mc.low, mc.high, mc.converted_from_mm2))
+    if out or single:
         return
     for cue in re.finditer(MITOSIS_CUES, clause, re.I):
         s, e = cue.start(), cue.end()
@@ -482,16 +495,17 @@ def read_morphology(text):
         return Morphology()
     if not _compiled:
         _compile()
-    counts, necrosis, grades, pleo, kinds, sizes = [], [], [], [], set(), []
+    counts, single, necrosis, grades, pleo, kinds, sizes = [], [], [], [], [], set(), []
     for clause in _CLAUSE_SPLIT.split(s):
         if not clause.strip():
             continue
-        _mitoses(clause, counts)
+        _mitoses(clause, counts, single)
         _necrosis(clause, necrosis)
         _atypia(clause, grades, pleo)
         _cell_type(clause, kinds)
         _sizes(clause, sizes)
     out = Morphology()
+    counts = counts or single
     if counts:
         # the hot spot: the count with the highest lower bound (an exact count beats a word)
         out.mitoses = max(counts, key=lambda c: (c.low, -0 if math.isinf(c.high) else c.high))

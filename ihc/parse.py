@@ -556,14 +556,28 @@ _ASIDE = re.compile(r"[(\[]\s*(?:(?:data|results?|images?|figures?)?\s*not\s+(?:
 #: A gloss before an abbreviation in parentheses ("平滑肌蛋白(smooth muscle protein,SMA)",
 #: "(epithelial membrane antigen, EMA)"): the abbreviation names the stain.
 _GLOSS = re.compile(r"(?<=\()\s*(?:[a-z]+[- ]){1,5}[a-z]+\s*[,，;]\s*(?=[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*\s*\))")
+#: A keratin named with its abbreviation between the word and its number ("cytokeratin (CK) 5/6",
+#: "cytokeratin (CK)7"): the keratin of that number.
+_CK_GLOSS = re.compile(r"\b(?:cyto)?kerat[io]n\s*\(CK\)\s*(\d{1,2}(?:/\d{1,2})?)\b", re.I)
+#: A star a report glues to a name before its result ("ALK1*(-)").
+_STAR = re.compile(r"(?<=[A-Za-z0-9])\*(?=\s*[(（:：+\-])")
+#: An antibody clone named beside the result ("Ki67(clone: SP6; index 10%)", "ALK (clone D5F3)").
+_CLONE = re.compile(r"\bclone\s*[:：]?\s*[A-Za-z0-9][A-Za-z0-9.\-/]*\s*[;；,，]?", re.I)
 #: A word broken at a line end, as text copied from a PDF keeps it ("epithelial mem- brane
 #: antigen"): joined when its first part is no word the reader knows.
 _BROKEN = re.compile(r"\b([a-z]{2,})- ([a-z]{2,})\b")
 
 
 def _tidy(text):
-    """Blank asides and glosses and join words broken at a line end, keeping every other
-    character where it was (the spans of unread fragments point into the original)."""
+    """Blank asides, glosses, antibody clones and stray stars, and join words broken at a line
+    end, keeping every other character where it was (the spans of unread fragments point into
+    the original)."""
+    if "*" in text:
+        text = _STAR.sub(" ", text)
+    if "(CK)" in text:
+        text = _CK_GLOSS.sub(lambda m: ("CK" + m.group(1)).ljust(len(m.group(0))), text)
+    if "lone" in text.lower():
+        text = _CLONE.sub(lambda m: " " * len(m.group(0)), text)
     if "(" in text or "[" in text:
         text = _ASIDE.sub(lambda m: " " * len(m.group(0)), text)
         if "," in text or "，" in text or ";" in text:
@@ -673,6 +687,13 @@ def _read_phrase(its, i, allow_paren=True):
                     ph.done = True
                 else:
                     ph.nd = True
+            elif it.n == "any" and j > i and ph.negs:
+                pass  # "without any reaction for"
+            elif it.n in ("cells", "cell") and j > i and ph.polar and not ph.negs and _denied_cells(its, j + 1):
+                j = _denied_cells(its, j + 1)  # "positive cells were not seen", "陽性細胞は認めなかった"
+                ph.negs += 1
+                count += 1
+                continue
             elif it.n == "only" and j > i:
                 pass  # "cytoplasmic only"
             elif it.n in _COPULAS and j > i and ph.polar and j + 1 < n and \
@@ -733,6 +754,16 @@ def _read_phrase(its, i, allow_paren=True):
     elif ph.polar or ph.qf or ph.qp:
         ph.value = "focal" if ph.qf else "pos"
     return ph
+
+
+def _denied_cells(its, x):
+    """The index after a negator that denies the cells just named ("positive cells were not
+    seen": ``were not``), else 0."""
+    n = len(its)
+    y = x
+    while y < n and y - x < 3 and its[y].k == "W" and its[y].n in _COPULAS:
+        y += 1
+    return y + 1 if y < n and its[y].k == "W" and its[y].cls == NEGATOR else 0
 
 
 def _negated_place(its, x):
@@ -923,10 +954,17 @@ class _Reader:
             return found
 
         after = scan(range(i + 1, min(n, i + 21)), True)
-        if after is None and i + 3 < n and its[i + 1].k == "P" and its[i + 1].t == "," and \
-                its[i + 2].k in "MU" and its[i + 3].k == "W" and its[i + 3].n in _OTHER_CELLS:
-            # "CD34、FⅧ 血管(+)": the place written after a short list is every member's
-            after = its[i + 3].n
+        if after is None:
+            # "CD34、FⅧ 血管(+)", "CD31、CD34、SMAは結節内の血管壁にのみ陽性": the place written after a
+            # list of names (nothing else between them) is every member's
+            last = i
+            while last + 2 < n and last - i < 12 and its[last + 1].k == "P" and its[last + 1].t == "," \
+                    and its[last + 2].k in "MU":
+                last += 2
+            if last > i:
+                tail = scan(range(last + 1, min(n, last + 21)), True)
+                if tail and tail in _OTHER_CELLS:
+                    after = tail
         if after is not None:
             return after or None
         before = scan(range(i - 1, max(-1, i - 13), -1), False)

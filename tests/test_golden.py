@@ -29,7 +29,7 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "6c2321a0356fea5ec7d01056c5ae657a6f907e2c6b6740a6ef3b38e9f89351f2",
+    "classify_real_cases": "c7d819fe3b8b00a5294ee214333e4aa2246ef179976defe5b8f3fce2c4577491",
     "classify_generated": "b3e0d5c263b54535629e207e9c2dc95a0e16fb0f7e1933f6df43da93f2e36029",
     "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
     "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",

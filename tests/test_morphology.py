@@ -147,6 +147,18 @@ def test_findings_read_from_report_text(text, expect):
                                                                                 "atypia": ("moderate", "severe")}),
     ("a proliferation of elongated cells of low histological aggressiveness", {"cell_type": ("spindle",)}),
     ("a spindle cell neoplasm", {"cell_type": ("spindle",)}),
+    # the RD2 dev round (2026-12-03): a count over one field is a field's maximum, not a rate
+    ("some mitotic activity (5/40 HPFS, up to 2/HPF)", {"mitoses": ("m2",)}),
+    ("up to 2 mitoses/HPF", {"mitoses": ("m4",)}),                  # alone, it is what there is
+    ("核分裂像数は5個以下/50HPF", {"mitoses": ("m0", "m1")}),
+    ("核分裂像はほとんど認 められなかった", {"mitoses": ("m0",)}),     # a PDF line break inside the verb
+    ("spindle, epithelioid, pleomorphic, and small blue round tumor cells",
+     {"cell_type": ("mixed",), "atypia": ("moderate", "severe")}),
+    ("round to spindle, epithelioid, and plasmacytoid cells", {"cell_type": ("mixed",)}),
+    ("spindle cells and epitheliod cells", {"cell_type": ("mixed",)}),
+    ("small spindle-cells", {"cell_type": ("spindle",)}),
+    ("a 4- × 3-cm tumor", {"size": ("2to5",)}),
+    ("瘤体约20cm", {"size": ("gt10",)}),
 ])
 def test_findings_the_reader_once_missed(text, expect):
     assert observed_states(read_morphology(text)) == expect

@@ -965,6 +965,20 @@ def test_the_nuclear_markers_are_model_markers_and_cells_read_alike():
     ("HBM45(+)、Malen-A(+)", {"HMB45": "pos", "melan_a": "pos"}),
     # "vascular" describing the lesion itself does not place the stain in vessels
     ("atypical vascular proliferative lesion, HHV-8 positive", {"HHV8": "pos"}),
+    # the RD2 round: a denied reading of the cells, "without any", places after a list, glued
+    # stars, clones, glossed keratins, names
+    ("For EMA and CK7, positive cells were not seen", {"EMA": "neg", "CK7": "neg"}),
+    ("EMA、CK7の免疫染色では陽性細胞は認めなかった", {"EMA": "neg", "CK7": "neg"}),
+    ("SMA positive cells were seen", {"SMA": "pos"}),
+    ("positive for CD34, without any reaction for SMA", {"CD34": "pos", "SMA": "neg"}),
+    ("CD31、CD34、SMAは結節内の血管壁にのみ陽性、C-kitは陰性であった", {"CD117": "neg"}),
+    ("ALK1*(-)、SMA(+)", {"ALK": "neg", "SMA": "pos"}),
+    ("β-catenin(大部分細胞質+)", {"beta_catenin": "neg"}),
+    ("Ki67(ClONE:SP6;增值指數10%)", {"Ki67": 10}),
+    ("positive for cytokeratin (CK) 5/6, vimentin", {"vimentin": "pos"}),
+    ("negative for cytokeratin (CK)7 and CK20", {"CK7": "neg", "CK20": "neg"}),
+    ("negative for desmin and prekeratin", {"desmin": "neg", "keratin": "neg"}),
+    ("Smooth Muscle Antigen and S100 are negative", {"SMA": "neg", "S100": "neg"}),
 ])
 def test_report_sentences_the_reader_once_refused(text, expect):
     assert parse(text).markers == expect
