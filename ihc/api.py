@@ -203,6 +203,15 @@ def _pct(x):
     return f"~{v:.0f}%"
 
 
+#: Acronyms in subtype names (training_data/subtypes.csv), written as reports write them.
+_SUBTYPE_ACRONYMS = {"icc": "ICC", "gi": "GI", "kit": "KIT", "sdh": "SDH"}
+
+
+def _subtype_words(sub):
+    """'esophageal_with_icc' -> 'esophageal with ICC'."""
+    return " ".join(_SUBTYPE_ACRONYMS.get(w, w) for w in sub.split("_"))
+
+
 def _rate_phrase(model, dx, marker, state):
     """('positive in ~93% of GIST', citation, source) for an observed state."""
     r = model.rates[dx][marker]
@@ -211,9 +220,10 @@ def _rate_phrase(model, dx, marker, state):
         words = {"low": "<5%", "mid": "5-15%", "high": ">=15%"}
         return f"Ki-67 {words[state]} in {_pct(r[state])} of {name}", r["citation"], r["source"]
     p = r["p"]
-    if state in ("lost", "retained"):
-        return f"lost in {_pct(p)} of {name}", r["citation"], r["source"]
-    return f"positive in {_pct(p)} of {name}", r["citation"], r["source"]
+    what = "lost" if state in ("lost", "retained") else "positive"
+    subs = r.get("subtypes")
+    where = f" ({'; '.join(f'{_subtype_words(sub)}: {_pct(q)}' for sub, q in subs)})" if subs else ""
+    return f"{what} in {_pct(p)} of {name}{where}", r["citation"], r["source"]
 
 
 def _value_word(marker, value):

@@ -254,9 +254,18 @@ def _rates_for_notes(kb):
                 src, cit = kb.ki67_sources[(dx, "")]
                 d[m] = {"low": shares[0], "mid": shares[1], "high": shares[2], "citation": cit or src, "source": src}
                 continue
+            # the rate the cohort is drawn with: the diagnosis's subtypes mixed by their shares
+            # (leiomyoma's DOG1 is ~15%, all of it its oesophageal subtype with entrapped ICC)
             r = kb.rate(dx, m)
-            d[m] = {"p": round(r.p, 4), "focal": round(r.focal, 3), "n": r.n, "basis": r.basis,
+            mix = [(sub, share, kb.rate(dx, m, sub)) for sub, share in kb.mixture(dx)]
+            p = sum(share * rs.p for _, share, rs in mix)
+            focal = sum(share * rs.p * rs.focal for _, share, rs in mix) / p if p > 0 else r.focal
+            d[m] = {"p": round(p, 4), "focal": round(focal, 3), "n": r.n, "basis": r.basis,
                     "citation": r.citation(), "source": "; ".join(dict.fromkeys(s for s, _ in r.sources if s))[:300]}
+            subs = [[sub, round(rs.p, 4)] for sub, share, rs in mix
+                    if sub and rs is not r and abs(rs.p - r.p) >= 0.1 and share * abs(rs.p - r.p) >= 0.01]
+            if subs:
+                d[m]["subtypes"] = subs  # the subtypes whose own rate moves the mixture
         out[dx] = d
     return out
 

@@ -1,6 +1,7 @@
 """Classification behaviour on the panels the issues name, status rules, evidence faithfulness."""
 
 import math
+import re
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -196,3 +197,17 @@ def test_probabilities_always_sum_to_one_and_statuses_are_known(markers, ki67, s
     assert all(0 <= d["probability"] <= 1 for d in r.differential)
     assert r.status in ("ok", "indeterminate", "atypical")
     assert (r.diagnosis is not None) == (r.status == "ok")
+
+
+def test_an_evidence_rate_is_the_rate_the_model_was_built_from():
+    """The rate a line quotes is the diagnosis's subtypes mixed by their shares, as the cohort is
+    drawn: leiomyoma's DOG1 is positive in its oesophageal subtype with entrapped ICC (Deshpande,
+    28/28), so a positive DOG1 that counts for leiomyoma is not quoted as '<1% of leiomyoma'."""
+    r = ihc.classify("CD117- CD34- DOG1+", site="stomach")
+    line = next(e for e in r.evidence if e["diagnosis"] == "leiomyoma" and e["marker"] == "DOG1")
+    assert line["effect"] == "for"
+    pct = int(re.search(r"positive in ~(\d+)% of leiomyoma", line["note"]).group(1))
+    assert 5 <= pct <= 30 and "esophageal with ICC: ~98%" in line["note"]
+    # a diagnosis without subtypes quotes its pooled rate, with no subtype named
+    r2 = ihc.classify("SMA+ desmin+ CD117-")
+    assert all("(" not in e["note"] for e in r2.evidence if e["diagnosis"] == "desmoid_fibromatosis")
