@@ -266,6 +266,8 @@ def _rates_for_notes(kb):
                     if sub and rs is not r and abs(rs.p - r.p) >= 0.1 and share * abs(rs.p - r.p) >= 0.01]
             if subs:
                 d[m]["subtypes"] = subs  # the subtypes whose own rate moves the mixture
+            if abs(p - r.p) >= 1e-4:
+                d[m]["main"] = round(r.p, 4)  # the main entity's: what the site-majority rule reads
         out[dx] = d
     return out
 

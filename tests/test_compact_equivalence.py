@@ -128,7 +128,10 @@ def test_stored_telling_shares_are_the_ones_the_rates_give():
     stored = json.loads((MODELS / "ihc_model.json").read_bytes())
     assert "telling_shares" in stored
     m = CompactModel(stored)
-    plain = CompactModel({k: v for k, v in stored.items() if k != "telling_shares"})
+    assert "typical_shares" in stored
+    plain = CompactModel({k: v for k, v in stored.items() if k not in ("telling_shares", "typical_shares")})
     for marker in m.markers:
         want = [telling_share(m.rates[dx][marker], marker)[0] for dx in m.classes]
         assert m.telling_shares(marker) == plain.telling_shares(marker) == want, marker
+        want = [telling_share(m.rates[dx][marker], marker, typical=True)[0] for dx in m.classes]
+        assert m.typical_shares(marker) == plain.typical_shares(marker) == want, marker

@@ -187,10 +187,16 @@ def telling_phrase(marker):
     return "lost" if marker in LOSS_MARKERS else "positive"
 
 
-def telling_share(rate, marker):
+def telling_share(rate, marker, typical=False):
     """``(share, phrase)`` of the telling result of ``marker`` (:func:`telling_phrase`) in one
-    diagnosis's literature ``rate`` (``{"p": ..., "high": ...}``)."""
-    return (rate["high"] if marker == "Ki67" else rate["p"]), telling_phrase(marker)
+    diagnosis's literature ``rate`` (``{"p": ..., "high": ...}``): the rate the model was built
+    from (its subtypes mixed), or with ``typical`` the main entity's (``"main"``, stored when
+    subtypes move the mix), which the site-majority rule reads: a stain tests for the typical
+    tumour (DOG1 for a gastric GIST against a leiomyoma, though some GI leiomyomas hold
+    DOG1-positive cells of Cajal)."""
+    if marker == "Ki67":
+        return rate["high"], telling_phrase(marker)
+    return (rate.get("main", rate["p"]) if typical else rate["p"]), telling_phrase(marker)
 
 
 class CompactModel:
@@ -269,6 +275,7 @@ class CompactModel:
         if self.data.get("rates"):
             markers = [m for m in self.markers if all(m in self.rates[dx] for dx in self.classes)]
             out["telling_shares"] = {m: pack_floats(self.telling_shares(m)) for m in markers}
+            out["typical_shares"] = {m: pack_floats(self.typical_shares(m)) for m in markers}
         rates = out.get("rates")
         if rates is not None:
             out["rates"] = {dx: r if isinstance(r, str) else json.dumps(r, sort_keys=True, separators=(",", ":"))
@@ -299,16 +306,24 @@ class CompactModel:
         (:func:`telling_share`): read from the file's packed ``telling_shares`` when it has them
         (so a first ``classify`` parses no diagnosis's literature rates to compare them), else
         from :attr:`rates`; memoised."""
-        memo = self.derived.get("telling_shares")
+        return self._shares("telling_shares", marker, False)
+
+    def typical_shares(self, marker):
+        """:meth:`telling_shares` of each diagnosis's main entity (``telling_share(..., typical=True)``,
+        the file's ``typical_shares``): what the site-majority rule reads."""
+        return self._shares("typical_shares", marker, True)
+
+    def _shares(self, key, marker, typical):
+        memo = self.derived.get(key)
         if memo is None:
-            memo = self.derived["telling_shares"] = {}
+            memo = self.derived[key] = {}
         v = memo.get(marker)
         if v is None:
-            stored = self.data.get("telling_shares")
+            stored = self.data.get(key)
             if stored is not None and marker in stored:
                 v = unpack_floats(stored[marker])
             else:
-                v = [telling_share(self.rates[dx][marker], marker)[0] for dx in self.classes]
+                v = [telling_share(self.rates[dx][marker], marker, typical)[0] for dx in self.classes]
             memo[marker] = v
         return v
 

@@ -71,7 +71,7 @@ def sensitive_specific(model, dx, site=None):
         for m in model.markers:
             if m == "Ki67":
                 continue
-            sh = model.telling_shares(m)  # (stored in the file: no diagnosis's rates are parsed)
+            sh = model.typical_shares(m)  # (stored in the file: no diagnosis's rates are parsed)
             if sh[k] >= TEST_SENSITIVITY and sum(sh[j] for j in idx) / len(idx) <= TEST_MEAN_OTHER:
                 out.append(m)
         cache[key] = out
@@ -91,7 +91,7 @@ def majority_tests(model, site):
     if site not in cache:
         dx = maj["diagnosis"]
         tests = tuple(sensitive_specific(model, dx, site))
-        shares = {m: model.telling_shares(m) for m in tests}
+        shares = {m: model.typical_shares(m) for m in tests}
         against = tuple(tuple(m for m in tests if shares[m][j] <= TEST_OTHER) for j in range(len(model.classes)))
         cache[site] = (model.classes.index(dx), tests, against)
     return cache[site]
