@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "c7d819fe3b8b00a5294ee214333e4aa2246ef179976defe5b8f3fce2c4577491",
-    "classify_generated": "b3e0d5c263b54535629e207e9c2dc95a0e16fb0f7e1933f6df43da93f2e36029",
+    "classify_real_cases": "dec3cec66d6a42af62bee37431e1dd7825e57bec357bef8f62e8922957d90a58",
+    "classify_generated": "a96d8414d98c9e1db956e3e27885b9ec0eab12b27d5c541cbcfb952995a84054",
     "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
     "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",
     "batch_text_csv": "c3d15f8905f5bdf71bee78a3b7ffc32b1d74a6c5cac083fb6c9008a5cddda1de",
-    "batch_structured_jsonl": "5f1ca338bf60b3a5fed935893ff82363099d68f72e942e7034c2f5f895402da8",
-    "batch_uniform_jsonl": "8a3f9503bae35d57ef314b64179586cba582be1cdaaca54dbe1f316d8899dba3",
-    "batch_text_jsonl": "11c7f6771763b0407a9992e6946ba4ea881ba2ef332ebc7d691b823b2bfdfd28"
+    "batch_structured_jsonl": "2f0c3e1e06fe13c8389dbc92d455e5a16029255bc0c7e28bba3207be9c3d3e6d",
+    "batch_uniform_jsonl": "1aacc88241d113eb3b9b25c1d5b0fd7668f386a02b848c53c3288c829d672202",
+    "batch_text_jsonl": "51f454b36babaf9e7990afb6d64ce05e9e8ea68485b47d467dea17a75b4a1527"
 }
 
 
