@@ -1770,8 +1770,8 @@ class _Templates:
     path's own assembly) for the key's first panel with the figure replaced by a slot object,
     whose word is a token, and the input's number by a second token; the text's tokens become
     format fields, and each row fills in its own figure, as json writes the number and the word.
-    The tokens hold a lone surrogate (no decoded input has one) and a nonce; a text whose tokens
-    do not account for every surrogate in it, a panel that does not hold its key's figure, a
+    The tokens hold a NUL (json writes it as ``\\u0000``) and a nonce; a text whose tokens do not
+    account for every ``\\u0000`` in it, a panel that does not hold its key's figure, a
     row the reader refuses or one with morphology is written the row path's way instead.
     The key facts and next stains of the chunk's new keys are computed as one block first
     (:meth:`_Classifier.prefetch`). Tested byte for byte against the one-row-at-a-time writer.
@@ -1790,8 +1790,11 @@ class _Templates:
         self.ki67 = ki[0] if len(ki) == 1 else None  # the key position of the Ki-67 column, if one
         self.coder = coders[self.ki67] if self.ki67 is not None else None
         nonce = secrets.token_hex(8)
-        self.num_token = "\udfff" + nonce + "n\udfff"
-        self.word_token = "\udfff" + nonce + "w\udfff"
+        self.num_token = "\x00" + nonce + "n\x00"
+        self.word_token = "\x00" + nonce + "w\x00"
+        #: the tokens as the JSON text holds them (json writes a NUL as \u0000)
+        self.num_json = _json_line(self.num_token)
+        self.word_json = _json_line(self.word_token)[1:-1]
         self.slot = _Ki67Slot(self.word_token)
         self.codes = {}  # Ki-67 code -> (template code, value, number text, word text) or None
         self.memo = {}   # template key -> (text, has fields, representative value) or None (the row path)
@@ -1849,14 +1852,14 @@ class _Templates:
                 continue
             # the text between the tokens, and which figure text goes after each piece
             pieces, kinds = [], []
-            for i, part in enumerate(("," + text[1:] + "\n").split('"' + self.num_token + '"')):
+            for i, part in enumerate(("," + text[1:] + "\n").split(self.num_json)):
                 if i:
                     kinds.append(2)
-                for w, seg in enumerate(part.split(self.word_token)):
+                for w, seg in enumerate(part.split(self.word_json)):
                     if w:
                         kinds.append(3)
                     pieces.append(seg)
-            ok = not any("\udfff" in seg for seg in pieces)
+            ok = not any("\\u0000" in seg for seg in pieces)
             self.memo[tk] = None if not ok else (pieces, tuple(kinds)) if kinds else (pieces[0], False)
 
     def render(self, chunk, start):
