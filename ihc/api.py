@@ -29,7 +29,8 @@ from .panel import Panel
 
 __all__ = ["Result", "classify", "recommend", "load_model", "SCHEMA_VERSION", "classify_panel", "evidence",
            "evidence_items", "next_stains", "next_findings", "gist_risk_block", "panel_warnings", "value_word",
-           "site_majority_tests", "gain_needed", "ASKABLE_FINDINGS", "MIN_GAIN_BITS", "GAIN_TOLERANCE"]
+           "site_majority_tests", "gain_needed", "next_steps_block", "ASKABLE_FINDINGS", "MIN_GAIN_BITS",
+           "GAIN_TOLERANCE"]
 
 SCHEMA_VERSION = "1"
 
@@ -573,14 +574,164 @@ def _next_findings(model, states, site, proba, findings, next_stains, settled=Fa
         g = gains[("finding", f)] if gains is not None else model.finding_gain(states, site, f, findings, proba, z)
         if g < MIN_GAIN_BITS:
             continue
-        if best is None or g >= best_g:
-            cmp = "more than any stain not yet done" + (f" ({best['marker']} {best_g:.2f} bits)" if best else "")
-        else:
-            cmp = f"less than {best['marker']} ({best_g:.2f} bits) but at no cost"
         out.append({"finding": f, "expected_information_gain": round(g, 4),
-                    "why": f"{_FINDING_ASK[f]}: it separates {names}, {cmp}"})
+                    "why": _finding_why(f, names, best["marker"] if best else None,
+                                        f"{best_g:.2f}", best is None or g >= best_g)})
     out.sort(key=lambda d: -d["expected_information_gain"])
     return out[:top]
+
+
+def _finding_why(finding, names, best, best_g, more):
+    """A next finding's "why": ``names`` the two leading diagnoses, ``best`` the best stain listed
+    (or None) and ``best_g`` its gain as written, ``more`` whether the finding's gain is not below it."""
+    if more:
+        cmp = "more than any stain not yet done" + (f" ({best} {best_g} bits)" if best else "")
+    else:
+        cmp = f"less than {best} ({best_g} bits) but at no cost"
+    return f"{_FINDING_ASK[finding]}: it separates {names}, {cmp}"
+
+
+def next_steps_block(model, np, site, names, G, stains, rows, top=5):
+    """The next stains and findings of a block of panels at ``site``, as :func:`next_stains` and
+    :func:`next_findings` give them (``settled`` False, no findings given, ``available`` None) from
+    the gains ``G`` (n x ``names``: the stains' names and ``("finding", f)``; batch: estimates that
+    :func:`ihc.engine.vector.decided` vouches for, so no two of the leading gains are near equal).
+    ``stains``: n x names mask of the stains not in the panel; ``rows``: per row ``(states, proba,
+    order)``, ``order`` the class indices by probability (:func:`_ranked`'s list).
+
+    Returns per row ``(stains, findings)``, each a list of ``(name, rounded gain, why)``. The stains'
+    ranking and the diagnoses each "why" names (:func:`_why`'s picks) are array operations over the
+    block; the texts are :func:`_why`'s, :func:`_site_majority_stain`'s and :func:`_next_findings`'
+    own (written by them on a memo miss, so each text is made in one place)."""
+    n = len(rows)
+    if not n:
+        return []
+    classes = model.classes
+    markers = model.markers
+    col = {nm: j for j, nm in enumerate(names)}
+    stain_cols = [j for j, nm in enumerate(names) if not isinstance(nm, tuple)]
+    name_rank = np.zeros(len(names), dtype=np.int64)
+    for r, j in enumerate(sorted(stain_cols, key=names.__getitem__)):
+        name_rank[j] = r
+    derived = model.derived
+    why_texts = derived.get("why_texts")
+    if why_texts is None:
+        why_texts = derived["why_texts"] = {}
+    # the stains listed by gain (then name), from the floor up: the first ``top`` of each row
+    listable = stains & (G >= MIN_GAIN_BITS)
+    neg = np.where(listable, -G, np.inf)
+    ranked_cols = np.lexsort((np.broadcast_to(name_rank, G.shape), neg), axis=1)[:, :top]
+    n_list = listable.sum(axis=1).tolist()
+    lead_cols = ranked_cols.tolist()
+    lead_gains = np.take_along_axis(G, ranked_cols, axis=1).tolist()
+    # the site majority's tests (model marker order), per leading other diagnosis
+    maj = model.site_majority.get(site) if site else None
+    maj_k = classes.index(maj["diagnosis"]) if maj and maj["diagnosis"] in classes else None
+    maj_memo = derived.setdefault("majority_why", {})
+    tests_for = {}
+    idx = {m: i for i, m in enumerate(markers)}
+    P = np.array([r[1] for r in rows])
+    picked_lists = []  # per row: [(col, gain)] listed after the majority stain
+    firsts = []
+    for r, (states, proba, order) in enumerate(rows):
+        first = None
+        if maj_k is not None:
+            other = order[0] if order[0] != maj_k else order[1]
+            tests = tests_for.get(other)
+            if tests is None:
+                tests = tests_for[other] = _majority_tests(model, maj["diagnosis"], proba, site)
+            if tests and not any(m in states for m in tests):
+                Gr = G[r]
+                scored = sorted(((float(Gr[col[m]]), m) for m in tests), key=lambda t: (-t[0], idx[t[1]]))
+                g, m = scored[0]
+                mkey = (site, m, scored[1][1] if len(scored) > 1 else None, other, _pct(proba[maj_k]))
+                why = maj_memo.get(mkey)
+                if why is None:
+                    cands = [x for x in markers if x not in states]
+                    every = {x: float(Gr[col[x]]) for x in cands if x in col}
+                    why = _site_majority_stain(model, states, site, proba, cands, every)[2]
+                    if len(maj_memo) >= _EVIDENCE_MEMO:
+                        maj_memo.clear()
+                    maj_memo[mkey] = why
+                first = (m, g, why)
+        listed = list(zip(lead_cols[r][:n_list[r]], lead_gains[r]))
+        if first is not None:
+            listed = [t for t in listed if names[t[0]] != first[0]]
+        picked_lists.append(listed[:top - (first is not None)])
+        firsts.append(first)
+    # _why's picks for every (row, stain listed): the diagnoses in play (_in_play: a prefix of
+    # the order, those >= 0.02, else the first two), the others by -p * |share - lead's share|
+    pr = [r for r, lst in enumerate(picked_lists) for _ in lst]
+    picks = {}
+    if pr:
+        K = min(6, len(classes))
+        O = np.array([rows[r][2][:K] for r in range(n)])
+        live = np.take_along_axis(P, O, axis=1) >= 0.02
+        n_ip = np.where(live.all(axis=1), K, live.argmin(axis=1))
+        n_ip = np.where(n_ip == 0, min(2, len(classes)), n_ip)
+        T = np.array([model.telling_shares(m) for m in markers])
+        mi = np.array([idx[names[c]] for lst in picked_lists for c, _ in lst])
+        pr_a = np.array(pr)
+        ip = O[pr_a]
+        lead = ip[:, 0]
+        oth = ip[:, 1:]
+        valid = np.arange(1, K)[None, :] < n_ip[pr_a][:, None]
+        sh_lead = T[mi, lead]
+        d = np.abs(T[mi[:, None], oth] - sh_lead[:, None])
+        score = np.where(valid, -P[pr_a[:, None], oth] * d, np.inf)
+        so = np.argsort(score, axis=1, kind="stable")
+        o_sorted = np.take_along_axis(oth, so, axis=1)
+        d_sorted = np.take_along_axis(d, so, axis=1)
+        v_sorted = np.take_along_axis(valid, so, axis=1)
+        take = v_sorted[:, :2] & (d_sorted[:, :2] >= 0.2)
+        lead_l, o_l, take_l, nv = lead.tolist(), o_sorted[:, :2].tolist(), take.tolist(), v_sorted.sum(axis=1).tolist()
+        mi_l = mi.tolist()
+        for q, r in enumerate(pr):
+            m = markers[mi_l[q]]
+            key = (m, lead_l[q]) + tuple(k for k, t in zip(o_l[q], take_l[q]) if t)
+            if len(key) == 2 and nv[q]:
+                key = key + (o_l[q][0],)
+            picks.setdefault(r, []).append(key)
+    out = []
+    askable = [col.get(("finding", f)) for f in ASKABLE_FINDINGS] if model.morphology is not None else []
+    finding_memo = derived.setdefault("finding_why", {})
+    for r, (states, proba, order) in enumerate(rows):
+        nxt = []
+        first = firsts[r]
+        if first is not None:
+            nxt.append((first[0], round(first[1], 4), first[2]))
+        keys = picks.get(r, ())
+        for (c, g), key in zip(picked_lists[r], keys):
+            text = why_texts.get(key)
+            if text is None:  # (_why writes it, under the same key)
+                text = _why(model, key[0], proba)
+            nxt.append((key[0], round(g, 4), text))
+        nfind = []
+        if askable:
+            best = max(nxt, key=lambda t: t[1], default=None)
+            bm, b2 = (best[0], f"{best[1]:.2f}") if best else (None, "0.00")
+            o2 = (order[0], order[1]) if len(order) > 1 else tuple(order)
+            Gr = None
+            for f, c in zip(ASKABLE_FINDINGS, askable):
+                if Gr is None:
+                    Gr = G[r].tolist()
+                g = Gr[c]
+                if g < MIN_GAIN_BITS:
+                    continue
+                more = best is None or g >= best[1]
+                fkey = (f, o2, bm, b2, more)
+                why = finding_memo.get(fkey)
+                if why is None:
+                    names2 = " vs ".join(_SHORT[classes[k]] for k in o2)
+                    why = _finding_why(f, names2, bm, b2, more)
+                    if len(finding_memo) >= _EVIDENCE_MEMO:
+                        finding_memo.clear()
+                    finding_memo[fkey] = why
+                nfind.append((f, round(g, 4), why))
+            nfind.sort(key=lambda t: -t[1])
+            nfind = nfind[:3]  # (next_findings' own top)
+        out.append((nxt, nfind))
+    return out
 
 
 def _discordant(model, states, typ):

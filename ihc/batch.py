@@ -230,6 +230,9 @@ class _Classifier:
         self.warning_text = {}
         self.dict_text = {}
         self.dict_heads = {}
+        #: JSON Lines: next-stain and finding entries' JSON pieces per (name, why), gains' texts
+        self.entry_text = {}
+        self.gain_text = {}
         self.block = None  # (StatesEvaluator, ApproxGains) once numpy is imported, False without it
         #: a context for the block products: one BLAS thread (their matrices are small; BLAS's
         #: idle threads spin after each product, taking a core from this one on a busy machine)
@@ -346,14 +349,15 @@ class _Classifier:
             else:
                 todo_next.append(i)
         if todo_next:
-            self._next_block(approx, np, [(keys[i], todo[keys[i]], pl[i], zl[i]) for i in todo_next], p[todo_next])
+            self._next_block(approx, np, [(keys[i], todo[keys[i]], pl[i], zl[i]) for i in todo_next], p[todo_next],
+                             [order[i] for i in todo_next])
 
-    def _next_block(self, approx, np, items, P):
+    def _next_block(self, approx, np, items, P, orders):
         """Next stains and findings of ``items`` ``(nkey, states, proba, scores)`` (not settled),
-        ``P`` their probabilities as an array: from :class:`ApproxGains`' estimates for the rows
-        :func:`decided` vouches for, the others from exact gains (:meth:`_next_exact`)."""
-        from .api import (GAIN_TOLERANCE, MIN_GAIN_BITS, next_findings as _next_findings,
-                          next_stains as _next_stains, site_majority_tests)
+        ``P`` their probabilities as an array, ``orders`` their class orders: from
+        :class:`ApproxGains`' estimates for the rows :func:`decided` vouches for, the lists made as
+        one block (:func:`ihc.api.next_steps_block`), the others from exact gains (:meth:`_next_exact`)."""
+        from .api import GAIN_TOLERANCE, MIN_GAIN_BITS, next_steps_block, site_majority_tests
         from .engine.vector import decided
 
         model = self.model
@@ -377,36 +381,52 @@ class _Classifier:
             tests[[col[m] for m in site_majority_tests(model, site)]] = True
             ok = sure & decided(np, G, stains, finds, tests[None, :], top=5, floor=MIN_GAIN_BITS, tol=tol,
                                 decimals=4)
-            # the stains whose gain can reach the list (api.gain_needed's bar) and every test
-            g = np.where(stains, G, -np.inf)
-            k = min(5, g.shape[1] - 1)
-            bar = np.maximum(MIN_GAIN_BITS, -np.partition(-g, k, axis=1)[:, k]) - tol
-            sel = (stains & (g >= bar[:, None])) | (stains & tests[None, :]) | finds[None, :]
-            rr, cc = np.nonzero(sel)  # row-major: each row's selected columns together, in order
-            picked = [names[j] for j in cc.tolist()]
-            values = G[rr, cc].tolist()
-            ends = np.cumsum(np.bincount(rr, minlength=len(ix))).tolist()
-            F = G[:, fcols].tolist()
-            lo = 0
-            for r, (i, good, hi) in enumerate(zip(ix, ok.tolist(), ends)):
-                nkey, states, proba, z = items[i]
-                a, lo = lo, hi
-                if not good:
-                    exact[nkey] = states
-                    continue
-                gains = dict(zip(picked[a:hi], values[a:hi]))
-                nxt = _next_stains(model, states, site, proba, top=5, available=None, settled=False,
-                                   scores=z, gains=gains)
+            good = np.nonzero(ok)[0]
+            for r in np.nonzero(~ok)[0].tolist():
+                exact[items[ix[r]][0]] = items[ix[r]][1]
+            if not len(good):
+                continue
+            gl = good.tolist()
+            lists = next_steps_block(model, np, site, names, G[good], stains[good],
+                                     [(items[ix[r]][1], items[ix[r]][2], orders[ix[r]]) for r in gl], top=5)
+            F = G[good][:, fcols].tolist() if fcols else None
+            for q, (r, (nxt, nfind)) in enumerate(zip(gl, lists)):
+                nkey, states = items[ix[r]][0], items[ix[r]][1]
                 if nxt and fcols:
-                    best = max(n["expected_information_gain"] for n in nxt)
-                    if any(abs(x - best) <= tol for x in F[r]):
+                    best = max(t[1] for t in nxt)
+                    if any(abs(x - best) <= tol for x in F[q]):
                         exact[nkey] = states  # a finding as good as the best stain, within the margin
                         continue
-                nfind = _next_findings(model, states, site, proba, {}, nxt, False, scores=z, gains=gains)
                 _trim(self.next_text, self.limit_key)
-                self.next_text[nkey] = self._next_json(nxt, nfind)
+                self.next_text[nkey] = self._next_json_lists(nxt, nfind)
         if exact:
             self._next_exact(exact)
+
+    def _next_json_lists(self, nxt, nfind):
+        """:meth:`_next_json` of lists of ``(name, gain, why)`` (:func:`ihc.api.next_steps_block`):
+        each (name, why)'s JSON pieces and each gain's ``float.__repr__`` (what json writes) once."""
+        memo = self.entry_text
+        reprs = self.gain_text
+        parts = []
+        for lst, head in ((nxt, '{"marker":'), (nfind, '{"finding":')):
+            texts = []
+            for name, g, why in lst:
+                pre = memo.get((head, name, why))
+                if pre is None:
+                    _trim(memo, self.limit_key)
+                    pre = memo[(head, name, why)] = (head + _json_line(name) + ',"expected_information_gain":',
+                                                     ',"why":' + _json_line(why) + "}")
+                t = reprs.get(g)
+                if t is None:
+                    if type(g) is not float or g - g != 0.0:  # not a finite float: json's own text
+                        t = _json_line(g)
+                    else:
+                        _trim(reprs)
+                        t = reprs[g] = float.__repr__(g)
+                texts.append(pre[0] + t + pre[1])
+            parts.append(",".join(texts))
+        text = '"next_stains":[' + parts[0] + "]"
+        return text + ',"next_findings":[' + parts[1] + "]" if nfind else text
 
     def _next_exact(self, todo):
         """Next stains and findings of the keys ``todo`` (nkey -> states; in the key memo, not

@@ -1078,6 +1078,52 @@ def test_estimated_gains_decide_the_lists_as_the_exact_gains_do():
     assert n_decided > 500, n_decided
 
 
+def test_next_steps_block_equals_next_stains_and_next_findings():
+    """api.next_steps_block (JSON Lines' lists for a block of panels) gives next_stains' and
+    next_findings' lists, entry for entry, from the same gains: random panels at sites with and
+    without a majority tumour, every row (decided or not: ties are broken as the scalar rules
+    break them), and gains pulled together so that ties, the floor and the site-majority rule occur."""
+    import random
+
+    import numpy as np
+
+    from ihc.api import load_model, next_findings, next_stains, next_steps_block
+    from ihc.engine import marker_states
+    from ihc.engine.vector import ApproxGains
+
+    model = load_model()
+    approx = ApproxGains(np, model)
+    rnd = random.Random(31)
+    seen = collections.Counter()
+    for site in (None, "stomach", "skin", "uterus", "retroperitoneum", "anus", "thigh"):
+        panels = []
+        for _ in range(200):
+            chosen = rnd.sample(model.markers, rnd.randint(0, 8))
+            panels.append({m: rnd.choice(marker_states(m)) for m in chosen})
+        P = np.array([model.proba(s, site) for s in panels])
+        G, _ = approx.gains(site, P)
+        G = G.copy()
+        G[::7] = np.round(G[::7], 2)  # ties between candidates, gains at the floor
+        names = approx.names
+        stains = np.array([[not isinstance(nm, tuple) and nm not in s for nm in names] for s in panels])
+        rows = []
+        for states, p in zip(panels, P.tolist()):
+            rows.append((states, p, sorted(range(len(p)), key=p.__getitem__, reverse=True)))
+        got = next_steps_block(model, np, site, names, G, stains, rows, top=5)
+        for r, (states, proba, order) in enumerate(rows):
+            gains = {nm: float(G[r, j]) for j, nm in enumerate(names) if isinstance(nm, tuple) or nm not in states}
+            z = model.scores(states, site)
+            ref_s = next_stains(model, states, site, proba, scores=z, gains=gains)
+            ref_f = next_findings(model, states, site, proba, {}, ref_s, scores=z, gains=gains)
+            want = ([(d["marker"], d["expected_information_gain"], d["why"]) for d in ref_s],
+                    [(d["finding"], d["expected_information_gain"], d["why"]) for d in ref_f])
+            assert got[r] == want, (states, site)
+            seen["majority"] += any("Listed first whatever its gain" in t[2] for t in want[0])
+            seen["findings"] += bool(want[1])
+            seen["stains"] += len(want[0])
+    assert seen["majority"] > 50 and seen["findings"] > 200 and seen["stains"] > 3000, seen
+
+
 @pytest.mark.parametrize("mode", ["default", "strict"])
 def test_jsonl_odd_layouts_equal_the_one_object_writer(monkeypatch, mode):
     """Layouts the templates leave alone or handle with care: two Ki-67 columns (no figure slot),
