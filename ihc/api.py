@@ -686,15 +686,27 @@ def next_steps_block(model, np, site, names, G, stains, rows, top=5):
         take = v_sorted[:, :2] & (d_sorted[:, :2] >= 0.2)
         lead_l, o_l, take_l, nv = lead.tolist(), o_sorted[:, :2].tolist(), take.tolist(), v_sorted.sum(axis=1).tolist()
         mi_l = mi.tolist()
-        for q, r in enumerate(pr):
-            m = markers[mi_l[q]]
-            key = (m, lead_l[q]) + tuple(k for k, t in zip(o_l[q], take_l[q]) if t)
-            if len(key) == 2 and nv[q]:
-                key = key + (o_l[q][0],)
-            picks.setdefault(r, []).append(key)
+        if o_sorted.shape[1] >= 2:  # (the keys written out: two others at most, the first if none is taken)
+            for r, m, ld, (o0, o1), (t0, t1), v in zip(pr, mi_l, lead_l, o_l, take_l, nv):
+                if t0:
+                    key = (markers[m], ld, o0, o1) if t1 else (markers[m], ld, o0)
+                elif t1:
+                    key = (markers[m], ld, o1)
+                else:
+                    key = (markers[m], ld, o0) if v else (markers[m], ld)
+                picks.setdefault(r, []).append(key)
+        else:
+            for q, r in enumerate(pr):
+                m = markers[mi_l[q]]
+                key = (m, lead_l[q]) + tuple(k for k, t in zip(o_l[q], take_l[q]) if t)
+                if len(key) == 2 and nv[q]:
+                    key = key + (o_l[q][0],)
+                picks.setdefault(r, []).append(key)
     out = []
     askable = [col.get(("finding", f)) for f in ASKABLE_FINDINGS] if model.morphology is not None else []
     finding_memo = derived.setdefault("finding_why", {})
+    # the findings' gains per row, read from the block at once (a row's whole list per row otherwise)
+    FG = G[:, askable].tolist() if askable and None not in askable else None
     for r, (states, proba, order) in enumerate(rows):
         nxt = []
         first = firsts[r]
@@ -711,11 +723,12 @@ def next_steps_block(model, np, site, names, G, stains, rows, top=5):
             best = max(nxt, key=lambda t: t[1], default=None)
             bm, b2 = (best[0], f"{best[1]:.2f}") if best else (None, "0.00")
             o2 = (order[0], order[1]) if len(order) > 1 else tuple(order)
-            Gr = None
-            for f, c in zip(ASKABLE_FINDINGS, askable):
-                if Gr is None:
-                    Gr = G[r].tolist()
-                g = Gr[c]
+            if FG is not None:
+                fgs = FG[r]
+            else:
+                Gr = G[r].tolist()
+                fgs = [Gr[c] for c in askable]
+            for f, g in zip(ASKABLE_FINDINGS, fgs):
                 if g < MIN_GAIN_BITS:
                     continue
                 more = best is None or g >= best[1]

@@ -374,9 +374,10 @@ class _Classifier:
             fcols = [j for j, nm in enumerate(names) if isinstance(nm, tuple)]
             finds = ~is_stain
             stains = np.repeat(is_stain[None, :], len(ix), axis=0)
-            for r, i in enumerate(ix):
-                for m in items[i][1]:
-                    stains[r, col[m]] = False
+            done = [(r, col[m]) for r, i in enumerate(ix) for m in items[i][1]]  # each panel's stains
+            if done:
+                rr, cc = zip(*done)
+                stains[list(rr), list(cc)] = False
             tests = np.zeros(len(names), bool)
             tests[[col[m] for m in site_majority_tests(model, site)]] = True
             ok = sure & decided(np, G, stains, finds, tests[None, :], top=5, floor=MIN_GAIN_BITS, tol=tol,
