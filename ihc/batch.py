@@ -653,11 +653,12 @@ class _Classifier:
             text = self.next_text[nkey] = self._next_json(nxt, nfind)
         return text
 
-    def _object_text(self, panel, states, skey, facts, input_text=None):
+    def _object_text(self, panel, states, skey, facts, input_text=None, opening="{", closing="}"):
         """The classify object of ``panel`` (no morphological findings; ``states`` its model states,
         ``facts`` :meth:`_key_facts`') as the JSON text ``Result.to_dict()`` gives (members in its
         order): status and differential, next stains and findings once per key, each evidence line
-        and warning once per text, the GIST risk block once per (leading diagnosis, site)."""
+        and warning once per text, the GIST risk block once per (leading diagnosis, site).
+        ``opening`` and ``closing`` are written for its braces (a template: ``","`` and ``"}\\n"``)."""
         from .api import evidence_items as _evidence_items, gist_risk_block, panel_warnings as _warnings
 
         model = self.model
@@ -704,8 +705,8 @@ class _Classifier:
             warn.append(t)
         if input_text is None:
             input_text = _json_members({"input": panel.to_dict(ignored=True)})
-        return "".join(("{", head, ",", input_text, ",", mid, ',"evidence":[', ",".join(ev), "],", nxt_text,
-                        ",", gist, '"warnings":[', ",".join(warn), "]}"))
+        return "".join((opening, head, ",", input_text, ",", mid, ',"evidence":[', ",".join(ev), "],", nxt_text,
+                        ",", gist, '"warnings":[', ",".join(warn), "]", closing))
 
     def _full_text(self, panel):
         """:meth:`_full` written straight to the JSON text ``Result.to_dict()`` gives
@@ -1860,27 +1861,28 @@ class _Templates:
             skey = tuple(states.items())
             facts = clf._key_facts(states, skey, panel.site)
             if v is None:
-                text = clf._object_text(panel, states, skey, facts)
-                self.memo[tk] = ("," + text[1:] + "\n", False)
+                self.memo[tk] = (clf._object_text(panel, states, skey, facts, opening=",", closing="}\n"), False)
                 continue
             try:
                 panel.markers["Ki67"] = self.slot
                 d = panel.to_dict(ignored=True)
                 d["markers"]["Ki67"] = self.num_token
-                text = clf._object_text(panel, states, skey, facts, _json_members({"input": d}))
+                text = clf._object_text(panel, states, skey, facts, _json_members({"input": d}), ",", "}\n")
             except Exception:  # the slot where a figure was expected: this key goes the row path's way
                 self.memo[tk] = None
                 continue
             # the text between the tokens, and which figure text goes after each piece
             pieces, kinds = [], []
-            for i, part in enumerate(("," + text[1:] + "\n").split(self.num_json)):
+            for i, part in enumerate(text.split(self.num_json)):
                 if i:
                     kinds.append(2)
                 for w, seg in enumerate(part.split(self.word_json)):
                     if w:
                         kinds.append(3)
                     pieces.append(seg)
-            ok = not any("\\u0000" in seg for seg in pieces)
+            # no \u0000 but the tokens' own two each (none straddles a token's edge: a token's only
+            # backslashes are its two \u0000's own, and a quote is not in \u0000)
+            ok = text.count("\\u0000") == 2 * len(kinds)
             self.memo[tk] = None if not ok else (pieces, tuple(kinds)) if kinds else (pieces[0], False)
 
     def render(self, chunk, start):
