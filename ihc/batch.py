@@ -233,6 +233,7 @@ class _Classifier:
         #: JSON Lines: next-stain and finding entries' JSON pieces per (name, why), gains' texts
         self.entry_text = {}
         self.gain_text = {}
+        self.object_fns = None
         self.block = None  # (StatesEvaluator, ApproxGains) once numpy is imported, False without it
         #: a context for the block products: one BLAS thread (their matrices are small; BLAS's
         #: idle threads spin after each product, taking a core from this one on a busy machine)
@@ -659,8 +660,12 @@ class _Classifier:
         order): status and differential, next stains and findings once per key, each evidence line
         and warning once per text, the GIST risk block once per (leading diagnosis, site).
         ``opening`` and ``closing`` are written for its braces (a template: ``","`` and ``"}\\n"``)."""
-        from .api import evidence_items as _evidence_items, gist_risk_block, panel_warnings as _warnings
+        fns = self.object_fns
+        if fns is None:  # (imported once: an import statement per key cost ~1.5 us)
+            from .api import evidence_items, gist_risk_block, panel_warnings
 
+            fns = self.object_fns = (evidence_items, gist_risk_block, panel_warnings)
+        _evidence_items, gist_risk_block, _warnings = fns
         model = self.model
         site = panel.site
         proba, status, settled, order, mid, z = facts

@@ -1124,6 +1124,46 @@ def test_next_steps_block_equals_next_stains_and_next_findings():
     assert seen["majority"] > 50 and seen["findings"] > 200 and seen["stains"] > 3000, seen
 
 
+def test_jsonl_templates_with_nul_and_escapes_equal_the_one_object_writer(monkeypatch):
+    """Cells holding a NUL (json writes ``\\u0000``, as in the templates' tokens), the text
+    ``\\u0000`` itself, backslashes and quotes, in the site, an unknown column, a marker cell and
+    the id, beside Ki-67 figures (templates with tokens): byte for byte the one-object writer, and
+    some templates are refused (their rows go the row path's way)."""
+    import random
+
+    rng = random.Random(5)
+    V = ["+", "-", "focal", "", "pos\x00"]
+    K = ["", "3", "30%", "7.5", "5-10%", "12\x00"]
+    S = ["stomach", "st\x00omach", "skin\\u0000", "uterus", '"x\\"', "", "x\x00" * 3]
+    N = ["", "a\x00b", "\\u0000", "\\"]
+    lines = ["case_id,SMA,desmin,CD117,Ki67,notes,site"]
+    for i in range(400):
+        cells = [rng.choice([f"c{i}", f"c\x00{i}"]), rng.choice(V), rng.choice(V), rng.choice(V), rng.choice(K),
+                 rng.choice(N), rng.choice(S)]
+        lines.append(",".join('"' + c.replace('"', '""') + '"' if '"' in c else c for c in cells))
+    data = ("\n".join(lines) + "\n").encode()
+    refused = collections.Counter()
+    build = batch._Templates._build
+
+    def counting(self, new):
+        build(self, new)
+        refused["none"] += sum(self.memo.get(tk, 0) is None for tk in new)
+        refused["all"] += len(new)
+
+    monkeypatch.setattr(batch._Templates, "_build", counting)
+    got = {}
+    for mode in ("default", "strict"):
+        out = io.StringIO()
+        run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
+        got[mode] = out.getvalue()
+    assert 0 < refused["none"] < refused["all"], refused
+    _one_object_writer(monkeypatch)
+    for mode in ("default", "strict"):
+        out = io.StringIO()
+        run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
+        assert got[mode] == out.getvalue(), mode
+
+
 @pytest.mark.parametrize("mode", ["default", "strict"])
 def test_jsonl_odd_layouts_equal_the_one_object_writer(monkeypatch, mode):
     """Layouts the templates leave alone or handle with care: two Ki-67 columns (no figure slot),
