@@ -559,6 +559,9 @@ _GLOSS = re.compile(r"(?<=\()\s*(?:[a-z]+[- ]){1,5}[a-z]+\s*[,，;]\s*(?=[A-Za-z
 #: A keratin named with its abbreviation between the word and its number ("cytokeratin (CK) 5/6",
 #: "cytokeratin (CK)7"): the keratin of that number.
 _CK_GLOSS = re.compile(r"\b(?:cyto)?kerat[io]n\s*\(CK\)\s*(\d{1,2}(?:/\d{1,2})?)\b", re.I)
+#: A hyphen between a name and its result word with a space after it ("desmin- negative").
+_HYPHEN_RESULT = re.compile(r"(?<=[A-Za-z0-9])-(?= +(?:positive|negative|positivity|negativity|reactive|"
+                            r"immunoreactive|nonreactive|staining|stained)\b)", re.I)
 #: A star a report glues to a name before its result ("ALK1*(-)").
 _STAR = re.compile(r"(?<=[A-Za-z0-9])\*(?=\s*[(（:：+\-])")
 #: An antibody clone named beside the result ("Ki67(clone: SP6; index 10%)", "ALK (clone D5F3)").
@@ -583,6 +586,10 @@ def _tidy(text):
         if "," in text or "，" in text or ";" in text:
             text = _GLOSS.sub(lambda m: " " * len(m.group(0)), text)
     if "- " in text:
+        # "vimentin- positive, desmin- negative": a hyphen broken at a line end before the result
+        # word, not a minus sign (read as one, desmin came out positive)
+        text = _HYPHEN_RESULT.sub(" ", text)
+
         def join(m):
             a, b = m.group(1), m.group(2)
             if not _KNOWN_TOKENS:

@@ -979,6 +979,9 @@ def test_the_nuclear_markers_are_model_markers_and_cells_read_alike():
     ("negative for cytokeratin (CK)7 and CK20", {"CK7": "neg", "CK20": "neg"}),
     ("negative for desmin and prekeratin", {"desmin": "neg", "keratin": "neg"}),
     ("Smooth Muscle Antigen and S100 are negative", {"SMA": "neg", "S100": "neg"}),
+    # a hyphen broken at a line end before the result word is not a minus sign
+    ("vimentin- positive, desmin- negative", {"vimentin": "pos", "desmin": "neg"}),
+    ("SMA-, desmin-, CD34- negative for all", {"SMA": "neg", "desmin": "neg", "CD34": "neg"}),
 ])
 def test_report_sentences_the_reader_once_refused(text, expect):
     assert parse(text).markers == expect
