@@ -69,6 +69,7 @@ Only the standard library is imported: this module is on the fast path.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -82,7 +83,7 @@ from .exceptions import (
     UnknownMarkerError,
 )
 from . import lexicon_en as _EN
-from .markers import LOSS_MARKERS, OTHER_MARKERS, canonical, info, normalise_name, nuclear_reading
+from .markers import LOSS_MARKERS, NUCLEAR_MARKERS, OTHER_MARKERS, info, normalise_name, nuclear_reading
 from .panel import Panel
 from .plain_list import (  # the tables, modes and validation both readers share, and the fast path
     FAST_NAMES as _FAST_NAMES, LOWER_REFUSED as _LOWER_REFUSED, MAX_WORD as _MAX_WORD, MODES,
@@ -592,9 +593,7 @@ def _tidy(text):
 
         def join(m):
             a, b = m.group(1), m.group(2)
-            if not _KNOWN_TOKENS:
-                _KNOWN_TOKENS.append(_known_tokens())
-            known = _KNOWN_TOKENS[0]
+            known = _known_tokens()
             if a + b in known and a not in known:
                 return a + b + "  "
             return m.group(0)  # "spindle- and", "collagen-iv- mart-1(+)": a sign, not a break
@@ -602,6 +601,7 @@ def _tidy(text):
     return text
 
 
+@functools.lru_cache(maxsize=1)  # built on first use: a plain panel never needs it
 def _known_tokens():
     """The lexicon's words and the words of every marker name and synonym ("membrane" of
     "epithelial membrane antigen")."""
@@ -612,9 +612,6 @@ def _known_tokens():
         for name in (m.name, m.display, *m.synonyms):
             words.update(re.findall(r"[a-z]{2,}", name.lower()))
     return frozenset(words)
-
-
-_KNOWN_TOKENS = []  # built on first use: a plain panel never needs it
 
 
 # Words that say a stain was done: "not done" is no result, but "staining performed on the
@@ -667,8 +664,8 @@ def _read_phrase(its, i, allow_paren=True):
             break
         k = it.k
         if k == "W" and j > i and ph.pats and it.cls in (BRK, NEGATOR) and \
-                _negated_place(its, j + (it.cls == BRK)):
-            j = _negated_place(its, j + (it.cls == BRK))  # "cytoplasmic but not nuclear"
+                (past := _negated_place(its, j + (it.cls == BRK))):
+            j = past  # "cytoplasmic but not nuclear"
             count += 1
             continue
         if k == "W":
@@ -696,8 +693,9 @@ def _read_phrase(its, i, allow_paren=True):
                     ph.nd = True
             elif it.n == "any" and j > i and ph.negs:
                 pass  # "without any reaction for"
-            elif it.n in ("cells", "cell") and j > i and ph.polar and not ph.negs and _denied_cells(its, j + 1):
-                j = _denied_cells(its, j + 1)  # "positive cells were not seen", "陽性細胞は認めなかった"
+            elif it.n in ("cells", "cell") and j > i and ph.polar and not ph.negs and \
+                    (past := _denied_cells(its, j + 1)):
+                j = past  # "positive cells were not seen", "陽性細胞は認めなかった"
                 ph.negs += 1
                 count += 1
                 continue
@@ -910,7 +908,8 @@ class _Reader:
                 return
         elif name in LOSS_MARKERS:
             value = "lost" if value == "neg" else "retained"
-        else:  # "MyoD1 cytoplasmic positive": negative (the place words of its own stretch)
+        elif name in NUCLEAR_MARKERS and value in ("pos", "focal"):
+            # "MyoD1 cytoplasmic positive": negative (the place words of its own stretch)
             value = nuclear_reading(name, value, self.places_of(its, i))
         self.readings.append((name, value, sent, it.t, it.s, self.site_of(its, i)))
 
