@@ -213,6 +213,7 @@ class _Classifier:
         self.row_memo = {}
         self.state_memo = {}
         self.typ_memo = {}
+        self.typ_max_memo = {}
         self.next_memo = {}
         self.gain_estimator = None
         self.exact_gains = None
@@ -546,6 +547,15 @@ class _Classifier:
             typ = self.typ_memo[skey] = self.model.typicality(states)
         return typ
 
+    def _typicality_max(self, skey, states):
+        """``(max typicality,)``: all the status rule reads of it (a row without evidence needs no
+        per-class list: 28 floats a key were a third of the free-text memos' memory)."""
+        typ = self.typ_max_memo.get(skey)
+        if typ is None:
+            _trim(self.typ_max_memo)
+            typ = self.typ_max_memo[skey] = (max(self.model.typicality(states)),)
+        return typ
+
     def _status_and_differential(self, states, site, typ, findings=None):
         """Status and sorted differential, without evidence or next stains."""
         model = self.model
@@ -746,11 +756,11 @@ class _Classifier:
             top = tuple((r["diagnosis"], r["probability"]) for r in d["differential"][:3])
             return (d["status"], d["diagnosis"], d["confidence"], top, None, d)
         states = panel_states(panel.markers, self.model.markers)
-        skey = tuple(states.items())
+        skey = getattr(panel, "skey", None) or tuple(states.items())  # (a lean text panel's shared tuple)
         key = (skey, panel.site, tuple(findings.items()))
         hit = self.state_memo.get(key)
         if hit is None:
-            typ = self._typicality(skey, states)
+            typ = self._typicality_max(skey, states)
             status, diff = self._status_and_differential(states, panel.site, typ, findings)
             top = tuple(diff[:3])
             hit = (status, top[0][0] if status == "ok" else None, top[0][1], top, None, None)
@@ -932,12 +942,13 @@ class _LeanPanel:
     """What the lean path reads of a Panel: markers (model states), the canonical site and,
     for a free-text panel, the morphology its text gave."""
 
-    __slots__ = ("markers", "site", "morphology")
+    __slots__ = ("markers", "site", "morphology", "skey")
 
-    def __init__(self, markers, site, morphology=None):
+    def __init__(self, markers, site, morphology=None, skey=None):
         self.markers = markers
         self.site = site
         self.morphology = morphology
+        self.skey = skey  # tuple(markers.items()) when the caller holds it already
 
 
 def _builders(layout, mode, model_markers=None):
@@ -1020,7 +1031,7 @@ def _lean_text_builders(pi, si, build_one, mode, model_markers):
         hit = text_memo.get(cells[pi]) if key is not None else None
         if hit is None or hit[0][0] == "err":  # an error (or a text no longer memoised): the reader itself
             return build_one(cells)
-        return _LeanPanel(dict(hit[0][0]), key[1][0] if key[1] is not None else None, hit[1])
+        return _LeanPanel(dict(hit[0][0]), key[1][0] if key[1] is not None else None, hit[1], hit[0][0])
 
     key_of.model_level = True  # a key is the model states, findings and canonical site
     key_of.tail_limit = TEXT_MEMO_LIMIT  # rows kept by the CSV tail memo
