@@ -27,7 +27,7 @@ WORD_CLASSES = {
         "immunoreactivity immunoreactivities reactivity reactivities reaction reactions "
         "immunoexpression immunolabeling immunolabelling labelled labeled decorated "
         "highlighted highlights highlight contained immunohistochemically_positive "
-        "immunoreaction immunoreactions immunoexpressions signal signals detected present"),
+        "immunoreaction immunoreactions immunoexpressions signal signals detected present evidence"),
     "NEGATOR": (
         "no not lack lacked lacking lacks absence absent without non nonspecific neither "
         "never devoid negated"),

@@ -83,7 +83,7 @@ from .exceptions import (
     UnknownMarkerError,
 )
 from . import lexicon_en as _EN
-from .markers import LOSS_MARKERS, NUCLEAR_MARKERS, OTHER_MARKERS, info, normalise_name, nuclear_reading
+from .markers import LOSS_MARKERS, NUCLEAR_MARKERS, OTHER_MARKERS, canonical, info, normalise_name, nuclear_reading
 from .panel import Panel
 from .plain_list import (  # the tables, modes and validation both readers share, and the fast path
     FAST_NAMES as _FAST_NAMES, LOWER_REFUSED as _LOWER_REFUSED, MAX_WORD as _MAX_WORD, MODES,
@@ -258,7 +258,10 @@ def _name_key(t):
 
 def _tokens(text):
     """(text, start, end) of words, newlines and single punctuation characters."""
-    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    toks = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    if _GLUED_HINT.search(text):  # two names glued: two tokens, each where it was written
+        toks = [part for tok in toks for part in _unglued(tok)]
+    return toks
 
 
 def _marker_like(t):
@@ -272,6 +275,42 @@ def _marker_like(t):
         return True
     upper = sum(1 for ch in t if ch.isupper())
     return upper >= 2 and len(t) <= 8
+
+
+#: Result words a report may mistype ("immunoreative", "expressons", "negatvie"): a lower-case word
+#: of at least this many letters that is no word the reader knows, one edit (a letter left out,
+#: added, changed, or two swapped) from exactly one of them, is read as it.
+_TYPO_MIN = 8
+_TYPO_CLASSES = ("POS", "NEG", "EXPR")
+
+
+@functools.lru_cache(maxsize=1)
+def _typo_targets():
+    return frozenset(w for cls in _TYPO_CLASSES for w in _EN.WORD_CLASSES[cls].split()
+                     if len(w) >= _TYPO_MIN - 1 and w.isalpha())
+
+
+def _one_edit(a, b):
+    """True when ``a`` and ``b`` differ by one deletion, insertion, substitution or swap of neighbours."""
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1 or a == b:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        return a[i + 1:] == b[i + 1:] or (i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i]
+                                            and a[i + 2:] == b[i + 2:])
+    return a[i + 1:] == b[i:] if la > lb else a[i:] == b[i + 1:]
+
+
+@functools.lru_cache(maxsize=4096)
+def _typo_of(word):
+    """The one result word ``word`` is a typing slip of, or None (none, or more than one)."""
+    if word in _WORDS or word in _known_tokens():
+        return None
+    hits = [w for w in _typo_targets() if _one_edit(word, w)]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _add_word(items, t, s, e, sp, cls):
@@ -376,6 +415,12 @@ def _build(text):
             j = last + 1
             continue
         wcls = _WORDS.get(t.lower()) if len(t) <= _MAX_WORD else None
+        if wcls is None and len(t) >= _TYPO_MIN and t.isalpha() and t.islower():
+            fixed = _typo_of(t)  # "immunoreative", "expressons": a result word mistyped
+            if fixed is not None:
+                _add_word(items, fixed, s, e, sp, _WORDS[fixed])
+                j += 1
+                continue
         if wcls is not None and not (t.isupper() and len(t) > 1 and wcls in (FILL, CONN, F)
                                      and _marker_like(t)):
             _add_word(items, t, s, e, sp, wcls)
@@ -563,6 +608,8 @@ _CK_GLOSS = re.compile(r"\b(?:cyto)?kerat[io]n\s*\(CK\)\s*(\d{1,2}(?:/\d{1,2})?)
 #: A hyphen between a name and its result word with a space after it ("desmin- negative").
 _HYPHEN_RESULT = re.compile(r"(?<=[A-Za-z0-9])-(?= +(?:positive|negative|positivity|negativity|reactive|"
                             r"immunoreactive|nonreactive|staining|stained)\b)", re.I)
+#: Two names glued without a space ("vimentinCD34が陽性"): a lower-case word, then a capital.
+_GLUED = re.compile(r"([a-z]{3,})([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*)")
 #: A star a report glues to a name before its result ("ALK1*(-)").
 _STAR = re.compile(r"(?<=[A-Za-z0-9])\*(?=\s*[(（:：+\-])")
 #: An antibody clone named beside the result ("Ki67(clone: SP6; index 10%)", "ALK (clone D5F3)").
@@ -594,11 +641,44 @@ def _tidy(text):
         def join(m):
             a, b = m.group(1), m.group(2)
             known = _known_tokens()
+            if (a + "-" + b) in _hyphened_names():  # "muscle- specific actin": the name's own hyphen
+                return a + "-" + b + " "
             if a + b in known and a not in known:
                 return a + b + "  "
             return m.group(0)  # "spindle- and", "collagen-iv- mart-1(+)": a sign, not a break
         text = _BROKEN.sub(join, text)
     return text
+
+
+_GLUED_HINT = re.compile(r"[a-z][A-Z]")
+
+
+def _unglued(tok):
+    """``[tok]``, or its two names when it is two marker names glued without a space
+    ("vimentinCD34"; "pan" of "panCK", "alpha" of "alphaSMA" are no marker: one token)."""
+    t, s, e = tok
+    m = _GLUED.fullmatch(t)
+    if m is None:
+        return [tok]
+    a, b = m.group(1), m.group(2)
+
+    def known(name):
+        return canonical(name) is not None or other_marker_key(name) is not None
+    if known(a) and known(b) and not known(t):
+        return [(a, s, s + len(a)), (b, s + len(a), e)]
+    return [tok]
+
+
+@functools.lru_cache(maxsize=1)
+def _hyphened_names():
+    """Hyphened word pairs of marker names and synonyms ("muscle-specific" of "muscle-specific actin")."""
+    from .markers import vocabulary
+
+    pairs = set()
+    for m in vocabulary():
+        for name in (m.name, m.display, *m.synonyms):
+            pairs.update(re.findall(r"[a-z]{2,}-[a-z]{2,}", name.lower()))
+    return frozenset(pairs)
 
 
 @functools.lru_cache(maxsize=1)  # built on first use: a plain panel never needs it
@@ -1038,7 +1118,7 @@ class _Reader:
         def close_fwd():
             nonlocal fwd
             if fwd is not None and not fwd[3]:
-                if pending and fwd[1] is False:
+                if pending and fwd[1] is False and not self.foreign_object(its, fwd[4]):
                     resolve(fwd[0], fwd[5])
                 elif not fwd[1] and not molecular:
                     self.add_unparsed(self.frag(its, fwd[4]))
@@ -1270,7 +1350,12 @@ class _Reader:
                         continue
                     # backward
                     close_fwd()
-                    if waiting:
+                    if waiting and self.foreign_object(its, j):
+                        # "HHV8 infection, and there were negative tests for HIV": the result is
+                        # of something the reader does not know, not of the marker waiting
+                        if not molecular:
+                            self.add_unparsed(self.frag(its, i, j))
+                    elif waiting:
                         if ph.nd:
                             drop_waiting()
                         else:
@@ -1363,6 +1448,34 @@ class _Reader:
     def is_forward(its, j):
         return j < len(its) and ((its[j].k == "W" and its[j].cls == F) or
                                  (its[j].k == "P" and its[j].t == ":"))
+
+    @staticmethod
+    def foreign_object(its, j):
+        """Does a result phrase ending (or starting) at ``j`` name its own object, one the reader
+        does not know: "negative for syphilis", "negative tests for HIV" (up to two unknown words,
+        then "for"/"to"/"of", then an unknown word or name)? Words of the tumour, its cells and
+        the tissue around it ("positive for tumour cells", "for vessels") are no such object."""
+        n = len(its)
+        x, words = j, 0
+
+        def unknown(it):
+            return (it.k == "W" and it.cls is None and it.n not in _NON_TUMOUR and it.n not in _CELL_WORDS
+                    and it.n not in _TUMOUR and it.n not in _CUES) or (it.k == "U" and not it.known)
+        while x < n and x - j < 6 and not (its[x].k == "W" and its[x].cls == F):
+            if its[x].k == "W" and its[x].cls in (POS, NEG, QF, QP, EXPR, FILL):
+                x += 1
+                continue
+            if unknown(its[x]) and words < 2:
+                words += 1
+                x += 1
+                continue
+            return False
+        if x >= n or not (its[x].k == "W" and its[x].cls == F) or its[x].n not in ("for", "to", "of"):
+            return False
+        x += 1
+        while x < n and its[x].k == "W" and its[x].cls == FILL:
+            x += 1
+        return x < n and unknown(its[x])
 
     @staticmethod
     def result_follows(its, j):

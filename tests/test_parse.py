@@ -982,6 +982,35 @@ def test_the_nuclear_markers_are_model_markers_and_cells_read_alike():
     # a hyphen broken at a line end before the result word is not a minus sign
     ("vimentin- positive, desmin- negative", {"vimentin": "pos", "desmin": "neg"}),
     ("SMA-, desmin-, CD34- negative for all", {"SMA": "neg", "desmin": "neg", "CD34": "neg"}),
+    # a hyphen that is the name's own, broken at a line end ("muscle- specific actin")
+    ("positive for muscle- specific actin and desmin", {"MSA": "pos", "desmin": "pos"}),
+    # two names glued without a space; "alphaSMA", "panCK" are one name each
+    ("免疫染色ではvimentinCD34が陽性", {"vimentin": "pos", "CD34": "pos"}),
+    ("alphaSMA(+), panCK(-)", {"SMA": "pos", "keratin": "neg"}),
+    # a result word mistyped by one letter
+    ("cells were immunoreative for desmin and negatvie for CD117", {"desmin": "pos", "CD117": "neg"}),
+    ("most cells showed expressons for vimentin and myogenin", {"vimentin": "pos", "myogenin": "pos"}),
+    # "evidence of": was read POSITIVE after "no"
+    ("no evidence of CD117 expression; evidence for HHV8", {"CD117": "neg", "HHV8": "pos"}),
 ])
 def test_report_sentences_the_reader_once_refused(text, expect):
     assert parse(text).markers == expect
+
+
+@pytest.mark.parametrize("text,expect", [
+    # a result of something that is no stain is not the waiting marker's
+    ("Kaposi sarcoma with HHV8 infection, and there were negative tests for HIV. CD34 positive",
+     {"CD34": "pos"}),
+    ("HHV8 and negative for syphilis; desmin positive", {"desmin": "pos"}),
+    # the tumour, its cells and the tissue around it are no such object
+    ("desmin, in the lesion, was strongly positive for the spindle cells", {"desmin": "pos"}),
+])
+def test_a_result_of_an_unknown_object_is_not_a_markers(text, expect):
+    assert parse(text).markers == expect
+
+
+def test_a_typo_is_read_only_when_it_can_be_one_word():
+    """"expressin" is one letter from both "expression" and "expressing": not read (a typo is
+    read as a result word only when exactly one is one edit away)."""
+    assert parse("CD34 positive; desmin expressin").markers == {"CD34": "pos"}
+    assert parse("CD34 positive; desmin expresion").markers == {"CD34": "pos", "desmin": "pos"}
