@@ -91,7 +91,10 @@ MEMO_LIMIT_FULL = 2_000
 
 #: JSON Lines: distinct (states, site) keys whose facts (probabilities, status, the differential's
 #: and the next stains' JSON, ~4 KB) are kept (the uniform benchmark's 20,000 rows hold 12,700).
-JSONL_KEY_LIMIT = 50_000
+#: With 50,000 (and as many templates) the peak RSS of 1,000,000 LIS-like rows was 821 MiB against
+#: 455 MiB for 100,000 (1.80x); with 20,000, 454 against 412 MiB (1.10x), the 200,000-row
+#: LIS-like file at 16-18k rows/s against 20-23k, the uniform 20,000 rows unchanged (11-12k).
+JSONL_KEY_LIMIT = 20_000
 
 #: Bytes read at a time (a block of this many, cut at its last line end). The block route reads
 #: twice as many once it is chosen: its cost per block is partly fixed (pandas' reader set up, the
@@ -1793,8 +1796,9 @@ class _Ki67Slot:
         return self.word
 
 
-#: Template memo: templates kept (a template is one JSON Lines row without its case id, ~6 KB).
-TEMPLATE_LIMIT = 50_000
+#: Template memo: templates kept (a template is one JSON Lines row without its case id, ~6 KB;
+#: sized with JSONL_KEY_LIMIT, which says what was measured).
+TEMPLATE_LIMIT = 20_000
 
 
 class _Templates:
