@@ -28,7 +28,7 @@ WORDS = {
     "認めなかった": "not", "認められなかった": "not", "認めず": "not", "みられなかった": "not",
     "見られなかった": "not", "なし": "not",
     # ---- indices
-    "標識率": "index", "陽性率": "index", "陽性細胞率": "index", "指数": "index", "陽性指数": "index",
+    "標識率": "index", "陽性率": "positive rate", "陽性細胞率": "index", "指数": "index", "陽性指数": "index",
     "未満": "below",
     "約": "about", "程度": "",
     # ---- where the stain is

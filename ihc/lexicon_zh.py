@@ -14,6 +14,7 @@ WORDS = {
     "部分阳性": "focally positive", "部分陽性": "focally positive", "少数阳性": "focally positive",
     "灶+": "focally positive", "灶性+": "focally positive", "灶状+": "focally positive",
     "局部阳性": "focally positive", "局部陽性": "focally positive", "灶性": "focal", "灶状": "focal",
+    "局部+": "focally positive", "局部": "focally",
     "部分": "partly", "部分细胞": "some cells", "部分細胞": "some cells", "少量": "few",
     "部分细胞阳性": "focally positive", "部分細胞陽性": "focally positive",
     "少数细胞": "few cells", "少數細胞": "few cells", "少量细胞": "few cells", "少量細胞": "few cells",
@@ -39,7 +40,7 @@ WORDS = {
     "胞質": "cytoplasmic",
     # ---- indices
     "增殖指数": "proliferation index", "增值指数": "proliferation index", "增值指數": "proliferation index", "增殖指數": "proliferation index", "指数": "index",
-    "指數": "index", "阳性率": "index", "陽性率": "index", "阳性指数": "index",
+    "指數": "index", "阳性率": "positive rate", "陽性率": "positive rate", "阳性指数": "index",
     "标记指数": "index", "标记率": "index", "阳性细胞数": "index", "约": "about", "約": "about",
     "左右": "", "小于": "below", "低于": "below", "未满": "below",
     # ---- where the stain is
@@ -64,6 +65,9 @@ WORDS = {
     "其他标记": "whereas", "其他標記": "whereas", "其余标记": "whereas", "其餘標記": "whereas",
     # ---- marker names
     "结蛋白": "desmin", "結蛋白": "desmin", "波形蛋白": "vimentin",
+    "信号转导及转录激活蛋白6": "STAT6", "信號轉導及轉錄激活蛋白6": "STAT6",
+    "信号转导和转录激活因子6": "STAT6", "信號轉導和轉錄激活因子6": "STAT6",
+    "间变性淋巴瘤激酶": "ALK", "間變性淋巴瘤激酶": "ALK",
     "平滑肌肌动蛋白": "SMA", "平滑肌肌動蛋白": "SMA", "平滑肌动蛋白": "SMA",
     "肌特异性肌动蛋白": "muscle specific actin", "肌动蛋白": "actin", "肌動蛋白": "actin",
     "角蛋白": "keratin", "细胞角蛋白": "cytokeratin", "細胞角蛋白": "cytokeratin",

@@ -596,9 +596,10 @@ def _cd_spelled(text):
 
 
 #: Asides that say nothing of a result: "desmin (not shown)" is a stain the figures do not show,
-#: not a negative one; "HMB-45 (Figure 2) and desmin", "HMB45(見圖3)": a figure reference.
+#: not a negative one; "HMB-45 (Figure 2) and desmin", "HMB45(見圖3)", "c-Kit (Figure F)": a figure reference.
 _ASIDE = re.compile(r"[(\[]\s*(?:(?:data|results?|images?|figures?)?\s*not\s+(?:shown|illustrated|presented|pictured)|"
-                    r"(?:see\s+)?(?:figures?|figs?\.?|[见見]?[图圖図])\s*[0-9][0-9A-Za-z,\-–~ ]{0,12})\s*[)\]]", re.I)
+                    r"(?:see\s+)?(?:figures?|figs?\.?|[见見]?[图圖図])\s*(?:[0-9]|(?-i:[A-Z])(?![a-z]))"
+                    r"[0-9A-Za-z,\-–~ ]{0,12})\s*[)\]]", re.I)
 #: A gloss before an abbreviation in parentheses ("平滑肌蛋白(smooth muscle protein,SMA)",
 #: "(epithelial membrane antigen, EMA)"): the abbreviation names the stain.
 _GLOSS = re.compile(r"(?<=\()\s*(?:[a-z]+[- ]){1,5}[a-z]+\s*[,，;]\s*(?=[A-Za-z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*\s*\))")
@@ -1025,15 +1026,23 @@ class _Reader:
         Bounded look-around: linear time."""
         n = len(its)
 
+        def tumour(x):  # "tumour", "lesional"; "spindle cells" (not "the spindle component")
+            it = its[x]
+            return it.k == "W" and (it.n in _TUMOUR or it.n == "spindle" and x + 1 < n and its[x + 1].n in _CELL_WORDS)
+
         def scan(rng, comma):
             found = None
             for x in rng:
                 it = its[x]
+                if comma and found is not None and it.k == "P" and it.t == "," and any(
+                        tumour(y) for y in range(x + 1, min(n, x + 4))) and any(
+                        y.k == "W" and y.n in ("all", "both") for y in its[x + 2:x + 5]):
+                    return False  # "血管内皮細胞,紡錘形細胞ともに": the tumour's cells too
                 if it.k in "MU" or (it.k == "W" and it.cls == BRK) or \
                         (comma and it.k == "P" and it.t == ","):
                     break
                 if it.k == "W":
-                    if it.n in _TUMOUR:
+                    if tumour(x):
                         return False
                     if found is None and it.n in _NON_TUMOUR:
                         found = it.n
@@ -1760,9 +1769,17 @@ class _Reader:
                 pass
             steps += 1
             x += 1
+        a = i - 1
+        if word is None and a >= 0 and its[a].k == "N" and its[a].pct and not its[a].skip and \
+                not its[a].inten and 0 <= its[a].v <= 100 and (a == 0 or its[a - 1].k not in "MUNS"):
+            # "a 20% Ki-67 proliferative index": the figure before the name, nothing after it
+            self.readings.append(("Ki67", _num(its[a].v), sent, its[i].t, its[i].s, None))
+            self.any_known = True
+            for y in range(a, i + 1):
+                its[y].skip = True
+            return i + 1
         if word is None:
             # "high Ki-67", "low Ki67 index"
-            a = i - 1
             if a >= 0 and its[a].k == "W" and its[a].cls in (HIGH, LOW):
                 word, word_at = ("high" if its[a].cls == HIGH else "low"), i
         if word is not None:

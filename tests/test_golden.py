@@ -29,7 +29,7 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "183b9ca318c0caa81321c32a3e457a268c1a8d5978f6b33fae8759d59047b55d",
+    "classify_real_cases": "5c876bac0576331d4ac35e72a308fbe133eb392b9e6a7fa8d04afc6deb63a38e",
     "classify_generated": "a96d8414d98c9e1db956e3e27885b9ec0eab12b27d5c541cbcfb952995a84054",
     "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
     "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",

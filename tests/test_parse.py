@@ -992,6 +992,16 @@ def test_the_nuclear_markers_are_model_markers_and_cells_read_alike():
     ("most cells showed expressons for vimentin and myogenin", {"vimentin": "pos", "myogenin": "pos"}),
     # "evidence of": was read POSITIVE after "no"
     ("no evidence of CD117 expression; evidence for HHV8", {"CD117": "neg", "HHV8": "pos"}),
+    # the RD4 round: a figure panel by its letter, the Ki-67 figure before the name, 局部+,
+    # 阳性率 of a stain (was read NEGATIVE from the list after it), names spelled out in Chinese,
+    # "both the vessels and the spindle cells"
+    ("negative for c-Kit (Figure F), CD34 (Figure G) and S-100", {"CD117": "neg", "CD34": "neg", "S100": "neg"}),
+    ("mitoses up to 8 per 10 HPF, and a 20% Ki-67 proliferative index", {"Ki67": 20}),
+    ("CK(+),P63(局部+)", {"keratin": "pos", "p63": "focal"}),
+    ("SMA阳性率100%,CD117、CD34均为阴性", {"SMA": "pos", "CD117": "neg", "CD34": "neg"}),
+    ("信号转导及转录激活蛋白6(-)、间变性淋巴瘤激酶(-)", {"STAT6": "neg", "ALK": "neg"}),
+    ("CD34抗原は血管内皮細胞,紡錘形細胞ともに強い発現が認められた", {"CD34": "pos"}),
+    ("CD34 was expressed in both endothelial cells and spindle cells", {"CD34": "pos"}),
 ])
 def test_report_sentences_the_reader_once_refused(text, expect):
     assert parse(text).markers == expect
