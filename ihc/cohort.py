@@ -51,6 +51,10 @@ def generate_cohort(kb, n_per_class=None, seed=None):
     eps = rec["technical_false_rate"]["value"]
     ki67_rate = rec["ki67_rate"]["value"]
     workup = _workup(kb, stains, w)
+    # a diagnosis's work-up groups, all ordered now and then to exclude it in the work-up of
+    # another diagnosis (a negative FDC panel in an inflammatory spindle-cell tumour)
+    exclusion = [(owner, max(g[3] for g in groups), [(g[0], g[1]) for g in groups])
+                 for owner, groups in workup.items() if max(g[3] for g in groups) > 0]
 
     panels, labels = [], []
     for dx in kb.diagnoses:
@@ -72,10 +76,14 @@ def generate_cohort(kb, n_per_class=None, seed=None):
             p_pos, p_focal, ki = tables[sub_names[subs[i]]]
             k = int(min(ks[i], len(stains)))
             chosen = rng.choice(len(stains), size=k, replace=False, p=w)
-            for idx, wt, p_in in workup.get(dx, ()):  # a diagnosis that its own stains test for:
+            for idx, wt, p_in, _ in workup.get(dx, ()):  # a diagnosis that its own stains test for:
                 # each group of them is usually in its work-up (groups drawn independently)
                 if not set(chosen.tolist()) & set(idx) and rng.random() < p_in:
-                    chosen = np.append(chosen, idx[rng.choice(len(idx), p=wt)])
+                    chosen = _order(rng, chosen, idx, wt)
+            for owner, rate, groups in exclusion:
+                if owner != dx and rng.random() < rate:
+                    for idx, wt in groups:
+                        chosen = _order(rng, chosen, idx, wt)
             chosen.sort()
             panel = {}
             for j in chosen:
@@ -98,21 +106,30 @@ def generate_cohort(kb, n_per_class=None, seed=None):
     return panels, labels
 
 
+def _order(rng, chosen, idx, wt):
+    """``chosen`` with one stain of a work-up group ordered (unless one is there already)."""
+    if set(chosen.tolist()) & set(idx):
+        return chosen
+    return np.append(chosen, idx[rng.choice(len(idx), p=wt)])
+
+
 def _workup(kb, stains, w):
-    """``{dx: [(stain indices, their order weights normalised, p_in_workup), ...]}`` from
+    """``{dx: [(stain indices, their order weights normalised, p_in_workup, exclusion_rate), ...]}`` from
     ``workup.csv``: the diagnoses (candidates of the differential) that a work-up names only when
     one of their testing stains was done. For these, whether such a stain was ordered is
     informative (the pathologist suspected the diagnosis), so their generated work-ups include one
     stain of each group with the group's probability, groups drawn independently (so that the
     additive model, which weighs each stain's presence on its own, is not asked to learn that two
-    stains were one order); every other stain stays missing at random."""
+    stains were one order). Every other stain stays missing at random, except that a diagnosis with
+    an exclusion rate has all its groups ordered, at that rate, in the other diagnoses' work-ups
+    (to exclude it)."""
     out = {}
     for dx, groups in kb.workup.items():
         if dx not in kb.diagnoses:
             continue
-        for names, p_in in groups:
+        for names, p_in, excl in groups:
             idx = [stains.index(m) for m in names if m in stains]
             if idx:
                 wt = np.array([w[i] for i in idx])
-                out.setdefault(dx, []).append((idx, wt / wt.sum(), float(p_in)))
+                out.setdefault(dx, []).append((idx, wt / wt.sum(), float(p_in), float(excl)))
     return out

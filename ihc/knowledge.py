@@ -298,11 +298,13 @@ class Knowledge:
         return {**{dx: (1.0 - share) / len(core) for dx in core}, **{dx: share / len(added) for dx in added}}
 
     def _load_workup(self):
-        """``{dx: [(stains, p_in_workup), ...]}`` from ``workup.csv`` (see :mod:`ihc.cohort`).
+        """``{dx: [(stains, p_in_workup, exclusion_rate), ...]}`` from ``workup.csv`` (see
+        :mod:`ihc.cohort`).
 
         A diagnosis may have several rows: each is a group of stains of which its work-up includes
-        one with the row's probability, independently of its other groups (an angiosarcoma's
-        CD31 and its ERG are separate orders).
+        one with the row's probability, independently of its other groups (an angiosarcoma's CD31
+        and its ERG are separate orders). ``exclusion_rate`` (default 0): how often the
+        diagnosis's groups are ordered, all of them, in another diagnosis's work-up to exclude it.
         """
         self.workup = {}
         path = self.directory / "workup.csv"
@@ -312,8 +314,9 @@ class Knowledge:
             dx = row["diagnosis"].strip()
             names = tuple(m for m in row["stains"].split() if m in MODEL_MARKERS)
             p = _float(row.get("p_in_workup"))
+            excl = _float(row.get("exclusion_rate")) or 0.0
             if dx in DIAGNOSES and names and p is not None:
-                self.workup.setdefault(dx, []).append((names, min(max(p, 0.0), 1.0)))
+                self.workup.setdefault(dx, []).append((names, min(max(p, 0.0), 1.0), min(max(excl, 0.0), 1.0)))
 
     # ------------------------------------------------------------------ Ki-67
     def _load_ki67(self):

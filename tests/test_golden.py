@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "5c876bac0576331d4ac35e72a308fbe133eb392b9e6a7fa8d04afc6deb63a38e",
-    "classify_generated": "a96d8414d98c9e1db956e3e27885b9ec0eab12b27d5c541cbcfb952995a84054",
-    "batch_structured_csv": "208eb81818d5b4177468398b1549d4949256f26b91ae64e5fa8590a6a621a0ee",
-    "batch_uniform_csv": "a1e3bedd230f5e8ee8d541528b278f46c3490cb8221a40ddb99a9f94451c8c85",
-    "batch_text_csv": "c3d15f8905f5bdf71bee78a3b7ffc32b1d74a6c5cac083fb6c9008a5cddda1de",
-    "batch_structured_jsonl": "2f0c3e1e06fe13c8389dbc92d455e5a16029255bc0c7e28bba3207be9c3d3e6d",
-    "batch_uniform_jsonl": "1aacc88241d113eb3b9b25c1d5b0fd7668f386a02b848c53c3288c829d672202",
-    "batch_text_jsonl": "51f454b36babaf9e7990afb6d64ce05e9e8ea68485b47d467dea17a75b4a1527"
+    "classify_real_cases": "e1b7a39e8dc6d0a90d1bc7e1f362b784018ea981a04d716717b839800b1238d2",
+    "classify_generated": "d03fb0ad5bf13f78de3edb1a53c1d48703f5e8b9dc3f226f283249c0f672eda5",
+    "batch_structured_csv": "b781790f8b3be0e7c570ec1d6bfd18f99f0e77d5c6fbce4a958ca046d9b71e3d",
+    "batch_uniform_csv": "77bce40dfdd0ddb9319275eb48d988b9b5b2c9e5c5936fba21e1a15a5811de7d",
+    "batch_text_csv": "e1879aef3513d98eccb7e3401c2ac3246b0293b731ab8053dd6794015c2bf251",
+    "batch_structured_jsonl": "729d76a33610e45ac39c9faaf69554f5c969b07f279cd9a576407d61c70fe1bd",
+    "batch_uniform_jsonl": "c8f8c73585668ca2febc5611beb15895ee96389aa96bbe0a06ce9f4776697f50",
+    "batch_text_jsonl": "82506d0448d9635d36e74f5fcf5eb519220f2d539c9a7cdf43dc05de17e177f0"
 }
 
 
