@@ -304,6 +304,39 @@ def _evidence(model, states, panel, site, proba, status=None, findings=None):
     return [dict(item) for _, item in _evidence_items(model, states, panel, site, proba, status, findings)]
 
 
+def _site_note(model, dx, site):
+    """The evidence line's words for the site's term of ``dx``: what the prior at ``site`` is made of.
+
+    A site's prior is a published case mix (tempered), anatomical restrictions (a diagnosis that does
+    not arise there), or both; the term is centred over the diagnoses, so where only restrictions
+    apply the others all gain alike, and a diagnosis outside the published mix has its floor share.
+
+    >>> m = load_model()
+    >>> _site_note(m, "leiomyosarcoma", "uterus")
+    'site uterus: no published case mix here; GIST, IFP and plexiform fibromyxoma do not arise at this site, which lifts the others alike'
+    >>> _site_note(m, "gist", "stomach")
+    'site stomach: prior for GIST there (published case mix, tempered)'
+    """
+    kinds = model.site_kinds.get(site)
+    short = _SHORT[dx]
+    if kinds is None:
+        return (f"site {site}: prior for {short} there (published case mix, tempered; "
+                "anatomical restriction where it does not arise)")
+    restricted, mix = kinds["restricted"], kinds["case_mix"]
+    if dx in restricted:
+        return f"site {site}: {short} does not arise at this site (anatomical restriction)"
+    if not mix:
+        names = [_SHORT[d] for d in restricted]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        verb = "does" if len(names) == 1 else "do"
+        return (f"site {site}: no published case mix here; {listed} {verb} not arise at this site, "
+                "which lifts the others alike")
+    if dx not in mix:
+        return (f"site {site}: {short} is not among the tumours of this site's published case mix "
+                f"(the floor share; tempered)")
+    return f"site {site}: prior for {short} there (published case mix, tempered)"
+
+
 def _evidence_items(model, states, panel, site, proba, status=None, findings=None):
     """:func:`_evidence`'s lines as ``(key, line)`` pairs: a marker's or the site's line is the
     model's one shared dict for its ``key`` (the same line for every panel: read it, do not change
@@ -350,8 +383,7 @@ def _evidence_items(model, states, panel, site, proba, status=None, findings=Non
                 item = memo[skey] = {
                     "diagnosis": dx, "marker": "site", "value": site,
                     "effect": "for" if prior[k] > 0 else "against", "weight": round(prior[k], 6),
-                    "note": f"site {site}: prior for {_SHORT[dx]} there (published case mix, tempered; "
-                            "anatomical restriction where it does not arise)",
+                    "note": _site_note(model, dx, site),
                     "source": "training_data/site_priors.csv; training_data/site_restrictions.csv",
                 }
             items.append((skey, item))

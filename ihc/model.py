@@ -418,6 +418,12 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None, start_
             out[site] = [lp[dx] for dx in kb.diagnoses]
         return out
 
+    # what each site's prior is made of, for the evidence line's words: the diagnoses with a
+    # published share there, and those that do not arise there
+    site_kinds = {site: {"case_mix": sorted(kb.site_shares_published.get(site, {})),
+                         "restricted": sorted(kb.site_restrictions.get(site, {}))}
+                  for site in kb.prior_sites}
+
     def compact_from(clf, T, strength):
         order = [list(clf.classes_).index(dx) for dx in kb.diagnoses]
         data = {
@@ -431,6 +437,7 @@ def train(training_dir=None, out_dir=None, *, quick=False, progress=None, start_
             "temperature": float(T),
             "site_log_prior": site_lp_for(strength),
             "site_majority": kb.site_majority(),
+            "site_kinds": site_kinds,
             "generative": gen,
             "rates": rates,
             "nb": nb,

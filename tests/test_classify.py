@@ -211,3 +211,27 @@ def test_an_evidence_rate_is_the_rate_the_model_was_built_from():
     # a diagnosis without subtypes quotes its pooled rate, with no subtype named
     r2 = ihc.classify("SMA+ desmin+ CD117-")
     assert all("(" not in e["note"] for e in r2.evidence if e["diagnosis"] == "desmoid_fibromatosis")
+
+
+@pytest.mark.parametrize("panel,site,dx,words", [
+    # a site with restrictions only (no published case mix): the others gain alike, said so
+    ("MDM2+ CDK4+ SMA-", "uterus", "dedifferentiated_liposarcoma",
+     "no published case mix here; GIST, IFP and plexiform fibromyxoma do not arise at this site"),
+    ("CD117+ DOG1+", "stomach", "gist", "prior for GIST there (published case mix, tempered)"),
+    ("CD117+ DOG1+", "thigh", "melanoma", "melanoma is not among the tumours of this site's published case mix"),
+])
+def test_the_site_line_says_what_the_prior_is_made_of(panel, site, dx, words):
+    """'site uterus: prior for DDLPS there (published case mix ...)' read as support from a case mix
+    the uterus does not have: its +0.49 came from GIST, IFP and PF being excluded there."""
+    res = ihc.classify(panel, site=site)
+    lines = [e for e in res.evidence if e["diagnosis"] == dx and e["marker"] == "site"]
+    assert len(lines) == 1 and words in lines[0]["note"], lines
+
+
+def test_doctests_of_the_api():
+    import doctest
+
+    import ihc.api
+
+    res = doctest.testmod(ihc.api)
+    assert res.failed == 0 and res.attempted > 0

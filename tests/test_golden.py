@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "e1b7a39e8dc6d0a90d1bc7e1f362b784018ea981a04d716717b839800b1238d2",
-    "classify_generated": "d03fb0ad5bf13f78de3edb1a53c1d48703f5e8b9dc3f226f283249c0f672eda5",
+    "classify_real_cases": "edbfd77f5fb101a5340d5ef58cf8f29df65c9c94abbb21176a0e358ae8ba0aa1",
+    "classify_generated": "93c757f9410b22531dbfeb3b07b1a8e75193f990574ebd265cdf9d2121bceb27",
     "batch_structured_csv": "b781790f8b3be0e7c570ec1d6bfd18f99f0e77d5c6fbce4a958ca046d9b71e3d",
     "batch_uniform_csv": "77bce40dfdd0ddb9319275eb48d988b9b5b2c9e5c5936fba21e1a15a5811de7d",
     "batch_text_csv": "e1879aef3513d98eccb7e3401c2ac3246b0293b731ab8053dd6794015c2bf251",
-    "batch_structured_jsonl": "729d76a33610e45ac39c9faaf69554f5c969b07f279cd9a576407d61c70fe1bd",
-    "batch_uniform_jsonl": "c8f8c73585668ca2febc5611beb15895ee96389aa96bbe0a06ce9f4776697f50",
-    "batch_text_jsonl": "82506d0448d9635d36e74f5fcf5eb519220f2d539c9a7cdf43dc05de17e177f0"
+    "batch_structured_jsonl": "047de0281561d359f6f088a13ab7befa4a7821adb9f9d05cf0398e91ef2240b8",
+    "batch_uniform_jsonl": "18b9cf15a7275d8dae0a27798923c67ab657e5ccd39b99c4e04449a8d3fa747b",
+    "batch_text_jsonl": "2e40af26eb2009ce3ecc1f415a58f9a1e29feebb2b243b5ae0803723a8496972"
 }
 
 

@@ -224,6 +224,9 @@ class CompactModel:
         self.intercept = [float(b) for b in data["intercept"]]
         self.site_log_prior = data.get("site_log_prior", {})
         self.site_majority = data.get("site_majority", {})
+        #: ``{site: {"case_mix": [dx...], "restricted": [dx...]}}``: what a site's prior is made of
+        #: (an older file without it: every site reads as a published case mix).
+        self.site_kinds = data.get("site_kinds", {})
         #: ``{dx: {marker: rate}}``, the literature rates the notes quote (one diagnosis parsed on first use).
         self.rates = ParsedOnUse(data["rates"])
         self.thresholds = data["thresholds"]
