@@ -2494,19 +2494,30 @@ class _FastStructured:
         # itself (one string per distinct cell, not one a row); codes and categories read the same
         # cells as dtype=object and pd.factorize did (0.17 s against 0.21 s, 200,000 uniform rows)
         kinds = {j: ("category" if j != id_index else object) for j in range(ncols)}
-        df = pd.read_csv(io.BytesIO(raw), header=None, names=range(ncols), sep=delim, dtype=kinds,
-                         na_filter=False, quoting=quoting, engine="c", skip_blank_lines=False,
-                         encoding="utf-8")
-        del raw
+        read = dict(header=None, names=range(ncols), sep=delim, na_filter=False, quoting=quoting, engine="c",
+                    skip_blank_lines=False, encoding="utf-8")
+        df = pd.read_csv(io.BytesIO(raw), dtype=kinds, **read)
         if len(df) != n:  # pragma: no cover - the checks above make this impossible
             return None
         ids = df[id_index].tolist() if id_index is not None else None
         codes, cats = {}, {}
+        numeric = []
         for j in range(ncols):
             if j != id_index:
                 cj = df[j].array
-                codes[j], cats[j] = cj.codes, cj.categories.tolist()
+                if cj.categories.dtype.kind in "iufb":
+                    numeric.append(j)  # pandas made the column's categories numbers ("007" -> 7)
+                else:
+                    codes[j], cats[j] = cj.codes, cj.categories.tolist()
         del df
+        if numeric:
+            # the cells as written, as the row path reads them (an error message quotes '150', not 150)
+            as_text = pd.read_csv(io.BytesIO(raw), usecols=numeric, dtype={j: object for j in numeric}, **read)
+            for j in numeric:
+                codes[j], uniques = pd.factorize(as_text[j])
+                cats[j] = uniques.tolist()
+            del as_text
+        del raw
         by_row = dict(quoted)
         for i, fields in quoted:
             if ids is not None:

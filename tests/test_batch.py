@@ -1203,3 +1203,20 @@ def test_jsonl_odd_layouts_equal_the_one_object_writer(monkeypatch, mode):
         s = run_batch(io.BytesIO(data), out, fmt="jsonl", mode=mode)
         assert got == out.getvalue()
         assert summary == (s.rows, s.errors, s.duplicate_ids, s.duplicate_rows, s.empty_ids)
+
+
+def test_numeric_looking_columns_keep_their_cells_as_written(tmp_path):
+    """pandas reads a column whose cells all look like numbers as numbers ('007' -> 7, '150' -> 150):
+    the block route's error message quoted 150 where one-by-one classify quotes '150'. Found by
+    the property test below on a Ki-67 column of one row."""
+    src = tmp_path / "k.csv"
+    src.write_text("case_id,SMA,Ki-67,CD117\n1,+,150,-\n2,+,007,-\n3,1,30,0\n", encoding="utf-8")
+    out = io.StringIO()
+    run_batch(str(src), out, fmt="csv")
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    with pytest.raises(InputError) as exc:
+        ihc.classify({"SMA": "+", "Ki-67": "150", "CD117": "-"})
+    assert rows[0]["status"] == "error" and rows[0]["error"] == str(exc.value)
+    for row, panel in zip(rows[1:], ({"SMA": "+", "Ki-67": "007", "CD117": "-"}, {"SMA": "1", "Ki-67": "30", "CD117": "0"})):
+        res = ihc.classify(panel)
+        assert (row["status"], float(row["p1"])) == (res.status, round(res.differential[0]["probability"], 6))

@@ -138,6 +138,10 @@ def test_findings_read_from_report_text(text, expect):
     ("细胞核异形明显，核分裂多，局部坏死", {"mitoses": ("m3", "m4"), "necrosis": ("present",),
                                      "atypia": ("severe",)}),
     ("瘤细胞异型性强", {"atypia": ("severe",)}),
+    # "little atypia" (2026-12-07): was read as atypia of any grade
+    ("核異型の少ない線維芽細胞様の紡錘形細胞", {"atypia": ("mild",), "cell_type": ("spindle",)}),
+    ("细胞异型性较小", {"atypia": ("mild",)}),
+    ("异型小圆细胞", {"atypia": ("mild", "moderate", "severe")}),  # 小圆细胞: small round cells
     ("核分裂象少", {"mitoses": ("m1", "m2")}),
     ("核分裂象多少不等", {}),                                  # "more or less": no amount
     ("CD34强阳性", {}),                                        # strongly positive, not atypia
