@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "edbfd77f5fb101a5340d5ef58cf8f29df65c9c94abbb21176a0e358ae8ba0aa1",
-    "classify_generated": "93c757f9410b22531dbfeb3b07b1a8e75193f990574ebd265cdf9d2121bceb27",
+    "classify_real_cases": "642c18f876cfe55b8474e7c298f84bb8207fb52df92701d345685862ebcdd13a",
+    "classify_generated": "512e034504f3150465e82dd852efbdadc92984acd42e2206fc9f208ec3d8346f",
     "batch_structured_csv": "b781790f8b3be0e7c570ec1d6bfd18f99f0e77d5c6fbce4a958ca046d9b71e3d",
     "batch_uniform_csv": "77bce40dfdd0ddb9319275eb48d988b9b5b2c9e5c5936fba21e1a15a5811de7d",
     "batch_text_csv": "e1879aef3513d98eccb7e3401c2ac3246b0293b731ab8053dd6794015c2bf251",
-    "batch_structured_jsonl": "047de0281561d359f6f088a13ab7befa4a7821adb9f9d05cf0398e91ef2240b8",
-    "batch_uniform_jsonl": "18b9cf15a7275d8dae0a27798923c67ab657e5ccd39b99c4e04449a8d3fa747b",
-    "batch_text_jsonl": "2e40af26eb2009ce3ecc1f415a58f9a1e29feebb2b243b5ae0803723a8496972"
+    "batch_structured_jsonl": "73f6701c38a9ae62b286119cbad5aa315100648929764e84a43f69032c072713",
+    "batch_uniform_jsonl": "29d4b3a926595d4c3795dacc127f508f2de837d1e8ec693d95b13f35bd921b35",
+    "batch_text_jsonl": "87a31fd5dbf100a560d9c85a0f65934301d86278a263751d99afacdec91b9d28"
 }
 
 
