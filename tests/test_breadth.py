@@ -69,6 +69,8 @@ def test_a_diagnosis_may_have_several_independent_workup_groups():
     assert all(0 < p <= 1 for groups in kb.workup.values() for _, p, *_ in groups)
     assert [(names, excl) for names, _, excl in kb.workup["follicular_dendritic_cell_sarcoma"]] == \
         [(("CD21",), 0.03), (("CD23",), 0.03), (("CD35",), 0.03)]
+    assert [(names, excl) for names, _, excl in kb.workup["ewing_sarcoma"]] == \
+        [(("CD99",), 0.01), (("FLI1",), 0.01), (("NKX2_2",), 0.01)]
 
 
 def test_the_original_pairs_still_need_grading_to_be_named():
@@ -110,15 +112,22 @@ def test_no_used_row_names_a_subtype_the_model_does_not_have():
     ("vimentin+ CD21- CD23- CD35-", "follicular_dendritic_cell_sarcoma", None),
     ("S100+ CD21- CD35- CD23-", "follicular_dendritic_cell_sarcoma", None),
     ("CD21+ CD35+", None, "follicular_dendritic_cell_sarcoma"),
+    ("CD99+ NKX2.2- FLI1-", "ewing_sarcoma", None),
+    ("EMA+ claudin-1- GLUT1- S100-", "perineurioma", None),
+    ("S100+ SOX10+ CD68- calretinin- TFE3-", "granular_cell_tumor", None),
+    ("CD99+ NKX2.2+", None, "ewing_sarcoma"),
+    ("EMA+ claudin-1+ GLUT1+ S100-", None, "perineurioma"),
+    ("S100+ SOX10+ CD68+ calretinin+", None, "granular_cell_tumor"),
 ])
 def test_a_workup_stain_weighs_by_its_result(panel, top_not, top):
-    """Ordering the FDC markers is no evidence for FDCS whatever their result: three negative ones
-    were read as FDCS at 0.95 (ok) before the FDC orders had an exclusion rate in workup.csv."""
+    """Ordering a diagnosis's own stains is no evidence for it whatever their result: three negative
+    FDC markers were read as FDCS at 0.95 (ok), 'CD99+ NKX2.2- FLI1-' as Ewing sarcoma at 0.93 (ok),
+    before their orders were separate and had an exclusion rate in workup.csv."""
     res = ihc.classify(panel)
     first = res.differential[0]["diagnosis"]
     probs = {d["diagnosis"]: d["probability"] for d in res.differential}
     if top_not:
-        assert first != top_not and probs[top_not] < 0.05, (first, round(probs[top_not], 3))
+        assert first != top_not and res.status != "ok" and probs[top_not] < 0.15, (first, round(probs[top_not], 3))
     if top:
         assert first == top and res.status == "ok"
 

@@ -29,14 +29,14 @@ from ihc.batch import run_batch  # noqa: E402
 from ihc.exceptions import InputError  # noqa: E402
 
 GOLDEN = {
-    "classify_real_cases": "642c18f876cfe55b8474e7c298f84bb8207fb52df92701d345685862ebcdd13a",
-    "classify_generated": "512e034504f3150465e82dd852efbdadc92984acd42e2206fc9f208ec3d8346f",
-    "batch_structured_csv": "b781790f8b3be0e7c570ec1d6bfd18f99f0e77d5c6fbce4a958ca046d9b71e3d",
-    "batch_uniform_csv": "77bce40dfdd0ddb9319275eb48d988b9b5b2c9e5c5936fba21e1a15a5811de7d",
-    "batch_text_csv": "e1879aef3513d98eccb7e3401c2ac3246b0293b731ab8053dd6794015c2bf251",
-    "batch_structured_jsonl": "73f6701c38a9ae62b286119cbad5aa315100648929764e84a43f69032c072713",
-    "batch_uniform_jsonl": "29d4b3a926595d4c3795dacc127f508f2de837d1e8ec693d95b13f35bd921b35",
-    "batch_text_jsonl": "87a31fd5dbf100a560d9c85a0f65934301d86278a263751d99afacdec91b9d28"
+    "classify_real_cases": "5d382750de65aadae35b7835074ec281dea5221c6d67f61e85c6183cee6e131c",
+    "classify_generated": "c85aefaa0fc58d563dd0194ca9d29242a068cc88058ebfbe42ff001d1fd84332",
+    "batch_structured_csv": "024b6c8e0f4758ee0985c41eb0eb45205d4fd18ef4cc563a92bed457bea1b19e",
+    "batch_uniform_csv": "6862ab64e1daad4f5054f24faa0fdbcf9c839fb5b4d4eaec40a03e45a8c8c857",
+    "batch_text_csv": "9b6b93d01ab4d246015710d700fa569fa91a779ace90ffb599e4f5551d9f1aba",
+    "batch_structured_jsonl": "73c752e55b667704158cf8cc40b9e0ed36be8893ad8999bb68f7b8d9e24bc2fa",
+    "batch_uniform_jsonl": "63b038cc0cc2168f718e117bb58b6d68ab27d243612923903cbbb4dc996ea546",
+    "batch_text_jsonl": "1ac9a8a74cb1ecee9911cde1dea08e9c4826b7dee768bb8b031c0c1abe235596"
 }
 
 

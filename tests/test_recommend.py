@@ -127,8 +127,9 @@ def test_information_gain_matches_its_definition():
 def test_the_site_majority_tumour_not_tested_is_a_warning_until_a_stain_tests_for_it():
     w = ihc.classify("SMA+", site="skin").warnings
     assert any(x.startswith("no S100 or SOX10: melanoma (77% of tumours at this site") for x in w), w
-    # ... not once the panel has put it below 1%, as GIST's outside the GI tract (SMA+ desmin+: 0.6%)
-    r = ihc.classify("SMA+ desmin+", site="skin")
+    # ... not once the panel has put it below 1%, as GIST's outside the GI tract (SMA+ desmin+
+    # h-caldesmon+: 0.04%; SMA+ desmin+ alone is near the line: 0.6% with the 2026-12-03 model, 1.1% now)
+    r = ihc.classify("SMA+ desmin+ h-caldesmon+", site="skin")
     assert {d["diagnosis"]: d["probability"] for d in r.differential}["melanoma"] < 0.01
     assert not any("melanoma" in x and "not excluded" in x for x in r.warnings)
     assert not any("melanoma" in x and "not excluded" in x for x in ihc.classify("SMA+ desmin+ SOX10-", site="skin").warnings)
