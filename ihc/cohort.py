@@ -53,8 +53,9 @@ def generate_cohort(kb, n_per_class=None, seed=None):
     workup = _workup(kb, stains, w)
     # a diagnosis's work-up groups, all ordered now and then to exclude it in the work-up of
     # another diagnosis (a negative FDC panel in an inflammatory spindle-cell tumour)
-    exclusion = [(owner, max(g[3] for g in groups), [(g[0], g[1]) for g in groups])
-                 for owner, groups in workup.items() if max(g[3] for g in groups) > 0]
+    rates = {owner: max(g[3] for g in groups) for owner, groups in workup.items()}
+    exclusion = [(owner, rates[owner], [(g[0], g[1]) for g in groups])
+                 for owner, groups in workup.items() if rates[owner] > 0]
 
     panels, labels = [], []
     for dx in kb.diagnoses:

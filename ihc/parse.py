@@ -670,29 +670,28 @@ def _unglued(tok):
     return [tok]
 
 
-@functools.lru_cache(maxsize=1)
-def _hyphened_names():
-    """Hyphened word pairs of marker names and synonyms ("muscle-specific" of "muscle-specific actin")."""
-    from .markers import vocabulary
-
-    pairs = set()
-    for m in vocabulary():
-        for name in (m.name, m.display, *m.synonyms):
-            pairs.update(re.findall(r"[a-z]{2,}-[a-z]{2,}", name.lower()))
-    return frozenset(pairs)
-
-
 @functools.lru_cache(maxsize=1)  # built on first use: a plain panel never needs it
-def _known_tokens():
-    """The lexicon's words and the words of every marker name and synonym ("membrane" of
-    "epithelial membrane antigen")."""
+def _name_words():
+    """``(known, hyphened)``: the lexicon's words and the words of every marker name and synonym
+    ("membrane" of "epithelial membrane antigen"), and the hyphened word pairs of those names
+    ("muscle-specific" of "muscle-specific actin"); one walk over the vocabulary."""
     from .markers import vocabulary
 
-    words = set(_WORDS)
+    words, pairs = set(_WORDS), set()
     for m in vocabulary():
         for name in (m.name, m.display, *m.synonyms):
-            words.update(re.findall(r"[a-z]{2,}", name.lower()))
-    return frozenset(words)
+            low = name.lower()
+            words.update(re.findall(r"[a-z]{2,}", low))
+            pairs.update(re.findall(r"[a-z]{2,}-[a-z]{2,}", low))
+    return frozenset(words), frozenset(pairs)
+
+
+def _known_tokens():
+    return _name_words()[0]
+
+
+def _hyphened_names():
+    return _name_words()[1]
 
 
 # Words that say a stain was done: "not done" is no result, but "staining performed on the
